@@ -1,0 +1,99 @@
+// tiermem/config.hpp: every knob of a pool in one struct, with defaults that work on a laptop.
+//
+// A Config is plain data. It can be filled from a JSON file and every field can be overridden
+// by its dotted key ("dram.capacity", "nvme.dirs", ...), which is how the command-line tool's
+// --set KEY=VALUE works. Sizes accept a number of bytes or a number with a binary unit:
+// "64KiB", "256MiB", "2GiB", "1TiB" (K, M, G, T and KB... mean the same binary units).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tiermem {
+
+struct GpuTierConfig {
+  uint64_t capacity = 0;         // bytes of GPU staging memory; 0: the pool has no gpu tier
+  std::string backend = "auto";  // auto (CUDA when a device is present), cuda, emulated
+  int device = 0;                // CUDA device ordinal
+};
+
+struct DramTierConfig {
+  uint64_t capacity = 1ull << 30;  // bytes of the DRAM tier, allocated once at pool start
+  bool pinned = true;              // page-lock the region (mlock) when RLIMIT_MEMLOCK allows
+  int numa_node = -1;              // bind the region to this node; -1: no binding
+  std::string huge_pages = "auto";  // auto, hugetlb, thp, off (see tiermem/host_arena.cpp)
+};
+
+struct NvmeTierConfig {
+  std::vector<std::string> dirs;      // one directory per device; empty: $TMPDIR (or /tmp)
+  uint64_t capacity = 4ull << 30;     // bytes, reserved with fallocate at pool start
+  uint64_t file_size = 16ull << 30;   // the largest backing file; capacity is split into files
+  uint64_t stripe = 0;                // bytes per stripe across dirs; 0: one page
+  bool direct = true;                 // O_DIRECT, falling back to buffered I/O with a warning
+  bool keep_files = false;            // keep the backing files when the pool closes
+};
+
+struct IoConfig {
+  std::string engine = "auto";     // auto (io_uring, else psync), uring, psync
+  uint32_t threads = 2;            // rings (or worker threads) serving requests
+  uint32_t queue_depth = 32;       // requests in flight per ring
+  uint64_t block_size = 1ull << 20;  // requests are split into pieces of at most this size
+  bool sqpoll = false;             // io_uring kernel-side submission polling
+  bool register_buffers = true;    // register the DRAM region as io_uring fixed buffers
+};
+
+struct PolicyConfig {
+  std::string eviction = "lru";             // a registry spec, e.g. "lru", "s3fifo:small=0.1"
+  std::string prefetch = "none";            // a registry spec, e.g. "sequential:depth=4"
+  uint64_t prefetch_budget = 256ull << 20;  // prefetch bytes in flight at most
+};
+
+// Name, type and one-line description of a configuration key.
+struct ConfigKeyInfo {
+  std::string_view name;
+  std::string_view type;  // "size", "int", "bool", "string", "list"
+  std::string_view doc;
+};
+
+struct Config {
+  uint64_t page_size = 2ull << 20;  // power of two, 64 KiB to 64 MiB
+  std::string log_level;            // trace, debug, info, warn, error, off; empty: $TIERMEM_LOG,
+                                    // else warn
+  GpuTierConfig gpu;
+  DramTierConfig dram;
+  NvmeTierConfig nvme;
+  IoConfig io;
+  PolicyConfig policy;
+
+  // Reads a JSON object whose members mirror the keys, nested ({"dram": {"capacity": "1GiB"}})
+  // or dotted ({"dram.capacity": "1GiB"}). Throws Error(config) naming the file, the line and
+  // column of a syntax error, or the key and value that were refused.
+  static Config from_file(const std::string& path);
+  static Config from_json(std::string_view json, std::string_view origin = "<json>");
+
+  // Sets one field by its dotted key. Lists take comma-separated text. Throws Error(config)
+  // naming an unknown key or a value that does not parse; the field is unchanged then.
+  void set(std::string_view key, std::string_view value);
+  // The value of one field as text, in the form set() accepts.
+  std::string get(std::string_view key) const;
+
+  // Checks ranges and relations between fields. Throws Error(invalid_argument) naming the
+  // field, its value and the limit. Pool's constructor calls this.
+  void validate() const;
+
+  // All fields as one JSON object (dotted keys), in the form from_json() accepts.
+  std::string to_json() const;
+
+  // Every key, in a stable order.
+  static std::span<const ConfigKeyInfo> keys() noexcept;
+};
+
+// Parses "256MiB", "1G", "4096" into bytes. Throws Error(config) naming the text.
+uint64_t parse_size(std::string_view text);
+// Formats bytes with the largest binary unit that divides them exactly: "256MiB", "1536KiB".
+std::string format_size(uint64_t bytes);
+
+}  // namespace tiermem

@@ -1,0 +1,89 @@
+// tiermem/tensor.hpp: a handle to a tensor allocated from a Pool.
+#pragma once
+
+#include <cstdint>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "tiermem/pin.hpp"
+#include "tiermem/types.hpp"
+
+namespace tiermem {
+
+// Where one page of a tensor is, at the moment of asking.
+struct PageResidency {
+  bool valid[kTierCount] = {};  // the tier holds an up-to-date copy
+  bool dirty = false;           // no tier below the highest valid one holds a copy
+  bool in_flight = false;       // a migration of this page is under way
+  uint32_t pins[2] = {};        // active pins in gpu and dram
+
+  bool in(Tier tier) const noexcept { return valid[static_cast<int>(tier)]; }
+  // Never written and never read: reads as zeros.
+  bool unbacked() const noexcept { return !valid[0] && !valid[1] && !valid[2]; }
+};
+
+// A Tensor is a small copyable handle, like a file descriptor. Every copy refers to the same
+// tensor; after release() every copy is stale and its calls throw Error(released).
+//
+// Thread safety: every call may be made from any thread at once, with any other call, except
+// that release() must not race with calls on the same tensor.
+// Handles must not be used after their Pool is destroyed.
+//
+// Pins: pin() makes every page of a byte range resident in a tier and returns a Pin with one
+// contiguous pointer. Only gpu and dram can be pinned. A read pin and other read pins can
+// coexist in both tiers; a write or read_write pin needs the pages unpinned in the other tier
+// (Error(busy) otherwise), and makes the pinned tier's copy the only valid one.
+class Tensor {
+ public:
+  Tensor() = default;
+
+  // True for a handle obtained from Pool::allocate (even if released since).
+  explicit operator bool() const noexcept { return core_ != nullptr; }
+
+  std::string name() const;
+  std::vector<uint64_t> shape() const;
+  DType dtype() const;
+  uint64_t size_bytes() const;
+  uint64_t page_count() const;
+
+  // Blocks until the range is resident in tier and pinned. Throws Error(invalid_argument) for
+  // a range beyond the tensor or a tier that cannot be pinned, Error(out_of_space) for a
+  // range larger than the tier can ever hold, Error(tier_full) when every frame of the tier is
+  // pinned by others, Error(busy) for a conflicting pin, Error(io) when reading failed.
+  Pin pin(Tier tier, Access access, ByteRange range = ByteRange::whole()) const;
+
+  // Starts the same work as pin() and returns at once. The future yields the Pin, or the
+  // Error pin() would throw. Argument errors are thrown here, before anything starts.
+  std::future<Pin> pin_async(Tier tier, Access access,
+                             ByteRange range = ByteRange::whole()) const;
+
+  // Schedules the range to be brought into tier without pinning it, and returns at once.
+  // Pages that do not fit without evicting pinned pages are skipped. Counted in
+  // Stats::prefetch_*.
+  void prefetch(Tier tier, ByteRange range = ByteRange::whole()) const;
+
+  // Moves this tensor's unpinned pages out of tier (gpu or dram), writing dirty ones down one
+  // tier first. Blocks until done. Returns the number of pages that left the tier; pinned
+  // pages stay. Throws Error(io) if a write-back failed (the page then stays in tier).
+  uint64_t evict(Tier tier) const;
+
+  // Writes every dirty page down to nvme; pages stay resident and become clean. Blocks until
+  // the writes are confirmed. Throws Error(io) if one failed (the data stays valid above).
+  void flush() const;
+
+  PageResidency residency(uint64_t page) const;
+  std::vector<PageResidency> residency() const;
+
+  // Frees the tensor's frames and NVMe space. Throws Error(busy) while any of its pages is
+  // pinned. Waits for the tensor's in-flight I/O. Every copy of the handle becomes stale.
+  void release();
+
+ private:
+  friend class detail::PoolCore;
+  detail::PoolCore* core_ = nullptr;
+  uint32_t slot_ = 0;
+  uint32_t generation_ = 0;
+};
+
+}  // namespace tiermem

@@ -1,0 +1,11 @@
+// tiermem/tiermem.hpp: the whole public C++ API in one include.
+#pragma once
+
+#include "tiermem/config.hpp"
+#include "tiermem/error.hpp"
+#include "tiermem/locked_buffer.hpp"
+#include "tiermem/pin.hpp"
+#include "tiermem/pool.hpp"
+#include "tiermem/stats.hpp"
+#include "tiermem/tensor.hpp"
+#include "tiermem/types.hpp"

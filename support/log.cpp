@@ -1,0 +1,51 @@
+// support/log.cpp: creation and level of the "tiermem" logger.
+#include "support/log.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "tiermem/error.hpp"
+
+namespace tiermem::support {
+
+namespace {
+
+spdlog::level::level_enum parse_level(std::string_view name) {
+  for (int i = spdlog::level::trace; i < spdlog::level::n_levels; ++i) {
+    auto level = static_cast<spdlog::level::level_enum>(i);
+    if (spdlog::level::to_string_view(level) == name) return level;
+  }
+  if (name == "warn") return spdlog::level::warn;
+  throw Error(Errc::config, "unknown log level '" + std::string(name) +
+                                "' (known: trace, debug, info, warn, error, critical, off)");
+}
+
+std::shared_ptr<spdlog::logger> make_logger() {
+  // The sink goes to stderr so that tools can keep stdout for their results.
+  auto logger = spdlog::get("tiermem");
+  if (!logger) {
+    logger = spdlog::stderr_color_mt("tiermem");
+  }
+  const char* env = std::getenv("TIERMEM_LOG");
+  logger->set_level(env != nullptr && *env != '\0' ? parse_level(env) : spdlog::level::warn);
+  return logger;
+}
+
+}  // namespace
+
+spdlog::logger& log() {
+  static const std::shared_ptr<spdlog::logger> logger = make_logger();
+  return *logger;
+}
+
+void set_log_level(std::string_view level) {
+  if (level.empty()) {
+    const char* env = std::getenv("TIERMEM_LOG");
+    level = env != nullptr && *env != '\0' ? std::string_view(env) : std::string_view("warn");
+  }
+  log().set_level(parse_level(level));
+}
+
+}  // namespace tiermem::support

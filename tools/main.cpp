@@ -1,0 +1,43 @@
+// tools/main.cpp: the `tiermem` command-line tool: a table of subcommands and its dispatcher.
+#include <cstdio>
+#include <iostream>
+#include <span>
+#include <string_view>
+
+#include "tools/command.hpp"
+
+namespace tiermem::tools {
+namespace {
+
+constexpr Command kCommands[] = {
+    {"demo", "stream a model-shaped tensor set through a small DRAM tier and report", run_demo},
+    {"stress", "random pins from many threads over oversubscribed tiers, then verify",
+     run_stress},
+};
+
+void print_usage() {
+  std::cout << "usage: tiermem COMMAND [options]   (tiermem COMMAND --help for its options)\n\n"
+               "commands:\n";
+  for (const Command& command : kCommands) {
+    std::printf("  %-8s %.*s\n", std::string(command.name).c_str(),
+                static_cast<int>(command.summary.size()), command.summary.data());
+  }
+}
+
+}  // namespace
+}  // namespace tiermem::tools
+
+int main(int argc, char** argv) {
+  using tiermem::tools::kCommands;
+  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+    tiermem::tools::print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  std::string_view name = argv[1];
+  for (const auto& command : kCommands) {
+    if (command.name == name) return command.run(std::span<char*>(argv + 1, argc - 1));
+  }
+  std::cerr << "tiermem: unknown command '" << name << "'\n";
+  tiermem::tools::print_usage();
+  return 2;
+}
