@@ -18,15 +18,15 @@ enum class Op : uint8_t { read, write };
 // An open file as engines see it. The caller owns it; it must outlive every request on it.
 struct File {
   int fd = -1;
-  std::string path;          // for error messages
-  bool direct = false;       // opened with O_DIRECT: offsets, lengths and buffers are aligned
-  int32_t registered = -1;   // slot in the engine's registered-file table; set by register_file
+  std::string path;         // for error messages
+  bool direct = false;      // opened with O_DIRECT: offsets, lengths and buffers are aligned
+  int32_t registered = -1;  // slot in the engine's registered-file table; set by register_file
 };
 
 // How a request ended. bytes == the request's length exactly when error == 0.
 struct Result {
-  uint64_t bytes = 0;   // bytes transferred
-  int error = 0;        // 0, or the errno of the first piece that failed
+  uint64_t bytes = 0;         // bytes transferred
+  int error = 0;              // 0, or the errno of the first piece that failed
   uint64_t error_offset = 0;  // file offset of that piece
 };
 
@@ -51,11 +51,11 @@ struct Request {
 };
 
 struct EngineConfig {
-  std::string kind = "auto";     // auto (uring, else psync with a log line), uring, psync
-  uint32_t threads = 2;          // rings, or worker threads for psync
-  uint32_t queue_depth = 32;     // requests in flight per ring
+  std::string kind = "auto";      // auto (uring, else psync with a log line), uring, psync
+  uint32_t threads = 2;           // rings, or worker threads for psync
+  uint32_t queue_depth = 32;      // requests in flight per ring
   uint64_t block_size = 1 << 20;  // requests are split into pieces of at most this many bytes
-  bool sqpoll = false;           // io_uring kernel-side submission polling
+  bool sqpoll = false;            // io_uring kernel-side submission polling
 };
 
 // Thread safety: every member may be called from any thread at once, including from inside a

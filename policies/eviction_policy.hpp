@@ -17,13 +17,13 @@ inline constexpr uint64_t kNever = UINT64_MAX;
 // One access to one page, as policies hear of it.
 struct AccessEvent {
   PageId page = 0;
-  uint64_t time = 0;         // ns, on the owner's clock (steady or virtual); never decreases
+  uint64_t time = 0;           // ns, on the owner's clock (steady or virtual); never decreases
   uint64_t next_use = kNever;  // time of this page's next access where known (a trace or a
                                // schedule), else kNever; Belady needs it
-  uint32_t tensor = 0;       // owning tensor
-  uint32_t index = 0;        // page index within the tensor: page - index is its first page
-  uint32_t tensor_pages = 0;  // pages in the tensor
-  uint8_t tier = 0;          // the tier accessed (0 gpu, 1 dram)
+  uint32_t tensor = 0;         // owning tensor
+  uint32_t index = 0;          // page index within the tensor: page - index is its first page
+  uint32_t tensor_pages = 0;   // pages in the tensor
+  uint8_t tier = 0;            // the tier accessed (0 gpu, 1 dram)
   bool write = false;
 };
 

@@ -12,9 +12,9 @@
 namespace tiermem::policies {
 
 struct PrefetchProposal {
-  PageId first = 0;       // first page; pages first..first+count-1 belong to one tensor
+  PageId first = 0;  // first page; pages first..first+count-1 belong to one tensor
   uint32_t count = 1;
-  uint8_t tier = 1;       // 0 gpu, 1 dram
+  uint8_t tier = 1;            // 0 gpu, 1 dram
   uint64_t deadline = kNever;  // when the pages are expected to be needed (same clock as
                                // AccessEvent::time); the owner issues the earliest first
 };

@@ -9,15 +9,15 @@
 namespace tiermem::tools {
 
 void add_config_options(po::options_description& options) {
-  options.add_options()                                                   //
-      ("config", po::value<std::string>(), "JSON config file")          //
+  options.add_options()                                         //
+      ("config", po::value<std::string>(), "JSON config file")  //
       ("set", po::value<std::vector<std::string>>()->composing(),
        "override one config key: KEY=VALUE (repeatable); see `tiermem config --keys`");
 }
 
 Config config_from(const po::variables_map& vars, Config base) {
-  Config config = vars.count("config") ? Config::from_file(vars["config"].as<std::string>())
-                                       : std::move(base);
+  Config config =
+      vars.count("config") ? Config::from_file(vars["config"].as<std::string>()) : std::move(base);
   if (vars.count("set")) {
     for (const std::string& assignment : vars["set"].as<std::vector<std::string>>()) {
       size_t eq = assignment.find('=');
@@ -37,10 +37,9 @@ bool parse_args(std::span<char*> args, const po::options_description& options,
   po::options_description all(options);
   all.add_options()("help,h", "show this help");
   try {
-    po::store(po::command_line_parser(static_cast<int>(args.size()), args.data())
-                  .options(all)
-                  .run(),
-              vars);
+    po::store(
+        po::command_line_parser(static_cast<int>(args.size()), args.data()).options(all).run(),
+        vars);
     po::notify(vars);
   } catch (const po::error& e) {
     throw Error(Errc::invalid_argument, e.what());

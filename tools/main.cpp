@@ -9,10 +9,13 @@
 namespace tiermem::tools {
 namespace {
 
+int run_version(std::span<char*>) {
+  std::printf("tiermem %s\n", TIERMEM_VERSION);
+  return 0;
+}
+
 constexpr Command kCommands[] = {
-    {"demo", "stream a model-shaped tensor set through a small DRAM tier and report", run_demo},
-    {"stress", "random pins from many threads over oversubscribed tiers, then verify",
-     run_stress},
+    {"version", "print the version", run_version},
 };
 
 void print_usage() {

@@ -21,28 +21,28 @@ struct GpuTierConfig {
 };
 
 struct DramTierConfig {
-  uint64_t capacity = 1ull << 30;  // bytes of the DRAM tier, allocated once at pool start
-  bool pinned = true;              // page-lock the region (mlock) when RLIMIT_MEMLOCK allows
-  int numa_node = -1;              // bind the region to this node; -1: no binding
+  uint64_t capacity = 1ull << 30;   // bytes of the DRAM tier, allocated once at pool start
+  bool pinned = true;               // page-lock the region (mlock) when RLIMIT_MEMLOCK allows
+  int numa_node = -1;               // bind the region to this node; -1: no binding
   std::string huge_pages = "auto";  // auto, hugetlb, thp, off (see tiermem/host_arena.cpp)
 };
 
 struct NvmeTierConfig {
-  std::vector<std::string> dirs;      // one directory per device; empty: $TMPDIR (or /tmp)
-  uint64_t capacity = 4ull << 30;     // bytes, reserved with fallocate at pool start
-  uint64_t file_size = 16ull << 30;   // the largest backing file; capacity is split into files
-  uint64_t stripe = 0;                // bytes per stripe across dirs; 0: one page
-  bool direct = true;                 // O_DIRECT, falling back to buffered I/O with a warning
-  bool keep_files = false;            // keep the backing files when the pool closes
+  std::vector<std::string> dirs;     // one directory per device; empty: $TMPDIR (or /tmp)
+  uint64_t capacity = 4ull << 30;    // bytes, reserved with fallocate at pool start
+  uint64_t file_size = 16ull << 30;  // the largest backing file; capacity is split into files
+  uint64_t stripe = 0;               // bytes per stripe across dirs; 0: one page
+  bool direct = true;                // O_DIRECT, falling back to buffered I/O with a warning
+  bool keep_files = false;           // keep the backing files when the pool closes
 };
 
 struct IoConfig {
-  std::string engine = "auto";     // auto (io_uring, else psync), uring, psync
-  uint32_t threads = 2;            // rings (or worker threads) serving requests
-  uint32_t queue_depth = 32;       // requests in flight per ring
+  std::string engine = "auto";       // auto (io_uring, else psync), uring, psync
+  uint32_t threads = 2;              // rings (or worker threads) serving requests
+  uint32_t queue_depth = 32;         // requests in flight per ring
   uint64_t block_size = 1ull << 20;  // requests are split into pieces of at most this size
-  bool sqpoll = false;             // io_uring kernel-side submission polling
-  bool register_buffers = true;    // register the DRAM region as io_uring fixed buffers
+  bool sqpoll = false;               // io_uring kernel-side submission polling
+  bool register_buffers = true;      // register the DRAM region as io_uring fixed buffers
 };
 
 struct PolicyConfig {

@@ -43,8 +43,7 @@ class Pool {
                   const TensorOptions& options = {});
   Tensor allocate(std::initializer_list<uint64_t> shape, DType dtype, std::string_view name,
                   const TensorOptions& options = {}) {
-    return allocate(std::span<const uint64_t>(shape.begin(), shape.size()), dtype, name,
-                    options);
+    return allocate(std::span<const uint64_t>(shape.begin(), shape.size()), dtype, name, options);
   }
 
   // Writes every dirty page of every tensor down to nvme. Blocks until confirmed.

@@ -35,20 +35,20 @@ struct Stats {
   TierStats tiers[kTierCount];
   uint64_t moves[kTierCount][kTierCount] = {};        // pages copied from tier i to tier j
   uint64_t moved_bytes[kTierCount][kTierCount] = {};  // bytes copied from tier i to tier j
-  uint64_t zero_fills = 0;         // pages first touched and filled with zeros
-  uint64_t pins = 0;               // pin calls that succeeded
-  uint64_t tensors = 0;            // live tensors
-  uint64_t tensor_bytes = 0;       // their total size
-  uint64_t prefetch_issued = 0;    // pages the prefetch policy asked for and got scheduled
-  uint64_t prefetch_useful = 0;    // prefetched pages pinned after they arrived
-  uint64_t prefetch_late = 0;      // prefetched pages pinned while still in flight
-  uint64_t prefetch_useless = 0;   // prefetched pages evicted or released before any pin
-  uint64_t io_errors = 0;          // failed I/O requests (the data stayed in the tier above)
+  uint64_t zero_fills = 0;                            // pages first touched and filled with zeros
+  uint64_t pins = 0;                                  // pin calls that succeeded
+  uint64_t tensors = 0;                               // live tensors
+  uint64_t tensor_bytes = 0;                          // their total size
+  uint64_t prefetch_issued = 0;        // pages the prefetch policy asked for and got scheduled
+  uint64_t prefetch_useful = 0;        // prefetched pages pinned after they arrived
+  uint64_t prefetch_late = 0;          // prefetched pages pinned while still in flight
+  uint64_t prefetch_useless = 0;       // prefetched pages evicted or released before any pin
+  uint64_t io_errors = 0;              // failed I/O requests (the data stayed in the tier above)
   uint64_t access_events_dropped = 0;  // accesses the policies never heard of (contention)
-  std::string gpu_backend;         // "cuda", "emulated" or "none"
-  std::string io_engine;           // "uring" or "psync"
-  std::string dram_huge_pages;     // "hugetlb", "thp" or "none"
-  bool dram_locked = false;        // the DRAM region is page-locked
+  std::string gpu_backend;             // "cuda", "emulated" or "none"
+  std::string io_engine;               // "uring" or "psync"
+  std::string dram_huge_pages;         // "hugetlb", "thp" or "none"
+  bool dram_locked = false;            // the DRAM region is page-locked
 
   void visit(StatsVisitor& visitor) const;
   // "name value" lines.

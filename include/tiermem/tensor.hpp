@@ -55,8 +55,7 @@ class Tensor {
 
   // Starts the same work as pin() and returns at once. The future yields the Pin, or the
   // Error pin() would throw. Argument errors are thrown here, before anything starts.
-  std::future<Pin> pin_async(Tier tier, Access access,
-                             ByteRange range = ByteRange::whole()) const;
+  std::future<Pin> pin_async(Tier tier, Access access, ByteRange range = ByteRange::whole()) const;
 
   // Schedules the range to be brought into tier without pinning it, and returns at once.
   // Pages that do not fit without evicting pinned pages are skipped. Counted in

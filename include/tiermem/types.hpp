@@ -21,7 +21,18 @@ enum class Access : uint8_t {
 };
 
 enum class DType : uint8_t {
-  f64, f32, f16, bf16, fp8_e4m3, fp8_e5m2, i64, i32, i16, i8, u8, boolean,
+  f64,
+  f32,
+  f16,
+  bf16,
+  fp8_e4m3,
+  fp8_e5m2,
+  i64,
+  i32,
+  i16,
+  i8,
+  u8,
+  boolean,
 };
 
 // "gpu", "dram", "nvme".

@@ -1,0 +1,94 @@
+// policies/page_list.hpp: intrusive doubly-linked lists of dense page ids.
+//
+// PageLinks holds one node per page id; a page sits in at most one PageList of a PageLinks at a
+// time, and the node remembers which (a small tag), so policies with several queues (2Q, ARC,
+// S3-FIFO) keep one table. Every operation is O(1) and allocates only when the id space grows.
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <vector>
+
+#include "policies/eviction_policy.hpp"
+
+namespace tiermem::policies {
+
+class PageLinks {
+ public:
+  static constexpr uint32_t kNil = UINT32_MAX;
+  static constexpr uint8_t kNoList = 0;
+
+  struct Node {
+    uint32_t prev = kNil;
+    uint32_t next = kNil;
+    uint8_t list = kNoList;  // tag of the list holding the page; kNoList: none
+    uint8_t bits = 0;        // free for the policy (reference bit, frequency, ...)
+  };
+
+  Node& operator[](PageId page) {
+    assert(page < kNil && "page ids must be dense and below 2^32-1");
+    if (page >= nodes_.size()) nodes_.resize(page + 1 + nodes_.size() / 2);
+    return nodes_[page];
+  }
+  // The tag of the list holding page, kNoList when none (or never seen).
+  uint8_t list_of(PageId page) const noexcept {
+    return page < nodes_.size() ? nodes_[page].list : kNoList;
+  }
+
+ private:
+  std::vector<Node> nodes_;
+};
+
+// A list tagged `tag` (nonzero) over a shared PageLinks. Front is the newest end.
+class PageList {
+ public:
+  explicit PageList(uint8_t tag) : tag_(tag) { assert(tag != PageLinks::kNoList); }
+
+  bool empty() const noexcept { return size_ == 0; }
+  uint64_t size() const noexcept { return size_; }
+  uint8_t tag() const noexcept { return tag_; }
+  PageId front() const noexcept { return head_; }
+  PageId back() const noexcept { return tail_; }
+
+  void push_front(PageLinks& links, PageId page) {
+    PageLinks::Node& node = links[page];
+    assert(node.list == PageLinks::kNoList);
+    node = {PageLinks::kNil, static_cast<uint32_t>(head_), tag_, node.bits};
+    if (head_ != PageLinks::kNil) links[head_].prev = static_cast<uint32_t>(page);
+    head_ = page;
+    if (tail_ == PageLinks::kNil) tail_ = page;
+    ++size_;
+  }
+
+  void remove(PageLinks& links, PageId page) {
+    PageLinks::Node& node = links[page];
+    assert(node.list == tag_);
+    if (node.prev != PageLinks::kNil)
+      links[node.prev].next = node.next;
+    else
+      head_ = node.next;
+    if (node.next != PageLinks::kNil)
+      links[node.next].prev = node.prev;
+    else
+      tail_ = node.prev;
+    node.prev = node.next = PageLinks::kNil;
+    node.list = PageLinks::kNoList;
+    --size_;
+  }
+
+  void move_to_front(PageLinks& links, PageId page) {
+    remove(links, page);
+    push_front(links, page);
+  }
+
+  // The neighbour towards the front, kNil at the front.
+  static PageId newer(PageLinks& links, PageId page) { return links[page].prev; }
+
+ private:
+  uint8_t tag_;
+  PageId head_ = PageLinks::kNil;
+  PageId tail_ = PageLinks::kNil;
+  uint64_t size_ = 0;
+};
+
+}  // namespace tiermem::policies

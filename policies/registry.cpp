@@ -1,0 +1,132 @@
+// policies/registry.cpp: the spec parser and the tables that build policies by name.
+#include "policies/registry.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <string>
+
+#include "policies/builtin.hpp"
+#include "policies/params.hpp"
+#include "tiermem/error.hpp"
+
+namespace tiermem::policies {
+
+namespace {
+
+constexpr EvictionEntry kEviction[] = {
+    {"lru", "", "least recently used", make_lru},
+};
+
+constexpr PrefetchEntry kPrefetch[] = {
+    {"none", "", "never prefetches", make_no_prefetch},
+};
+
+template <class Entry>
+const Entry& find(std::span<const Entry> table, const PolicySpec& spec, std::string_view kind) {
+  std::string known;
+  for (const Entry& entry : table) {
+    if (entry.name == spec.name) return entry;
+    known += known.empty() ? "" : ", ";
+    known += entry.name;
+  }
+  throw Error(Errc::config,
+              fmt::format("unknown {} policy '{}' (known: {})", kind, spec.name, known));
+}
+
+}  // namespace
+
+PolicySpec PolicySpec::parse(std::string_view text) {
+  PolicySpec spec;
+  size_t colon = text.find(':');
+  spec.name = std::string(text.substr(0, colon));
+  auto fault = [&](size_t pos, std::string_view what) {
+    return Error(Errc::config, fmt::format("policy spec '{}': {} at position {}", text, what, pos));
+  };
+  if (spec.name.empty()) throw fault(0, "missing policy name");
+  if (colon == std::string_view::npos) return spec;
+  size_t pos = colon + 1;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(pos, comma - pos);
+    size_t eq = item.find('=');
+    if (eq == 0 || eq == std::string_view::npos || eq + 1 == item.size()) {
+      throw fault(pos, "expected key=value");
+    }
+    auto [it, inserted] =
+        spec.params.emplace(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
+    if (!inserted) throw fault(pos, fmt::format("parameter '{}' given twice", it->first));
+    pos = comma + 1;
+  }
+  return spec;
+}
+
+std::span<const EvictionEntry> eviction_policies() noexcept {
+  return kEviction;
+}
+std::span<const PrefetchEntry> prefetch_policies() noexcept {
+  return kPrefetch;
+}
+
+std::unique_ptr<EvictionPolicy> make_eviction_policy(std::string_view text,
+                                                     const PolicyContext& context) {
+  PolicySpec spec = PolicySpec::parse(text);
+  return find(eviction_policies(), spec, "eviction").make(spec, context);
+}
+
+std::unique_ptr<PrefetchPolicy> make_prefetch_policy(std::string_view text,
+                                                     const PolicyContext& context) {
+  PolicySpec spec = PolicySpec::parse(text);
+  return find(prefetch_policies(), spec, "prefetch").make(spec, context);
+}
+
+void check_params(const PolicySpec& spec, std::initializer_list<std::string_view> accepted) {
+  for (const auto& [key, value] : spec.params) {
+    bool ok = false;
+    for (std::string_view name : accepted) ok |= name == key;
+    if (!ok) {
+      std::string known;
+      for (std::string_view name : accepted) {
+        known += known.empty() ? "" : ", ";
+        known += name;
+      }
+      throw Error(Errc::config, fmt::format("policy '{}' has no parameter '{}' (accepted: {})",
+                                            spec.name, key, known.empty() ? "none" : known));
+    }
+  }
+}
+
+double param_double(const PolicySpec& spec, std::string_view key, double fallback, double min,
+                    double max) {
+  auto it = spec.params.find(key);
+  if (it == spec.params.end()) return fallback;
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(it->second, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != it->second.size() || !(value >= min && value <= max)) {
+    throw Error(Errc::config, fmt::format("policy '{}': {}={} is not a number in [{}, {}]",
+                                          spec.name, key, it->second, min, max));
+  }
+  return value;
+}
+
+uint64_t param_uint(const PolicySpec& spec, std::string_view key, uint64_t fallback, uint64_t min,
+                    uint64_t max) {
+  auto it = spec.params.find(key);
+  if (it == spec.params.end()) return fallback;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+  if (ec != std::errc() || end != it->second.data() + it->second.size() || value < min ||
+      value > max) {
+    throw Error(Errc::config, fmt::format("policy '{}': {}={} is not an integer in [{}, {}]",
+                                          spec.name, key, it->second, min, max));
+  }
+  return value;
+}
+
+}  // namespace tiermem::policies

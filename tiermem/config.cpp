@@ -1,0 +1,376 @@
+// tiermem/config.cpp: the table of configuration keys, and loading, printing and checking.
+//
+// Every key is one row of kKeys: its name, its documentation and where its field lives. Files,
+// --set overrides, get() and to_json() all go through that table, so a field added there is
+// loadable, overridable and printable at once.
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <variant>
+
+#include "support/align.hpp"
+#include "tiermem/config.hpp"
+#include "tiermem/error.hpp"
+
+namespace tiermem {
+
+namespace {
+
+struct SizeField {
+  uint64_t* value;
+};
+using FieldRef =
+    std::variant<SizeField, uint32_t*, int*, bool*, std::string*, std::vector<std::string>*>;
+constexpr std::string_view kKindNames[] = {"size", "int", "int", "bool", "string", "list"};
+
+struct KeyDef {
+  std::string_view name;
+  std::string_view doc;
+  FieldRef (*field)(Config&);
+};
+
+#define TIERMEM_FIELD(expr) [](Config& c) -> FieldRef { return expr; }
+
+const KeyDef kKeys[] = {
+    {"page_size", "bytes per page: a power of two from 64KiB to 64MiB",
+     TIERMEM_FIELD(SizeField{&c.page_size})},
+    {"log_level", "trace, debug, info, warn, error, off; empty: $TIERMEM_LOG, else warn",
+     TIERMEM_FIELD(&c.log_level)},
+    {"gpu.capacity", "bytes of GPU staging memory; 0: no gpu tier",
+     TIERMEM_FIELD(SizeField{&c.gpu.capacity})},
+    {"gpu.backend", "auto (CUDA when a device is present), cuda, emulated",
+     TIERMEM_FIELD(&c.gpu.backend)},
+    {"gpu.device", "CUDA device ordinal", TIERMEM_FIELD(&c.gpu.device)},
+    {"dram.capacity", "bytes of the DRAM tier, allocated at pool start",
+     TIERMEM_FIELD(SizeField{&c.dram.capacity})},
+    {"dram.pinned", "page-lock the DRAM region when RLIMIT_MEMLOCK allows",
+     TIERMEM_FIELD(&c.dram.pinned)},
+    {"dram.numa_node", "NUMA node to bind the DRAM region to; -1: none",
+     TIERMEM_FIELD(&c.dram.numa_node)},
+    {"dram.huge_pages", "auto, hugetlb, thp, off", TIERMEM_FIELD(&c.dram.huge_pages)},
+    {"nvme.dirs", "directories, one per device, comma-separated; empty: $TMPDIR or /tmp",
+     TIERMEM_FIELD(&c.nvme.dirs)},
+    {"nvme.capacity", "bytes of NVMe space, reserved at pool start",
+     TIERMEM_FIELD(SizeField{&c.nvme.capacity})},
+    {"nvme.file_size", "largest backing file; capacity is split into files of this size",
+     TIERMEM_FIELD(SizeField{&c.nvme.file_size})},
+    {"nvme.stripe", "bytes per stripe across directories; 0: one page",
+     TIERMEM_FIELD(SizeField{&c.nvme.stripe})},
+    {"nvme.direct", "use O_DIRECT (buffered fallback with a warning where refused)",
+     TIERMEM_FIELD(&c.nvme.direct)},
+    {"nvme.keep_files", "keep backing files when the pool closes",
+     TIERMEM_FIELD(&c.nvme.keep_files)},
+    {"io.engine", "auto, uring, psync", TIERMEM_FIELD(&c.io.engine)},
+    {"io.threads", "rings or worker threads serving I/O", TIERMEM_FIELD(&c.io.threads)},
+    {"io.queue_depth", "requests in flight per ring", TIERMEM_FIELD(&c.io.queue_depth)},
+    {"io.block_size", "largest piece a request is split into: a power of two, 4KiB to 64MiB",
+     TIERMEM_FIELD(SizeField{&c.io.block_size})},
+    {"io.sqpoll", "io_uring kernel-side submission polling", TIERMEM_FIELD(&c.io.sqpoll)},
+    {"io.register_buffers", "register the DRAM region as io_uring fixed buffers",
+     TIERMEM_FIELD(&c.io.register_buffers)},
+    {"policy.eviction", "eviction policy spec, e.g. lru, s3fifo:small=0.1",
+     TIERMEM_FIELD(&c.policy.eviction)},
+    {"policy.prefetch", "prefetch policy spec, e.g. none, sequential:depth=4",
+     TIERMEM_FIELD(&c.policy.prefetch)},
+    {"policy.prefetch_budget", "prefetch bytes in flight at most",
+     TIERMEM_FIELD(SizeField{&c.policy.prefetch_budget})},
+};
+
+#undef TIERMEM_FIELD
+
+const KeyDef& find_key(std::string_view name) {
+  for (const KeyDef& key : kKeys) {
+    if (key.name == name) return key;
+  }
+  std::string known;
+  for (const KeyDef& key : kKeys) fmt::format_to(std::back_inserter(known), " {}", key.name);
+  throw Error(Errc::config, fmt::format("unknown config key '{}' (known:{})", name, known));
+}
+
+template <class Int>
+Int parse_int(std::string_view key, std::string_view text) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    throw Error(Errc::config,
+                fmt::format("{}: '{}' is not an integer in [{}, {}]", key, text,
+                            std::numeric_limits<Int>::min(), std::numeric_limits<Int>::max()));
+  }
+  return value;
+}
+
+bool parse_bool(std::string_view key, std::string_view text) {
+  if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+  throw Error(Errc::config, fmt::format("{}: '{}' is not a boolean (true or false)", key, text));
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    if (comma > start) items.emplace_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) text += (text.empty() ? "" : ",") + item;
+  return text;
+}
+
+// Flattens a JSON object into dotted keys and applies each with set().
+void apply_json(Config& config, const boost::json::object& object, const std::string& prefix,
+                std::string_view origin) {
+  for (const auto& member : object) {
+    std::string key = prefix + std::string(member.key());
+    const boost::json::value& value = member.value();
+    try {
+      switch (value.kind()) {
+        case boost::json::kind::object:
+          apply_json(config, value.get_object(), key + ".", origin);
+          break;
+        case boost::json::kind::string:
+          config.set(key, value.get_string());
+          break;
+        case boost::json::kind::bool_:
+          config.set(key, value.get_bool() ? "true" : "false");
+          break;
+        case boost::json::kind::int64:
+          config.set(key, std::to_string(value.get_int64()));
+          break;
+        case boost::json::kind::uint64:
+          config.set(key, std::to_string(value.get_uint64()));
+          break;
+        case boost::json::kind::array: {
+          std::vector<std::string> items;
+          for (const auto& item : value.get_array()) {
+            if (!item.is_string()) {
+              throw Error(Errc::config, fmt::format("{}: list items must be strings", key));
+            }
+            items.emplace_back(item.get_string());
+          }
+          config.set(key, join_list(items));
+          break;
+        }
+        default:
+          throw Error(Errc::config, fmt::format("{}: {} is not a string, integer, boolean or list",
+                                                key, boost::json::serialize(value)));
+      }
+    } catch (const Error& e) {
+      throw Error(Errc::config, fmt::format("{}: {}", origin, e.what()));
+    }
+  }
+}
+
+}  // namespace
+
+uint64_t parse_size(std::string_view text) {
+  uint64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  std::string_view unit(end, text.data() + text.size() - end);
+  if (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  struct Unit {
+    std::string_view names[3];
+    int shift;
+  };
+  static constexpr Unit kUnits[] = {{{"", "B", ""}, 0},
+                                    {{"K", "KB", "KiB"}, 10},
+                                    {{"M", "MB", "MiB"}, 20},
+                                    {{"G", "GB", "GiB"}, 30},
+                                    {{"T", "TB", "TiB"}, 40}};
+  if (ec == std::errc() && end != text.data()) {
+    for (const Unit& u : kUnits) {
+      for (std::string_view name : u.names) {
+        if ((!name.empty() || u.shift == 0) && unit == name) {
+          if (u.shift > 0 && number > (std::numeric_limits<uint64_t>::max() >> u.shift)) {
+            throw Error(Errc::config,
+                        fmt::format("size '{}' overflows 64 bits (at most 16EiB)", text));
+          }
+          return number << u.shift;
+        }
+      }
+    }
+  }
+  throw Error(Errc::config,
+              fmt::format("invalid size '{}': expected a number of bytes with an optional unit "
+                          "(KiB, MiB, GiB, TiB)",
+                          text));
+}
+
+std::string format_size(uint64_t bytes) {
+  static constexpr std::string_view kNames[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (unit < 4 && bytes != 0 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return fmt::format("{}{}", bytes, kNames[unit]);
+}
+
+void Config::set(std::string_view key, std::string_view value) {
+  const KeyDef& def = find_key(key);
+  std::visit(
+      [&](auto field) {
+        using F = decltype(field);
+        if constexpr (std::is_same_v<F, SizeField>) {
+          try {
+            *field.value = parse_size(value);
+          } catch (const Error& e) {
+            throw Error(Errc::config, fmt::format("{}: {}", key, e.what()));
+          }
+        } else if constexpr (std::is_same_v<F, uint32_t*>) {
+          *field = parse_int<uint32_t>(key, value);
+        } else if constexpr (std::is_same_v<F, int*>) {
+          *field = parse_int<int>(key, value);
+        } else if constexpr (std::is_same_v<F, bool*>) {
+          *field = parse_bool(key, value);
+        } else if constexpr (std::is_same_v<F, std::string*>) {
+          *field = std::string(value);
+        } else {
+          *field = split_list(value);
+        }
+      },
+      def.field(*this));
+}
+
+std::string Config::get(std::string_view key) const {
+  const KeyDef& def = find_key(key);
+  // The accessor needs a mutable Config only to hand out a pointer; nothing is written.
+  return std::visit(
+      [](auto field) -> std::string {
+        using F = decltype(field);
+        if constexpr (std::is_same_v<F, SizeField>) {
+          return format_size(*field.value);
+        } else if constexpr (std::is_same_v<F, bool*>) {
+          return *field ? "true" : "false";
+        } else if constexpr (std::is_same_v<F, std::string*>) {
+          return *field;
+        } else if constexpr (std::is_same_v<F, std::vector<std::string>*>) {
+          return join_list(*field);
+        } else {
+          return std::to_string(*field);
+        }
+      },
+      def.field(const_cast<Config&>(*this)));
+}
+
+std::span<const ConfigKeyInfo> Config::keys() noexcept {
+  static const std::vector<ConfigKeyInfo> infos = [] {
+    std::vector<ConfigKeyInfo> out;
+    Config probe;
+    for (const KeyDef& key : kKeys) {
+      out.push_back({key.name, kKindNames[key.field(probe).index()], key.doc});
+    }
+    return out;
+  }();
+  return infos;
+}
+
+Config Config::from_json(std::string_view json, std::string_view origin) {
+  boost::json::stream_parser parser;
+  boost::system::error_code ec;
+  size_t consumed = parser.write_some(json.data(), json.size(), ec);
+  if (!ec) parser.finish(ec);
+  if (ec) {
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i < consumed && i < json.size(); ++i) {
+      column = json[i] == '\n' ? 1 : column + 1;
+      line += json[i] == '\n';
+    }
+    throw Error(Errc::config,
+                fmt::format("{}:{}:{}: malformed JSON: {}", origin, line, column, ec.message()));
+  }
+  boost::json::value root = parser.release();
+  if (!root.is_object()) {
+    throw Error(Errc::config, fmt::format("{}: the config must be a JSON object", origin));
+  }
+  Config config;
+  apply_json(config, root.get_object(), "", origin);
+  return config;
+}
+
+Config Config::from_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw Error(Errc::config, fmt::format("cannot read config file '{}'", path), errno);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return from_json(text.str(), path);
+}
+
+std::string Config::to_json() const {
+  boost::json::object object;
+  for (const KeyDef& key : kKeys) object[key.name] = get(key.name);
+  return boost::json::serialize(object);
+}
+
+void Config::validate() const {
+  auto fail = [](std::string message) { throw Error(Errc::invalid_argument, message); };
+  constexpr uint64_t kMinPage = 64ull << 10, kMaxPage = 64ull << 20;
+  if (!support::is_pow2(page_size) || page_size < kMinPage || page_size > kMaxPage) {
+    fail(fmt::format("page_size {} is not a power of two from 64KiB to 64MiB",
+                     format_size(page_size)));
+  }
+  if (dram.capacity < page_size) {
+    fail(fmt::format("dram.capacity {} is smaller than one page ({})", format_size(dram.capacity),
+                     format_size(page_size)));
+  }
+  if (dram.capacity / page_size > std::numeric_limits<uint32_t>::max()) {
+    fail(fmt::format("dram.capacity {} holds more than 2^32-1 pages of {}",
+                     format_size(dram.capacity), format_size(page_size)));
+  }
+  if (gpu.capacity != 0 && gpu.capacity < page_size) {
+    fail(fmt::format("gpu.capacity {} is smaller than one page ({}); use 0 for no gpu tier",
+                     format_size(gpu.capacity), format_size(page_size)));
+  }
+  if (gpu.capacity / page_size > std::numeric_limits<uint32_t>::max()) {
+    fail(fmt::format("gpu.capacity {} holds more than 2^32-1 pages", format_size(gpu.capacity)));
+  }
+  if (gpu.backend != "auto" && gpu.backend != "cuda" && gpu.backend != "emulated") {
+    fail(fmt::format("gpu.backend '{}' is not one of auto, cuda, emulated", gpu.backend));
+  }
+  if (dram.huge_pages != "auto" && dram.huge_pages != "hugetlb" && dram.huge_pages != "thp" &&
+      dram.huge_pages != "off") {
+    fail(
+        fmt::format("dram.huge_pages '{}' is not one of auto, hugetlb, thp, off", dram.huge_pages));
+  }
+  uint64_t dir_count = nvme.dirs.empty() ? 1 : nvme.dirs.size();
+  if (nvme.capacity / dir_count < page_size) {
+    fail(fmt::format("nvme.capacity {} gives each of {} directories less than one page ({})",
+                     format_size(nvme.capacity), dir_count, format_size(page_size)));
+  }
+  if (nvme.file_size < page_size) {
+    fail(fmt::format("nvme.file_size {} is smaller than one page ({})", format_size(nvme.file_size),
+                     format_size(page_size)));
+  }
+  if (nvme.stripe % page_size != 0) {
+    fail(fmt::format("nvme.stripe {} is not a multiple of page_size {}", format_size(nvme.stripe),
+                     format_size(page_size)));
+  }
+  if (io.engine != "auto" && io.engine != "uring" && io.engine != "psync") {
+    fail(fmt::format("io.engine '{}' is not one of auto, uring, psync", io.engine));
+  }
+  if (io.threads < 1 || io.threads > 256) {
+    fail(fmt::format("io.threads {} is outside 1 to 256", io.threads));
+  }
+  if (io.queue_depth < 1 || io.queue_depth > 4096) {
+    fail(fmt::format("io.queue_depth {} is outside 1 to 4096", io.queue_depth));
+  }
+  if (!support::is_pow2(io.block_size) || io.block_size < 4096 || io.block_size > kMaxPage) {
+    fail(fmt::format("io.block_size {} is not a power of two from 4KiB to 64MiB",
+                     format_size(io.block_size)));
+  }
+}
+
+}  // namespace tiermem
