@@ -58,6 +58,10 @@ class EvictionPolicy {
 
   // Tracked pages.
   virtual uint64_t size() const noexcept = 0;
+
+  // Whether the policy reads AccessEvent::next_use. An owner for whom next_use costs something
+  // to compute (a reverse pass over a trace, a schedule lookup) computes it only when asked.
+  virtual bool wants_next_use() const noexcept { return false; }
 };
 
 }  // namespace tiermem::policies

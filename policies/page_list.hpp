@@ -7,6 +7,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "policies/eviction_policy.hpp"
@@ -83,6 +84,14 @@ class PageList {
 
   // The neighbour towards the front, kNil at the front.
   static PageId newer(PageLinks& links, PageId page) { return links[page].prev; }
+
+  // The page nearest the back that filter accepts, if any.
+  std::optional<PageId> oldest(PageLinks& links, const VictimFilter& filter) const {
+    for (PageId page = tail_; page != PageLinks::kNil; page = newer(links, page)) {
+      if (filter.evictable(page)) return page;
+    }
+    return std::nullopt;
+  }
 
  private:
   uint8_t tag_;
