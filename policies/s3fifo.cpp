@@ -30,6 +30,7 @@ class S3Fifo final : public EvictionPolicy {
     if (ghost) ghost_.remove(links_, event.page);
     links_[event.page].bits = 0;
     (ghost ? main_ : small_).push_front(links_, event.page);
+    while (ghost_.size() > ghost_limit_) ghost_.remove(links_, ghost_.back());
   }
   void touch(const AccessEvent& event) override {
     uint8_t& count = links_[event.page].bits;
@@ -50,8 +51,9 @@ class S3Fifo final : public EvictionPolicy {
       return;
     }
     small_.remove(links_, page);
-    if (ghost_limit_ == 0) return;
-    if (ghost_.size() >= ghost_limit_) ghost_.remove(links_, ghost_.back());
+    // G may hold one id over its limit until the next insert, which looks the incoming page
+    // up before trimming: evicting for a page must not forget that very page.
+    if (ghost_.size() > ghost_limit_) ghost_.remove(links_, ghost_.back());
     ghost_.push_front(links_, page);
   }
   void remove(PageId page) override {

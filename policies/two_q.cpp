@@ -28,6 +28,7 @@ class TwoQ final : public EvictionPolicy {
     } else {
       in_.push_front(links_, event.page);
     }
+    while (out_.size() > out_limit_) out_.remove(links_, out_.back());
   }
   void touch(const AccessEvent& event) override {
     if (links_.list_of(event.page) == kMain) main_.move_to_front(links_, event.page);
@@ -45,8 +46,9 @@ class TwoQ final : public EvictionPolicy {
       return;
     }
     in_.remove(links_, page);
-    if (out_limit_ == 0) return;
-    if (out_.size() == out_limit_) out_.remove(links_, out_.back());
+    // A1out may hold one id over its limit until the next insert, which looks the incoming
+    // page up before trimming: evicting for a page must not forget that very page.
+    if (out_.size() > out_limit_) out_.remove(links_, out_.back());
     out_.push_front(links_, page);
   }
   void remove(PageId page) override {
