@@ -3,7 +3,9 @@
 // One PageList per access count keeps every operation O(1). Counts saturate at kMaxCount:
 // pages accessed that often are all "hot" and ordered by recency among themselves. A page's
 // count starts afresh when it is evicted (in-cache LFU).
+#include <algorithm>
 #include <array>
+#include <cassert>
 #include <utility>
 
 #include "policies/builtin.hpp"
@@ -42,7 +44,10 @@ class Lfu final : public EvictionPolicy {
   uint64_t size() const noexcept override { return size_; }
 
  private:
-  PageList& list(uint8_t count) { return by_count_[count - 1]; }
+  PageList& list(uint8_t count) {
+    assert(count >= 1 && count <= kMaxCount);
+    return by_count_[std::clamp<uint8_t>(count, 1, kMaxCount) - 1];
+  }
 
   PageLinks links_;
   std::array<PageList, kMaxCount> by_count_ = make_lists();
