@@ -12,6 +12,7 @@ class Lru final : public EvictionPolicy {
   std::string_view name() const noexcept override { return "lru"; }
   void insert(const AccessEvent& event) override { list_.push_front(links_, event.page); }
   void touch(const AccessEvent& event) override { list_.move_to_front(links_, event.page); }
+  void will_access(PageId page) const noexcept override { links_.prefetch(page); }
   std::optional<PageId> victim(const VictimFilter& filter) override {
     return list_.oldest(links_, filter);
   }

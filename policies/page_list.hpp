@@ -31,6 +31,10 @@ class PageLinks {
     if (page >= nodes_.size()) nodes_.resize(page + 1 + nodes_.size() / 2);
     return nodes_[page];
   }
+  // Starts loading page's node into the cache (a hint; nothing changes).
+  void prefetch(PageId page) const noexcept {
+    if (page < nodes_.size()) __builtin_prefetch(&nodes_[page]);
+  }
   // The tag of the list holding page, kNoList when none (or never seen).
   uint8_t list_of(PageId page) const noexcept {
     return page < nodes_.size() ? nodes_[page].list : kNoList;
@@ -72,6 +76,8 @@ class PageList {
       links[node.next].prev = node.prev;
     else
       tail_ = node.prev;
+    // Evictions take pages from the back: the next one will unlink the new back's neighbour.
+    if (node.next == PageLinks::kNil && tail_ != PageLinks::kNil) links.prefetch(links[tail_].prev);
     node.prev = node.next = PageLinks::kNil;
     node.list = PageLinks::kNoList;
     --size_;

@@ -1,7 +1,8 @@
 // sim/simulator.cpp: the replay engine behind sim::simulate(): tiers of page frames run by
 // eviction policies, a prefetch policy, and simulated links on a virtual clock.
 //
-// Per-page state lives in vectors indexed by dense page id (flags, ready times); policies are
+// Per-page state lives in vectors indexed by dense page id (flags and ready time packed in one
+// word, so a page costs one cache miss); policies are
 // the registry's, called once per page access. Nothing depends on wall time or addresses, so
 // a replay is deterministic.
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include "sim/channel.hpp"
 #include "sim/page_map.hpp"
 #include "sim/simulator.hpp"
+#include "sim/trace_io.hpp"
 #include "tiermem/error.hpp"
 #include "tiermem/sim.hpp"
 
@@ -31,8 +33,9 @@ enum Flag : uint8_t {
   kResident = 1,    // the tier holds the page (arrived or arriving)
   kDirty = 2,       // newer than the tier below
   kPrefetched = 4,  // brought in by prefetch and not yet accessed
-  kInFlight = 8,    // arriving at ready[page]
+  kInFlight = 8,    // arriving at its ready time
   kPinned = 16,     // pinned by the access being replayed
+  kBusy = 32,       // its frame is busy (arriving, or being copied out) until its ready time
 };
 
 constexpr int kGpu = 0;
@@ -41,26 +44,45 @@ constexpr int kDram = 1;
 struct TierState {
   uint64_t capacity = 0;  // pages
   uint64_t used = 0;
+  // Per page: Flag bits, one byte so that the flags of a million pages stay in cache; and the
+  // ready time, read only where kBusy says it may lie ahead.
   std::vector<uint8_t> flags;
-  std::vector<uint64_t> ready;  // not evictable before: arrival, or the end of a copy out
+  std::vector<uint64_t> ready_at;
   std::unique_ptr<policies::EvictionPolicy> policy;
   // Times at which frames stop being busy, to wait for when every frame is busy.
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> busy;
   TierResult counts;
 
   void mark_busy(PageId page, uint64_t until, uint64_t now) {
-    ready[page] = std::max(ready[page], until);
-    if (until > now) busy.push(until);
+    if (until <= now) return;
+    ready_at[page] = std::max(ready(page), until);
+    flags[page] |= kBusy;
+    busy.push(until);
+    latest_ready = std::max(latest_ready, until);
   }
+  uint64_t ready(PageId page) const { return flags[page] & kBusy ? ready_at[page] : 0; }
+  bool has(PageId page, uint8_t flag) const { return (flags[page] & flag) != 0; }
+  void add(PageId page, uint8_t flag) { set(page, flags[page], flags[page] | flag); }
+  void drop(PageId page, uint8_t flag) { set(page, flags[page], flags[page] & ~flag); }
+  // Sets the flags of a page whose flags were `before`.
+  void set(PageId page, uint8_t before, uint8_t after) {
+    flags[page] = after;
+    counted += ((after & kCounted) != 0) - ((before & kCounted) != 0);
+  }
+  void reset(PageId page, uint8_t after) { set(page, flags[page], after); }
+
+  // Pages with kDirty or kPrefetched. While there are none, evicting a page needs no look at
+  // its flags (a cache miss saved per eviction).
+  static constexpr uint8_t kCounted = kDirty | kPrefetched;
+  uint64_t counted = 0;
+  uint64_t latest_ready = 0;  // no page is busy after this time
 };
 
 class Engine final : policies::VictimFilter, policies::PrefetchSink {
  public:
-  Engine(const Trace& trace, const Config& config)
-      : trace_(trace),
-        config_(config),
-        map_(trace),
-        page_size_(trace.page_size),
+  Engine(uint64_t page_size, const Config& config)
+      : config_(config),
+        page_size_(page_size),
         nvme_up_(config.nvme.gbps, config.nvme.latency_us, config.nvme.queue_depth, page_size_),
         nvme_down_(write_gbps(config.nvme), config.nvme.latency_us, config.nvme.queue_depth,
                    page_size_),
@@ -74,43 +96,60 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
                   fmt::format("dram capacity {} bytes is below one page ({} bytes)",
                               config.dram_bytes, page_size_));
     }
-    bool oracle = false;
     for (int t : {kGpu, kDram}) {
       TierState& tier = tiers_[t];
       if (tier.capacity == 0) continue;
-      tier.flags.assign(map_.pages(), 0);
-      tier.ready.assign(map_.pages(), 0);
       tier.policy = policies::make_eviction_policy(config.eviction, {tier.capacity, page_size_});
-      oracle |= tier.policy->wants_next_use();
+      wants_next_use_ |= tier.policy->wants_next_use();
     }
     prefetch_ =
         policies::make_prefetch_policy(config.prefetch, {tiers_[kDram].capacity, page_size_});
     prefetch_->observe_bandwidth(kDram, config.nvme.gbps * 1e9);
     prefetch_->observe_bandwidth(kGpu, std::min(config.nvme.gbps, config.pcie.gbps) * 1e9);
-    if (config.schedule) prefetch_->set_schedule(to_schedule(*config.schedule));
     prefetching_ = prefetch_->name() != "none";
-    if (oracle) {
-      std::vector<int64_t> first;
-      next_ = map_.next_access(&first);
-      upcoming_.resize(first.size());
-      std::transform(first.begin(), first.end(), upcoming_.begin(), as_next_use);
+  }
+
+  bool wants_next_use() const noexcept { return wants_next_use_; }
+
+  // Tensors declared so far (a prefix grows as a streamed trace declares more).
+  void declare(const std::vector<uint32_t>& tensor_pages) {
+    for (size_t t = tensor_pages_.size(); t < tensor_pages.size(); ++t) {
+      tensor_pages_.push_back(tensor_pages[t]);
+      base_.push_back(base_.back() + tensor_pages[t]);
+    }
+    for (TierState& tier : tiers_) {
+      if (tier.capacity == 0) continue;
+      tier.flags.resize(base_.back(), 0);
+      tier.ready_at.resize(base_.back(), 0);
     }
   }
 
-  Result run() {
-    uint64_t ordinal = 0;
-    for (size_t i = 0; i < trace_.accesses.size(); ++i) {
-      const TraceAccess& access = trace_.accesses[i];
+  // The future, for policies that want it: the whole trace's next uses.
+  void set_oracle(const Trace& trace) {
+    std::vector<int64_t> first;
+    next_ = PageMap(trace).next_access(&first);
+    upcoming_.resize(first.size());
+    std::transform(first.begin(), first.end(), upcoming_.begin(), as_next_use);
+  }
+
+  void set_schedule(const Trace& order) { prefetch_->set_schedule(to_schedule(order)); }
+
+  void replay(std::span<const TraceAccess> accesses) {
+    uint64_t& ordinal = ordinal_;
+    for (size_t i = 0; i < accesses.size(); ++i) {
+      const TraceAccess& access = accesses[i];
       int t = access.tier == Tier::gpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
-      check_fits(i, access, t);
+      if (i + kLookahead < accesses.size()) warm(accesses[i + kLookahead]);
+      check(access, t);
+      ++replayed_;
       uint64_t done = now_;
       AccessEvent event;
       event.time = now_;
       event.tensor = access.tensor;
-      event.tensor_pages = trace_.tensor_pages[access.tensor];
+      event.tensor_pages = tensor_pages_[access.tensor];
       event.tier = static_cast<uint8_t>(t);
       event.write = access.op != TraceOp::read;
-      PageId first = map_.base(access.tensor) + access.first;
+      PageId first = base_[access.tensor] + access.first;
       for (uint32_t k = 0; k < access.count; ++k, ++ordinal) {
         event.page = first + k;
         event.index = access.first + k;
@@ -118,7 +157,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
           event.next_use = as_next_use(next_[ordinal]);
           upcoming_[event.page] = event.next_use;
         }
-        bool hit = (tiers_[t].flags[event.page] & kResident) != 0;
+        bool hit = tiers_[t].has(event.page, kResident);
         ++(hit ? result_.hits : result_.misses);
         done = std::max(done, demand(t, access.op, event));
         if (prefetching_) {
@@ -130,12 +169,17 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
         result_.stall_ns += done - now_;
         now_ = done;
       }
-      for (auto [tier, page] : pinned_) tiers_[tier].flags[page] &= ~kPinned;
+      // Every pinned page has arrived by now; its frame may still be busy being copied out.
+      for (auto [pinned_tier, page] : pinned_) {
+        TierState& tier = tiers_[pinned_tier];
+        uint8_t& flags = tier.flags[page];
+        flags &= ~(kPinned | kInFlight);
+        if ((flags & kBusy) && tier.ready_at[page] <= now_) flags &= ~kBusy;
+      }
       pinned_.clear();
       now_ += access.compute_ns;
       result_.compute_ns += access.compute_ns;
     }
-    return finish(ordinal);
   }
 
  private:
@@ -151,25 +195,47 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     auto schedule = std::make_shared<policies::Schedule>();
     for (size_t i = 0; i < order.accesses.size(); ++i) {
       const TraceAccess& a = order.accesses[i];
-      if (a.tensor >= trace_.tensor_pages.size() ||
-          uint64_t{a.first} + a.count > trace_.tensor_pages[a.tensor]) {
+      if (a.tensor >= tensor_pages_.size() ||
+          uint64_t{a.first} + a.count > tensor_pages_[a.tensor]) {
         throw Error(Errc::invalid_argument,
                     fmt::format("schedule step {} (tensor {}, pages {}+{}) is not in the trace", i,
                                 a.tensor, a.first, a.count));
       }
-      schedule->steps.push_back(
-          {map_.base(a.tensor) + a.first, a.count, static_cast<uint8_t>(a.tier)});
+      schedule->steps.push_back({base_[a.tensor] + a.first, a.count, static_cast<uint8_t>(a.tier)});
     }
     return schedule;
   }
 
-  void check_fits(size_t i, const TraceAccess& access, int t) const {
+  // Accesses are mostly cache misses on the per-page state of scattered pages: start loading
+  // the state of an access this many ahead while the current one is replayed.
+  static constexpr size_t kLookahead = 8;
+  static constexpr size_t kFewPins = 8;
+
+  void warm(const TraceAccess& access) const {
+    if (access.tensor >= tensor_pages_.size()) return;
+    PageId page = base_[access.tensor] + access.first;
+    for (const TierState& tier : tiers_) {
+      if (tier.capacity == 0 || page >= tier.flags.size()) continue;
+      __builtin_prefetch(&tier.flags[page]);
+      tier.policy->will_access(page);
+    }
+  }
+
+  // The access lies within its tensor, and its tiers can hold all its pages at once.
+  void check(const TraceAccess& access, int t) const {
+    auto fault = [&](const std::string& what) {
+      return Error(Errc::invalid_argument,
+                   fmt::format("trace access {} (tensor {}, pages {}+{}): {}", replayed_,
+                               access.tensor, access.first, access.count, what));
+    };
+    if (access.tensor >= tensor_pages_.size() || access.count == 0 ||
+        uint64_t{access.first} + access.count > tensor_pages_[access.tensor]) {
+      throw fault("outside the tensors declared");
+    }
     for (int tier = t; tier <= kDram; ++tier) {
       if (access.count > tiers_[tier].capacity) {
-        throw Error(
-            Errc::invalid_argument,
-            fmt::format("trace access {} pins {} pages at once, but the {} tier holds {}", i,
-                        access.count, tier == kGpu ? "gpu" : "dram", tiers_[tier].capacity));
+        throw fault(fmt::format("pins {} pages at once, but the {} tier holds {}", access.count,
+                                tier == kGpu ? "gpu" : "dram", tiers_[tier].capacity));
       }
     }
   }
@@ -177,7 +243,15 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   // VictimFilter: pinned pages, and pages busy after filter_time_, are not evictable.
   bool evictable(PageId page) const override {
     const TierState& tier = tiers_[filter_tier_];
-    return (tier.flags[page] & kPinned) == 0 && tier.ready[page] <= filter_time_;
+    if (filter_time_ >= tier.latest_ready && pinned_.size() <= kFewPins) {
+      // No page is busy: only the access's own pins count, and they are few to scan.
+      for (auto [t, pinned] : pinned_) {
+        if (pinned == page && t == filter_tier_) return false;
+      }
+      return true;
+    }
+    uint8_t flags = tier.flags[page];
+    return (flags & kPinned) == 0 && (!(flags & kBusy) || tier.ready_at[page] <= filter_time_);
   }
 
   // PrefetchSink: collected, then issued earliest deadline first.
@@ -190,18 +264,17 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     TierState& tier = tiers_[t];
     PageId page = event.page;
     uint64_t done = now_;
-    if (tier.flags[page] & kResident) {
+    if (tier.has(page, kResident)) {
       ++tier.counts.hits;
-      uint8_t& flags = tier.flags[page];
-      if (flags & kInFlight) {
-        if (tier.ready[page] > now_) {
-          done = tier.ready[page];
+      if (tier.has(page, kInFlight)) {
+        if (tier.ready(page) > now_) {
+          done = tier.ready(page);
         } else {
-          flags &= ~kInFlight;
+          tier.drop(page, kInFlight);
         }
       }
-      if (flags & kPrefetched) {
-        flags &= ~kPrefetched;
+      if (tier.has(page, kPrefetched)) {
+        tier.drop(page, kPrefetched);
         ++(done > now_ ? result_.prefetch_late : result_.prefetch_useful);
       }
       tier.policy->touch(event);
@@ -209,16 +282,15 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       ++tier.counts.misses;
       uint64_t start = *make_room(t, now_, true);
       done = op == TraceOp::write ? start : fetch(t, start, event);
-      tier.flags[page] = done > now_ ? kResident | kInFlight : kResident;
-      tier.ready[page] = 0;
+      tier.reset(page, done > now_ ? kResident | kInFlight : kResident);
       tier.mark_busy(page, done, now_);
       ++tier.used;
       tier.policy->insert(event);
     }
-    tier.flags[page] |= kPinned;
+    tier.add(page, kPinned);
     pinned_.push_back({t, page});
     if (op != TraceOp::read) {
-      tier.flags[page] |= kDirty;
+      tier.add(page, kDirty);
       invalidate(t == kGpu ? kDram : kGpu, page);
     }
     return done;
@@ -243,11 +315,11 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   // A write elsewhere made this tier's copy stale.
   void invalidate(int t, PageId page) {
     TierState& tier = tiers_[t];
-    if (tier.capacity == 0 || !(tier.flags[page] & kResident)) return;
-    if (tier.flags[page] & kPrefetched) ++result_.prefetch_useless;
+    if (tier.capacity == 0 || !tier.has(page, kResident)) return;
+    if (tier.has(page, kPrefetched)) ++result_.prefetch_useless;
     tier.policy->remove(page);
     --tier.used;
-    tier.flags[page] = 0;
+    tier.reset(page, 0);
   }
 
   // Frees a frame of tier t at or after time; returns when it is free. Without wait, gives up
@@ -279,11 +351,11 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   // is free.
   uint64_t evict(int t, PageId page, uint64_t time) {
     TierState& tier = tiers_[t];
-    uint8_t flags = tier.flags[page];
+    uint8_t flags = tier.counted > 0 ? tier.flags[page] : uint8_t{kResident};
     if (flags & kPrefetched) ++result_.prefetch_useless;
     tier.policy->evict(page);
     --tier.used;
-    tier.flags[page] = 0;
+    tier.set(page, flags, 0);
     ++tier.counts.evictions;
     if (!(flags & kDirty)) return time;
     ++tier.counts.writebacks;
@@ -294,10 +366,9 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     }
     TierState& dram = tiers_[kDram];
     uint64_t start = time;
-    if (!(dram.flags[page] & kResident)) {
+    if (!dram.has(page, kResident)) {
       start = *make_room(kDram, time, true);
-      dram.flags[page] = kResident;
-      dram.ready[page] = 0;
+      dram.reset(page, kResident);
       ++dram.used;
       AccessEvent event;
       event.page = page;
@@ -307,7 +378,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       dram.policy->insert(event);
     }
     uint64_t done = pcie_down_.submit(start);
-    dram.flags[page] |= kDirty;
+    dram.add(page, kDirty);
     dram.mark_busy(page, done, now_);
     return done;
   }
@@ -320,7 +391,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       int t = proposal.tier == kGpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
       for (uint32_t k = 0; k < proposal.count; ++k) {
         PageId page = proposal.first + k;
-        if (page >= map_.pages()) break;  // a policy's guess past the last page
+        if (page >= base_.back()) break;  // a policy's guess past the last page
         if (!prefetch(t, page)) {
           result_.prefetch_dropped += proposal.count - k;
           break;
@@ -333,7 +404,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   // Starts bringing the page into tier t; false when the budget or the frames are exhausted.
   bool prefetch(int t, PageId page) {
     TierState& tier = tiers_[t];
-    if (tier.flags[page] & kResident) return true;
+    if (tier.has(page, kResident)) return true;
     while (!in_flight_.empty() && in_flight_.top() <= now_) in_flight_.pop();
     if ((in_flight_.size() + 1) * page_size_ > config_.prefetch_budget) return false;
     std::optional<uint64_t> room = make_room(t, now_, false);
@@ -344,16 +415,15 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       result_.bytes_read += page_size_;
     } else {
       TierState& dram = tiers_[kDram];
-      if (!(dram.flags[page] & kResident) && !prefetch(kDram, page)) return false;
-      done = pcie_up_.submit(std::max(*room, dram.ready[page]));
+      if (!dram.has(page, kResident) && !prefetch(kDram, page)) return false;
+      done = pcie_up_.submit(std::max(*room, dram.ready(page)));
       dram.mark_busy(page, done, now_);
     }
     result_.bytes_fetched += page_size_;
     tier.counts.bytes_in += page_size_;
     ++tier.counts.prefetched;
     ++result_.prefetch_issued;
-    tier.flags[page] = kResident | kPrefetched | kInFlight;
-    tier.ready[page] = 0;
+    tier.reset(page, kResident | kPrefetched | kInFlight);
     tier.mark_busy(page, done, now_);
     ++tier.used;
     in_flight_.push(done);
@@ -366,7 +436,9 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     return true;
   }
 
-  Result finish(uint64_t accesses) {
+ public:
+  Result finish() {
+    uint64_t accesses = ordinal_;
     Result& r = result_;
     r.eviction = config_.eviction;
     r.prefetch = config_.prefetch;
@@ -392,10 +464,14 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     return r;
   }
 
-  const Trace& trace_;
+ private:
   const Config& config_;
-  PageMap map_;
   uint64_t page_size_;
+  std::vector<uint32_t> tensor_pages_;
+  std::vector<uint64_t> base_{0};  // dense id of each tensor's first page; back(): all pages
+  bool wants_next_use_ = false;
+  uint64_t ordinal_ = 0;   // page accesses replayed
+  uint64_t replayed_ = 0;  // trace accesses replayed
   Channel nvme_up_;
   Channel nvme_down_;
   Channel pcie_up_;
@@ -417,7 +493,12 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
 }  // namespace
 
 Result replay(const Trace& trace, const Config& config) {
-  return Engine(trace, config).run();
+  Engine engine(trace.page_size, config);
+  engine.declare(trace.tensor_pages);
+  if (engine.wants_next_use()) engine.set_oracle(trace);
+  if (config.schedule) engine.set_schedule(*config.schedule);
+  engine.replay(trace.accesses);
+  return engine.finish();
 }
 
 Result simulate(const Trace& trace, const Config& config) {
@@ -437,6 +518,24 @@ Result simulate(const Trace& trace, const Config& config) {
     result.belady_bytes_fetched = optimum.bytes_fetched;
   }
   return result;
+}
+
+Result simulate(const std::string& path, const Config& config, uint64_t csv_page_size) {
+  if (!config.belady_baseline && !config.schedule && is_binary_trace_file(path)) {
+    TraceReader reader(path);
+    Trace probe;
+    probe.page_size = reader.page_size();
+    probe.validate();
+    Engine engine(reader.page_size(), config);
+    if (!engine.wants_next_use()) {
+      for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {
+        engine.declare(reader.tensor_pages());
+        engine.replay(batch);
+      }
+      return engine.finish();
+    }
+  }
+  return simulate(read_trace(path, csv_page_size), config);
 }
 
 }  // namespace tiermem::sim

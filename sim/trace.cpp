@@ -1,7 +1,5 @@
 // sim/trace.cpp: the Trace's own checks and sums, and the format dispatch of read_trace() and
 // write_trace().
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -89,25 +87,7 @@ void Trace::validate() const {
 }
 
 Trace read_trace(const std::string& path, uint64_t csv_page_size) {
-  int fd = sim::open_for_reading(path);
-  try {
-    struct stat info {};
-    if (::fstat(fd, &info) != 0) {
-      throw Error(Errc::system, fmt::format("cannot stat {}", path), errno);
-    }
-    std::array<std::byte, 8> magic{};
-    size_t got = sim::read_fully(fd, magic, path);
-    if (sim::is_binary_trace(std::span(magic).first(got))) {
-      ::lseek(fd, 0, SEEK_SET);
-      Trace trace = sim::read_binary_trace(fd, path, static_cast<uint64_t>(info.st_size));
-      ::close(fd);
-      return trace;
-    }
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
+  if (sim::is_binary_trace_file(path)) return sim::read_binary_trace(path);
   return parse_trace_csv(sim::read_file(path), csv_page_size, path);
 }
 
@@ -127,6 +107,20 @@ void write_trace(const Trace& trace, const std::string& path, TraceFormat format
 }
 
 namespace sim {
+
+bool is_binary_trace_file(const std::string& path) {
+  int fd = open_for_reading(path);
+  std::array<std::byte, 8> magic{};
+  size_t got = 0;
+  try {
+    got = read_fully(fd, magic, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return is_binary_trace(std::span(magic).first(got));
+}
 
 std::string_view tier_name(Tier tier) noexcept {
   return tier == Tier::gpu ? "gpu" : tier == Tier::dram ? "dram" : "nvme";

@@ -10,8 +10,9 @@
 namespace tiermem::sim {
 
 bool is_binary_trace(std::span<const std::byte> prefix);
-// Reads the rest of a binary trace from fd, positioned at its start.
-Trace read_binary_trace(int fd, const std::string& path, uint64_t file_bytes);
+// Whether the file at path starts with the binary form's magic. Throws Error(system).
+bool is_binary_trace_file(const std::string& path);
+Trace read_binary_trace(const std::string& path);
 void write_binary_trace(const Trace& trace, const std::string& path);
 
 void write_csv_trace(const Trace& trace, const std::string& path);

@@ -161,8 +161,10 @@ TEST(Sim, Errors) {
               HasSubstr("dram capacity 0 bytes is below one page (4096 bytes)"));
   Trace wide = pages_trace(4, {});
   wide.accesses.push_back({0, 0, 0, 0, 4, TraceOp::read, Tier::dram});
-  EXPECT_THAT(message(wide, slow_disk("lru", 3)),
-              HasSubstr("trace access 0 pins 4 pages at once, but the dram tier holds 3"));
+  EXPECT_THAT(
+      message(wide, slow_disk("lru", 3)),
+      HasSubstr(
+          "trace access 0 (tensor 0, pages 0+4): pins 4 pages at once, but the dram tier holds 3"));
   EXPECT_THAT(message(pages_trace(2, {0}), slow_disk("mru", 2)),
               HasSubstr("unknown eviction policy 'mru'"));
   EXPECT_THAT(Link::parse("gbps=2", Link{}).gbps, 2.0);

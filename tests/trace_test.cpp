@@ -105,6 +105,32 @@ TEST_F(TraceFiles, GeneratedTraceSurvivesBothForms) {
   EXPECT_EQ(read_trace(path("z.csv"), 65536), trace);
 }
 
+TEST_F(TraceFiles, StreamedReplayEqualsInMemoryReplay) {
+  workload::LayerStreaming options;
+  options.model = "phi-3-mini";
+  options.tokens = 2;
+  options.prompt = 16;
+  options.page_size = 32 << 20;
+  Trace trace = workload::layer_streaming(options);
+  write_trace(trace, path("l.bin"), TraceFormat::binary);
+  sim::Config config;
+  config.dram_bytes = trace.footprint_bytes() / 3;
+  config.prefetch = "sequential";
+  config.belady_baseline = false;
+  sim::Result streamed = sim::simulate(path("l.bin"), config);
+  sim::Result whole = sim::simulate(trace, config);
+  EXPECT_EQ(streamed.accesses, trace.page_accesses());
+  EXPECT_EQ(streamed.misses, whole.misses);
+  EXPECT_EQ(streamed.stall_ns, whole.stall_ns);
+  EXPECT_EQ(streamed.compute_ns, whole.compute_ns);
+  EXPECT_EQ(streamed.prefetch_useful, whole.prefetch_useful);
+  TraceReader reader(path("l.bin"));
+  size_t accesses = 0;
+  for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) accesses += batch.size();
+  EXPECT_EQ(accesses, trace.accesses.size());
+  EXPECT_EQ(reader.tensor_pages(), trace.tensor_pages);
+}
+
 TEST_F(TraceFiles, MinimalCsvDefaultsAndInferredSizes) {
   write_text("m.csv", "tensor,page,op\n0,3,r\n\n2,0,w\n1,1,rw\n");
   Trace trace = read_trace(path("m.csv"), 8192);

@@ -111,6 +111,12 @@ struct Result {
 // an access that pins more pages than its tier holds.
 Result simulate(const Trace& trace, const Config& config);
 
+// The same for a trace file. A binary file is streamed block by block when nothing needs the
+// whole trace at once (no Belady baseline, no schedule, no policy that wants next uses);
+// otherwise, and for CSV files (pages of csv_page_size bytes), the trace is read first.
+// Throws what read_trace() and simulate() throw.
+Result simulate(const std::string& path, const Config& config, uint64_t csv_page_size = 2ull << 20);
+
 // The registry's rows, for listings.
 struct PolicyInfo {
   std::string name;

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,6 +93,30 @@ Trace parse_trace_csv(std::string_view text, uint64_t page_size, std::string_vie
 // Writes the trace in format, replacing path. Throws Error(system) naming the path when it
 // cannot be written, Error(invalid_argument) when the trace does not validate.
 void write_trace(const Trace& trace, const std::string& path, TraceFormat format);
+
+// Reads a binary trace file block by block, so that a replay needs memory for one block, not
+// for the whole trace. Tensor declarations and compute spans are folded in as read_trace()
+// does: tensor_pages() grows as declarations are met, and each access carries the compute
+// that follows it. Throws the errors read_trace() names (a CSV file is refused: it has no
+// tensor sizes until its end).
+class TraceReader {
+ public:
+  explicit TraceReader(const std::string& path);
+  ~TraceReader();
+  TraceReader(const TraceReader&) = delete;
+  TraceReader& operator=(const TraceReader&) = delete;
+
+  uint64_t page_size() const noexcept;
+  // The next accesses, at most one block's worth; empty at the end of the file. The span and
+  // the references stay valid until the next call.
+  std::span<const TraceAccess> next();
+  // Pages of every tensor declared so far, by trace tensor id.
+  const std::vector<uint32_t>& tensor_pages() const noexcept;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Appends a live pool's events to a binary trace file through a buffer, so each call costs a
 // few stores; the buffer goes to the file when full, on flush() and on close().
