@@ -33,7 +33,7 @@ enum Flag : uint8_t {
   kResident = 1,    // the tier holds the page (arrived or arriving)
   kDirty = 2,       // newer than the tier below
   kPrefetched = 4,  // brought in by prefetch and not yet accessed
-  kInFlight = 8,    // arriving at its ready time
+  kInFlight = 8,    // prefetched, arriving at its ready time
   kPinned = 16,     // pinned by the access being replayed
   kBusy = 32,       // its frame is busy (arriving, or being copied out) until its ready time
 };
@@ -53,6 +53,8 @@ struct TierState {
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> busy;
   TierResult counts;
 
+  // The page's frame is busy until `until`: arriving by prefetch, or being copied out. (A
+  // page a demand access brings in needs no mark: it stays pinned until it has arrived.)
   void mark_busy(PageId page, uint64_t until, uint64_t now) {
     if (until <= now) return;
     ready_at[page] = std::max(ready(page), until);
@@ -169,13 +171,9 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
         result_.stall_ns += done - now_;
         now_ = done;
       }
-      // Every pinned page has arrived by now; its frame may still be busy being copied out.
-      for (auto [pinned_tier, page] : pinned_) {
-        TierState& tier = tiers_[pinned_tier];
-        uint8_t& flags = tier.flags[page];
-        flags &= ~(kPinned | kInFlight);
-        if ((flags & kBusy) && tier.ready_at[page] <= now_) flags &= ~kBusy;
-      }
+      // Every pinned page has arrived by now. (A frame busy being copied out stays kBusy
+      // until a look at its ready time finds it past.)
+      for (auto [tier, page] : pinned_) tiers_[tier].flags[page] &= ~(kPinned | kInFlight);
       pinned_.clear();
       now_ += access.compute_ns;
       result_.compute_ns += access.compute_ns;
@@ -282,8 +280,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       ++tier.counts.misses;
       uint64_t start = *make_room(t, now_, true);
       done = op == TraceOp::write ? start : fetch(t, start, event);
-      tier.reset(page, done > now_ ? kResident | kInFlight : kResident);
-      tier.mark_busy(page, done, now_);
+      tier.reset(page, kResident);
       ++tier.used;
       tier.policy->insert(event);
     }
@@ -307,9 +304,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     AccessEvent below = event;
     below.tier = kDram;
     uint64_t source = demand(kDram, TraceOp::read, below);
-    uint64_t done = pcie_up_.submit(std::max(start, source));
-    tiers_[kDram].mark_busy(event.page, done, now_);  // the copy out keeps the frame busy
-    return done;
+    return pcie_up_.submit(std::max(start, source));  // the source stays pinned meanwhile
   }
 
   // A write elsewhere made this tier's copy stale.
