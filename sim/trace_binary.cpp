@@ -30,7 +30,7 @@ struct TraceReader::State {
   std::vector<uint32_t> ids;  // file tensor id -> trace tensor id
   bool span_open = false;
   uint64_t span_begin = 0;
-  // The last access decoded is held back until the next one: compute spans after it may lie
+  // The last access of a block, held back for the next call: compute spans after it may lie
   // in the next block.
   bool held = false;
   TraceAccess last;
@@ -98,15 +98,8 @@ struct TraceReader::State {
           fault(offset,
                 fmt::format("access in tier {}; only 0 (gpu) and 1 (dram) are accessed", r.tier));
         }
-        if (held) out.push_back(last);
-        last = {r.time_ns,
-                0,
-                ids[r.tensor],
-                r.first,
-                r.count,
-                static_cast<TraceOp>(r.kind),
-                static_cast<Tier>(r.tier)};
-        held = true;
+        out.push_back({r.time_ns, 0, ids[r.tensor], r.first, r.count, static_cast<TraceOp>(r.kind),
+                       static_cast<Tier>(r.tier)});
         break;
       case sim::format::kTensor:
         if (r.tensor >= ids.size()) ids.resize(r.tensor + 1, kUndeclared);
@@ -122,7 +115,7 @@ struct TraceReader::State {
         if (!span_open) fault(offset, "compute span ends without beginning");
         if (r.time_ns < span_begin) fault(offset, "compute span ends before it begins");
         span_open = false;
-        if (held) last.compute_ns += r.time_ns - span_begin;
+        if (!out.empty()) out.back().compute_ns += r.time_ns - span_begin;
         break;
       default:
         fault(offset, fmt::format("unknown record kind {}", r.kind));
@@ -131,20 +124,30 @@ struct TraceReader::State {
 
   std::span<const TraceAccess> next() {
     out.clear();
-    while (out.empty() && offset < end) {
+    if (held) {
+      out.push_back(last);
+      held = false;
+    }
+    // Read blocks until one yields an access beyond the one held back, or the file ends.
+    for (bool fresh = false; offset < end && !fresh;) {
       size_t bytes = sim::read_fully(fd, block, path);
       bytes -= bytes % sim::format::kRecordBytes;
       if (bytes == 0) fault(offset, "the file shrank while being read");
+      size_t before = out.size();
       for (size_t at = 0; at < bytes; at += sim::format::kRecordBytes) {
         sim::format::Record record;
         std::memcpy(&record, block.data() + at, sizeof record);
         decode(record);
         offset += sim::format::kRecordBytes;
       }
-    }
-    if (offset >= end && held) {  // a span still open at the end adds nothing
-      out.push_back(last);
-      held = false;
+      fresh = out.size() > before;
+      // Compute spans after the last access may lie in the next block: hold it back.
+      if (offset < end && !out.empty()) {
+        last = out.back();
+        out.pop_back();
+        held = true;
+        fresh = fresh && !out.empty();
+      }
     }
     return out;
   }

@@ -93,7 +93,7 @@ TEST_F(TraceFiles, GeneratedTraceSurvivesBothForms) {
   workload::RandomAccesses options;
   options.pages = 300;
   options.tensors = 7;
-  options.events = 2000;
+  options.events = 30000;  // with compute spans, 90000 records: reads cross block bounds
   options.alpha = 0.9;
   options.write_fraction = 0.2;
   options.compute_ns = 10;
