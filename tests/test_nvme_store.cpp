@@ -81,12 +81,12 @@ TEST_F(NvmeStoreTest, KeptFilesArePrivateAndStay) {
   NvmeTierConfig config = config_for({a.path()}, 16);
   config.keep_files = true;
   { NvmeStore store(config, kPage, *engine); }
-  std::vector<std::filesystem::path> dirs(std::filesystem::directory_iterator(a.path()), {});
+  std::vector<std::filesystem::path> dirs{std::filesystem::directory_iterator(a.path()), {}};
   ASSERT_EQ(dirs.size(), 1u);
   struct stat st {};
   ASSERT_EQ(stat(dirs[0].c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
-  std::vector<std::filesystem::path> files(std::filesystem::directory_iterator(dirs[0]), {});
+  std::vector<std::filesystem::path> files{std::filesystem::directory_iterator(dirs[0]), {}};
   ASSERT_EQ(files.size(), 2u);
   for (const auto& file : files) {
     ASSERT_EQ(stat(file.c_str(), &st), 0);

@@ -145,6 +145,7 @@ TEST_F(PoolTest, WholePageWritesDoNotReadOldBytes) {
     fill(pin, 2);
   }
   EXPECT_EQ(pool.stats().moves[2][1], reads);
+  t.evict(Tier::dram);
   {
     Pin pin = t.pin(Tier::dram, Access::read_write, {10, 100});  // partial: must read
     EXPECT_EQ(mismatches(pin, 2, 10), 0u);
@@ -256,7 +257,7 @@ TEST_F(PoolTest, WritePinsConflictWithPinsInTheOtherTier) {
   Tensor t = pool.allocate({kPage}, DType::u8, "t");
   Pin reading = t.pin(Tier::gpu, Access::read);
   expect_error([&] { t.pin(Tier::dram, Access::write); }, Errc::busy,
-               {"page 0 of tensor 't'", "pinned in gpu"});
+               {"page 0 of tensor 't'", "pinned for reading in gpu"});
   EXPECT_NO_THROW(t.pin(Tier::dram, Access::read));
   reading.reset();
   EXPECT_NO_THROW(t.pin(Tier::dram, Access::write));

@@ -6,9 +6,9 @@
 // (mlock faults in every page; registering 1 GiB with CUDA takes most of a second). An arena
 // with our extent hooks gets each chunk from us, mapped 2 MiB-aligned, advised for huge pages
 // and locked, then packs buffers into chunks and reuses them. The hooks refuse to purge or
-// unmap, so a chunk once locked stays locked and is handed out again. jemalloc is linked into
-// libtiermem.so with its symbols kept local, so the application's malloc is never replaced; we
-// call only mallocx/dallocx with our arena.
+// unmap, so a chunk once locked stays locked and is handed out again. jemalloc lives in a
+// private shared object that exports only mallocx, dallocx and mallctl (jemalloc_private.cpp),
+// so the application's malloc is never replaced.
 #include "tiermem/locked_buffer.hpp"
 
 #include <fmt/format.h>
