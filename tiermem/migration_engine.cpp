@@ -482,12 +482,13 @@ MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Act
   return Grab::none;
 }
 
-// The page is busy (the caller set it) and its copy in tier is not its only one: let the copy
-// go, put its frame on the free list, and make the page idle again.
+// The page is busy (the caller set it) and another tier holds the same bytes: let the copy in
+// tier go, put its frame on the free list, and make the page idle again.
 void MigrationEngine::drop_copy(PageId page, Tier tier, Actions&) {
   PageEntry& entry = parts_.pages[page];
   PageState s{entry.state.load(std::memory_order_acquire)};
-  assert(s.busy() && s.valid(tier) && s.pins(tier) == 0 && !s.only_copy_from(tier));
+  assert(s.busy() && s.valid(tier) && s.pins(tier) == 0 &&
+         (s.valid_mask() & ~PageState::tier_bit(tier)) != 0 && "dropping the last copy");
   if (s.tracked(tier)) parts_.eviction[at(tier)]->remove(page);
   try {
     arena(tier).unmap(view_place(page, tier), parts_.page_size);
