@@ -52,7 +52,7 @@ class PinJob final : public Job {
     if (error) {
       core_.unpin_pages(pinned_, tier_, write);
       if (!unread_.empty()) core_.engine().undo_unread_pages(unread_, tier_);
-      promise_.set_exception(error);
+      promise_.set_exception(std::move(error));
     } else {
       // The pin is confirmed: pages that came without their bytes are about to be overwritten,
       // so their NVMe copy is now stale.
@@ -89,7 +89,7 @@ class CountJob final : public Job {
   void on_request_done(const PageRequest&, bool, bool effect) override { effects_ += effect; }
   void finished(std::exception_ptr error) noexcept override {
     if (error) {
-      promise_.set_exception(error);
+      promise_.set_exception(std::move(error));
     } else {
       promise_.set_value(effects_);
     }
