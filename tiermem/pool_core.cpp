@@ -109,7 +109,8 @@ uint64_t max_map_count() {
 
 }  // namespace
 
-PoolCore::PoolCore(const Config& config) : config_(config), page_size_(config.page_size) {
+PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io)
+    : config_(config), page_size_(config.page_size), io_(std::move(io)) {
   config_.validate();
   support::set_log_level(config_.log_level);
 
@@ -130,11 +131,13 @@ PoolCore::PoolCore(const Config& config) : config_(config), page_size_(config.pa
   const auto gpu_frames = static_cast<uint32_t>(config_.gpu.capacity / page_size_);
   if (gpu_frames > 0) gpu_ = make_gpu_backend(config_.gpu, gpu_frames, page_size_, page_ids);
 
-  io_ = io::make_engine({.kind = config_.io.engine,
-                         .threads = config_.io.threads,
-                         .queue_depth = config_.io.queue_depth,
-                         .block_size = config_.io.block_size,
-                         .sqpoll = config_.io.sqpoll});
+  if (!io_) {
+    io_ = io::make_engine({.kind = config_.io.engine,
+                           .threads = config_.io.threads,
+                           .queue_depth = config_.io.queue_depth,
+                           .block_size = config_.io.block_size,
+                           .sqpoll = config_.io.sqpoll});
+  }
   if (config_.io.register_buffers && !io_->register_buffer(dram_->base(), dram_->bytes())) {
     support::log().info("io: the dram tier could not be registered as fixed buffers");
   }

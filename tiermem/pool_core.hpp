@@ -31,7 +31,8 @@ namespace tiermem::detail {
 
 class PoolCore {
  public:
-  explicit PoolCore(const Config& config);
+  // io: the engine to use; null builds the one config.io names (tests pass a fault injector).
+  explicit PoolCore(const Config& config, std::unique_ptr<io::Engine> io = nullptr);
   ~PoolCore();
   PoolCore(const PoolCore&) = delete;
   PoolCore& operator=(const PoolCore&) = delete;

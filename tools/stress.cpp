@@ -33,13 +33,14 @@ uint8_t expected(uint64_t tensor, uint64_t page, uint32_t version, uint64_t offs
 }
 
 struct Counters {
-  uint64_t operations = 0, read_pins = 0, write_pins = 0, retries = 0, bytes_pinned = 0,
-           bytes_checked = 0, mismatches = 0;
+  uint64_t operations = 0, read_pins = 0, write_pins = 0, retries = 0, io_errors = 0,
+           bytes_pinned = 0, bytes_checked = 0, mismatches = 0;
   void add(const Counters& o) {
     operations += o.operations;
     read_pins += o.read_pins;
     write_pins += o.write_pins;
     retries += o.retries;
+    io_errors += o.io_errors;
     bytes_pinned += o.bytes_pinned;
     bytes_checked += o.bytes_checked;
     mismatches += o.mismatches;
@@ -75,8 +76,13 @@ class Worker {
       try {
         step();
       } catch (const Error& e) {
-        if (e.code() != Errc::busy && e.code() != Errc::tier_full) throw;
-        ++counters_.retries;
+        if (e.code() == Errc::io && options_.retry_io_errors) {
+          ++counters_.io_errors;
+        } else if (e.code() == Errc::busy || e.code() == Errc::tier_full) {
+          ++counters_.retries;
+        } else {
+          throw;
+        }
       }
     }
   }
@@ -200,7 +206,15 @@ StressReport run_stress(Pool& pool, const StressOptions& options) {
       StressTensor& t = tensors[i - 1];
       for (uint64_t offset = 0; offset < t.bytes; offset += options.max_pin_pages * page_size) {
         uint64_t end = std::min(t.bytes, offset + options.max_pin_pages * page_size);
-        Pin pin = t.tensor.pin(Tier::dram, Access::read, {offset, end - offset});
+        Pin pin;
+        for (int attempt = 0; !pin; ++attempt) {
+          try {
+            pin = t.tensor.pin(Tier::dram, Access::read, {offset, end - offset});
+          } catch (const Error& e) {
+            if (e.code() != Errc::io || !options.retry_io_errors || attempt == 100) throw;
+            ++sum.io_errors;
+          }
+        }
         sum.mismatches += check(pin, offset, offset, end, i - 1, t, page_size);
         sum.bytes_checked += end - offset;
       }
@@ -214,6 +228,7 @@ StressReport run_stress(Pool& pool, const StressOptions& options) {
   report.read_pins = sum.read_pins;
   report.write_pins = sum.write_pins;
   report.retries = sum.retries;
+  report.io_errors = sum.io_errors;
   report.bytes_pinned = sum.bytes_pinned;
   report.bytes_checked = sum.bytes_checked;
   report.mismatches = sum.mismatches;
