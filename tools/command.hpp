@@ -15,5 +15,7 @@ struct Command {
 
 int run_demo(std::span<char*> args);
 int run_stress(std::span<char*> args);
+int run_sim(std::span<char*> args);
+int run_trace(std::span<char*> args);
 
 }  // namespace tiermem::tools
