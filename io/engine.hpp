@@ -23,7 +23,9 @@ struct File {
   int32_t registered = -1;  // slot in the engine's registered-file table; set by register_file
 };
 
-// How a request ended. bytes == the request's length exactly when error == 0.
+// How a request ended. bytes == the request's length exactly when error == 0. A read that
+// meets the end of the file before its length ends with error ENODATA, error_offset the offset
+// where the file ended. A write the kernel accepts no byte of ends with EIO.
 struct Result {
   uint64_t bytes = 0;         // bytes transferred
   int error = 0;              // 0, or the errno of the first piece that failed
@@ -79,9 +81,20 @@ class Engine {
   // requests still work then.
   virtual bool register_buffer(void* base, size_t length) = 0;
 
+  // Forgets the region registered at base (no effect for a base never registered). The kernel
+  // keeps registered pages pinned, so unregister before the memory is unmapped or given back
+  // to an allocator, and only when no request on it is in flight or being submitted.
+  virtual void unregister_buffer(void* base) { (void)base; }
+
   // Registers a file for faster lookups in the kernel; sets file.registered on success.
-  // Returns false when the engine cannot; requests on the file still work then.
+  // Returns false when the engine cannot; requests on the file still work then. Call it before
+  // submitting requests on the file: file.registered is not synchronised with them.
   virtual bool register_file(File& file) = 0;
+
+  // Forgets a registered file and sets file.registered to -1. The kernel holds the file open
+  // while it is registered, so unregister before closing it, and only when no request on it
+  // is in flight or being submitted.
+  virtual void unregister_file(File& file) { file.registered = -1; }
 };
 
 // Builds the engine config.kind names. Throws tiermem::Error(unsupported) when "uring" is

@@ -1,0 +1,44 @@
+// tiermem/frame_arena.hpp: a tier's memory, cut into equal frames once at pool start, and the
+// per-tensor views frames are mapped into.
+//
+// Every frame has a fixed address in the arena's linear view; I/O and copies use that. Beside
+// it the arena reserves, once, a region of addresses with one page-sized place per page id:
+// page id p's place is view_base() + p * frame_size(). Tensors own consecutive page ids, so a
+// tensor's pages have consecutive places, and the migration engine maps a frame at a page's
+// place while the page is resident: a pin of many pages is one contiguous pointer. Implemented
+// for host memory (host_arena) and, with CUDA, device memory. Thread safety: map and unmap may
+// be called from any thread; the caller ensures a frame is mapped at one place at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tiermem::detail {
+
+class FrameArena {
+ public:
+  FrameArena(uint32_t frames, uint64_t frame_size) : frames_(frames), frame_size_(frame_size) {}
+  virtual ~FrameArena() = default;
+  FrameArena(const FrameArena&) = delete;
+  FrameArena& operator=(const FrameArena&) = delete;
+
+  uint32_t frame_count() const noexcept { return frames_; }
+  uint64_t frame_size() const noexcept { return frame_size_; }
+
+  // The frame's address in the linear view.
+  virtual std::byte* frame_address(uint32_t frame) const noexcept = 0;
+
+  // The place of page id 0; nothing is mapped anywhere in the region at first.
+  virtual std::byte* view_base() const noexcept = 0;
+  // Maps frame at `at` (a page's place) / makes `bytes` from `at` (whole places)
+  // inaccessible again. Throw Error(system) when the kernel refuses (vm.max_map_count, for
+  // host memory).
+  virtual void map(std::byte* at, uint32_t frame) = 0;
+  virtual void unmap(std::byte* at, uint64_t bytes) = 0;
+
+ private:
+  uint32_t frames_;
+  uint64_t frame_size_;
+};
+
+}  // namespace tiermem::detail

@@ -1,0 +1,851 @@
+// tiermem/migration_engine.cpp: page requests, the fetch and write-back operations they
+// start, frame allocation with eviction, and the work carried out after the mutex is released.
+#include "tiermem/migration_engine.hpp"
+
+#include <fmt/format.h>
+
+#include <cassert>
+#include <cstring>
+
+#include "support/clock.hpp"
+#include "support/log.hpp"
+#include "tiermem/error.hpp"
+
+namespace tiermem::detail {
+
+namespace {
+
+int at(Tier tier) {
+  return static_cast<int>(tier);
+}
+Tier other(Tier tier) {
+  return tier == Tier::gpu ? Tier::dram : Tier::gpu;
+}
+
+}  // namespace
+
+// One change of one page under way: a fetch into a tier or a write-back out of one.
+struct MigrationEngine::PageOp final : io::Completion {
+  enum class Kind : uint8_t { fetch, writeback };
+  enum class Step : uint8_t {
+    wait_frame,  // queued for a frame of frame_tier
+    nvme_read,   // nvme -> the dram frame being filled
+    nvme_write,  // the page's dram frame -> nvme
+    gpu_in,      // the page's dram frame -> the gpu frame being filled
+    gpu_out,     // the page's gpu frame -> the dram frame being filled
+    gpu_zero,    // zero the gpu frame being filled
+    host_zero,   // zero the dram frame being filled
+    skip,        // nothing to copy: the caller overwrites the whole page
+  };
+
+  MigrationEngine* engine = nullptr;
+  PageId page = 0;
+  Kind kind = Kind::fetch;
+  Tier tier = Tier::dram;        // fetch: into; write-back: out of
+  Tier frame_tier = Tier::dram;  // the tier whose frame the operation fills (nvme: none)
+  Step step = Step::wait_frame;
+  bool evicting = false;      // write-back: free the tier's frame once the copy below is there
+  bool prefetch = false;      // started by prefetch: counted against the prefetch budget
+  bool claimed = false;       // a pin joined this prefetch: the page is not "prefetched"
+  bool skip_read = false;     // fetch: the old bytes are not copied (see Step::skip)
+  bool clean_ok = false;      // flush: no write pin was active when the copy began
+  uint8_t epoch = 0;          // flush: the page's write epoch when the copy began
+  uint32_t frame = kNoFrame;  // the frame being filled, once given
+  std::vector<PageRequest> waiters;
+
+  void complete(const io::Result& result) noexcept override { engine->step_done(*this, result); }
+};
+
+// What a critical section decided, to be carried out after the mutex is released.
+struct MigrationEngine::Actions {
+  std::vector<PageOp*> launch;  // operations whose current step is to be started
+  std::vector<Job*> finished;   // jobs whose last request ended
+  std::vector<policies::PrefetchProposal> proposals;  // from the prefetch policy
+};
+
+namespace {
+
+// Collects the prefetch policy's proposals.
+struct ProposalSink final : policies::PrefetchSink {
+  std::vector<policies::PrefetchProposal>& out;
+  explicit ProposalSink(std::vector<policies::PrefetchProposal>& o) : out(o) {}
+  void propose(const policies::PrefetchProposal& proposal) override { out.push_back(proposal); }
+};
+
+}  // namespace
+
+MigrationEngine::MigrationEngine(const Parts& parts) : parts_(parts) {
+  for (Tier tier : {Tier::gpu, Tier::dram}) {
+    if (tier == Tier::gpu && parts_.gpu == nullptr) continue;
+    uint32_t frames = arena(tier).frame_count();
+    free_frames_[at(tier)].reserve(frames);
+    for (uint32_t f = frames; f > 0; --f) free_frames_[at(tier)].push_back(f - 1);
+  }
+}
+
+MigrationEngine::~MigrationEngine() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return ops_.empty(); });
+}
+
+FrameArena& MigrationEngine::arena(Tier tier) noexcept {
+  return tier == Tier::gpu ? parts_.gpu->arena() : static_cast<FrameArena&>(parts_.dram);
+}
+
+std::byte* MigrationEngine::view_place(PageId page, Tier tier) noexcept {
+  return arena(tier).view_base() + page * parts_.page_size;
+}
+
+PageState MigrationEngine::update(PageId page, auto&& change) {
+  std::atomic<uint64_t>& word = parts_.pages[page].state;
+  uint64_t old = word.load(std::memory_order_relaxed);
+  PageState s;
+  do {
+    s.word = old;
+    change(s);
+  } while (!word.compare_exchange_weak(old, s.word, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed));
+  return s;
+}
+
+bool MigrationEngine::set_busy_if_unpinned(PageId page, Tier tier) {
+  std::atomic<uint64_t>& word = parts_.pages[page].state;
+  uint64_t old = word.load(std::memory_order_relaxed);
+  PageState s;
+  do {
+    s.word = old;
+    if (s.busy() || s.writing() || s.pins(tier) != 0) return false;
+    s.set_busy(true);
+  } while (!word.compare_exchange_weak(old, s.word, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed));
+  return true;
+}
+
+policies::AccessEvent MigrationEngine::event(PageId page, Tier tier, bool write) const {
+  const PageEntry& entry = parts_.pages[page];
+  return {.page = page,
+          .time = support::now_ns(),
+          .tensor = entry.tensor,
+          .index = entry.index,
+          .tensor_pages = parts_.tensors[entry.tensor].page_count,
+          .tier = static_cast<uint8_t>(tier),
+          .write = write};
+}
+
+std::string MigrationEngine::describe(PageId page) const {
+  const PageEntry& entry = parts_.pages[page];
+  return fmt::format("page {} of tensor '{}'", entry.index, parts_.tensors[entry.tensor].name);
+}
+
+std::string MigrationEngine::io_failure(const PageOp& op, const io::Result& result) const {
+  const PageEntry& entry = parts_.pages[op.page];
+  std::string where;
+  if (op.step == PageOp::Step::nvme_read || op.step == PageOp::Step::nvme_write) {
+    NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
+    where = fmt::format(" ({} at offset {})", loc.file->path, result.error_offset);
+  }
+  std::string what = op.kind == PageOp::Kind::fetch
+                         ? fmt::format("bringing {} into {}", describe(op.page), to_string(op.tier))
+                         : fmt::format("writing {} down from {}; it stays valid there",
+                                       describe(op.page), to_string(op.tier));
+  return fmt::format("{} failed{}: {}", what, where, std::strerror(result.error));
+}
+
+// ---- requests ----------------------------------------------------------------------------
+
+void MigrationEngine::submit(std::span<const PageRequest> requests) {
+  Actions actions;
+  {
+    std::lock_guard lock(mutex_);
+    drain_log(actions);
+    ProposalSink sink(actions.proposals);
+    for (const PageRequest& request : requests) {
+      if (request.goal == Goal::pin) {
+        ++counters_.tiers[at(request.tier)].misses;
+        parts_.prefetch.on_access(event(request.page, request.tier, request.write), sink);
+      }
+      advance(request, actions);
+    }
+    settle(actions);
+  }
+  run(actions);
+}
+
+void MigrationEngine::try_drain() {
+  Actions actions;
+  {
+    std::unique_lock lock(mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    drain_log(actions);
+    settle(actions);
+  }
+  run(actions);
+}
+
+void MigrationEngine::drain_log(Actions& actions) {
+  ProposalSink sink(actions.proposals);
+  parts_.log.drain([&](const AccessRecord& record) {
+    policies::AccessEvent e = event(record.page, record.tier, record.write);
+    PageState s{parts_.pages[record.page].state.load(std::memory_order_acquire)};
+    if (s.tracked(record.tier)) parts_.eviction[at(record.tier)]->touch(e);
+    parts_.prefetch.on_access(e, sink);
+  });
+}
+
+void MigrationEngine::advance(const PageRequest& request, Actions& actions) {
+  switch (request.goal) {
+    case Goal::pin:
+      return advance_pin(request, actions);
+    case Goal::prefetch:
+      return advance_prefetch(request, actions);
+    case Goal::evict:
+      return advance_evict(request, actions);
+    case Goal::flush:
+      return advance_flush(request, actions);
+  }
+}
+
+// Joins the operation under way on the request's page; the request is advanced again when
+// that operation ends.
+void MigrationEngine::join(const PageRequest& request) {
+  PageOp* op = ops_.at(request.page);
+  op->waiters.push_back(request);
+  if (request.goal == Goal::pin && op->prefetch && !op->claimed) {
+    op->claimed = true;
+    ++counters_.prefetch_late;
+  }
+}
+
+void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) {
+  const Tier tier = request.tier;
+  const Tier upper_or_lower = other(tier);
+  std::atomic<uint64_t>& word = parts_.pages[request.page].state;
+  for (;;) {
+    PageState s{word.load(std::memory_order_acquire)};
+    if (s.busy() || (request.write && s.writing())) {
+      return join(request);
+    }
+    PageState pinned = s;
+    if (try_fast_pin(pinned, tier, request.write, request.unread)) {
+      if (!word.compare_exchange_strong(s.word, pinned.word, std::memory_order_acq_rel)) continue;
+      if (s.prefetched()) ++counters_.prefetch_useful;
+      done(request, nullptr, true, actions);
+      return;
+    }
+    auto conflict = [&](std::string_view why) {
+      Failure failure{Errc::busy,
+                      fmt::format("cannot pin {} in {} for {}: {}", describe(request.page),
+                                  to_string(tier), request.write ? "writing" : "reading", why)};
+      done(request, &failure, false, actions);
+    };
+    if (s.valid(tier)) {
+      // Present but not pinnable: counters full, or a write pin needs the other copy gone.
+      if (s.pins(tier) == PageState::kPinMax || s.writers() == PageState::kWritersMax) {
+        return conflict("it has reached the limit of 65535 pins");
+      }
+      if (s.pins(upper_or_lower) != 0) {
+        return conflict(fmt::format("it is pinned in {}", to_string(upper_or_lower)));
+      }
+      if (set_busy_if_unpinned(request.page, upper_or_lower)) {
+        drop_copy(request.page, upper_or_lower, actions);
+      }
+      continue;
+    }
+    if (s.pins(upper_or_lower) != 0 && (request.write || s.writers() != 0)) {
+      return conflict(fmt::format("it is pinned for {} in {}",
+                                  s.writers() != 0 ? "writing" : "reading",
+                                  to_string(upper_or_lower)));
+    }
+    PageRequest waiter = request;
+    // Only bytes that are nothing but an NVMe copy are worth not reading.
+    waiter.unread = request.skip_read && s.valid_mask() == PageState::tier_bit(Tier::nvme);
+    if (tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) && !waiter.unread) {
+      // nvme -> dram first; the request comes back here when that is done.
+      start_fetch(request.page, Tier::dram, false, false, &request, actions);
+      return;
+    }
+    start_fetch(request.page, tier, false, waiter.unread, &waiter, actions);
+    return;
+  }
+}
+
+void MigrationEngine::advance_prefetch(const PageRequest& request, Actions& actions) {
+  PageState s{parts_.pages[request.page].state.load(std::memory_order_acquire)};
+  if (s.busy() || s.writing() || s.valid(request.tier)) return;
+  if (prefetch_bytes_ + parts_.page_size > parts_.prefetch_budget) return;
+  if (request.tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme)) {
+    start_fetch(request.page, Tier::dram, true, false, &request, actions);
+    return;
+  }
+  ++counters_.prefetch_issued;
+  start_fetch(request.page, request.tier, true, false, nullptr, actions);
+}
+
+void MigrationEngine::advance_evict(const PageRequest& request, Actions& actions) {
+  const Tier tier = request.tier;
+  for (;;) {
+    PageState s{parts_.pages[request.page].state.load(std::memory_order_acquire)};
+    if (s.busy() || s.writing()) {
+      return join(request);
+    }
+    if (!s.valid(tier) || s.pins(tier) != 0) return done(request, nullptr, request.acted, actions);
+    if (!set_busy_if_unpinned(request.page, tier)) continue;
+    if (s.tracked(tier)) parts_.eviction[at(tier)]->evict(request.page);
+    update(request.page, [&](PageState& n) { n.set_tracked(tier, false); });
+    ++counters_.tiers[at(tier)].evictions;
+    if (s.only_copy_from(tier)) {
+      PageRequest waiter = request;
+      waiter.acted = true;
+      start_writeback(request.page, tier, true, &waiter, actions);
+      return;
+    }
+    drop_copy(request.page, tier, actions);
+    return done(request, nullptr, true, actions);
+  }
+}
+
+void MigrationEngine::advance_flush(const PageRequest& request, Actions& actions) {
+  PageState s{parts_.pages[request.page].state.load(std::memory_order_acquire)};
+  if (s.busy() || s.writing()) {
+    return join(request);
+  }
+  if (!s.dirty()) return done(request, nullptr, request.acted, actions);
+  PageRequest waiter = request;
+  waiter.acted = true;
+  // A gpu-only page goes to dram first; the request comes back and writes it on to nvme.
+  start_writeback(request.page, s.valid(Tier::dram) ? Tier::dram : Tier::gpu, false, &waiter,
+                  actions);
+}
+
+void MigrationEngine::done(const PageRequest& request, const Failure* failure, bool effect,
+                           Actions& actions) {
+  if (request.job == nullptr) return;
+  std::exception_ptr error;
+  if (failure != nullptr) {
+    error = std::make_exception_ptr(Error(failure->code, failure->message, failure->sys_errno));
+  }
+  if (request.job->request_done(request, error, effect)) actions.finished.push_back(request.job);
+}
+
+// ---- operations --------------------------------------------------------------------------
+
+void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool skip_read,
+                                  const PageRequest* waiter, Actions& actions) {
+  auto* op = new PageOp();
+  op->engine = this;
+  op->page = page;
+  op->kind = PageOp::Kind::fetch;
+  op->tier = op->frame_tier = tier;
+  op->prefetch = prefetch;
+  op->skip_read = skip_read;
+  if (waiter != nullptr) op->waiters.push_back(*waiter);
+  update(page, [](PageState& s) {
+    assert(!s.busy() && !s.writing());
+    s.set_busy(true);
+  });
+  ops_.emplace(page, op);
+  if (prefetch) {
+    prefetch_bytes_ += parts_.page_size;
+    // A prefetch takes a free frame or a clean victim's, and never waits for one.
+    if (free_frames_[at(tier)].empty()) evict_one(tier, true, actions);
+    if (free_frames_[at(tier)].empty()) return end_op(*op, nullptr, actions);
+    uint32_t frame = free_frames_[at(tier)].back();
+    free_frames_[at(tier)].pop_back();
+    return give_frame(*op, frame, actions);
+  }
+  waiting_[at(tier)].push_back(op);
+}
+
+void MigrationEngine::start_writeback(PageId page, Tier from, bool evicting,
+                                      const PageRequest* waiter, Actions& actions) {
+  auto* op = new PageOp();
+  op->engine = this;
+  op->page = page;
+  op->kind = PageOp::Kind::writeback;
+  op->tier = from;
+  op->frame_tier = from == Tier::gpu ? Tier::dram : Tier::nvme;
+  op->evicting = evicting;
+  if (waiter != nullptr) op->waiters.push_back(*waiter);
+  if (evicting) {
+    assert(PageState{parts_.pages[page].state.load()}.busy());  // the caller made it busy
+    ++freeing_[at(from)];
+  } else {
+    PageState s = update(page, [](PageState& n) {
+      assert(!n.busy() && !n.writing());
+      n.set_writing(true);
+    });
+    op->clean_ok = s.writers() == 0;
+    op->epoch = s.epoch();
+  }
+  ops_.emplace(page, op);
+  if (from == Tier::dram) {
+    op->step = PageOp::Step::nvme_write;
+    actions.launch.push_back(op);
+  } else {
+    waiting_[at(Tier::dram)].push_back(op);
+  }
+}
+
+void MigrationEngine::give_frame(PageOp& op, uint32_t frame, Actions& actions) {
+  op.frame = frame;
+  ++in_flight_[at(op.frame_tier)];
+  PageState s{parts_.pages[op.page].state.load(std::memory_order_acquire)};
+  using Step = PageOp::Step;
+  if (op.kind == PageOp::Kind::writeback) {
+    op.step = Step::gpu_out;  // gpu -> dram; a dram write-back needs no frame
+  } else if (op.skip_read) {
+    op.step = Step::skip;
+  } else if (op.tier == Tier::dram) {
+    op.step = s.valid(Tier::gpu)    ? Step::gpu_out
+              : s.valid(Tier::nvme) ? Step::nvme_read
+                                    : Step::host_zero;
+  } else {
+    assert((s.valid(Tier::dram) || !s.valid(Tier::nvme)) && "gpu fetches come through dram");
+    op.step = s.valid(Tier::dram) ? Step::gpu_in : Step::gpu_zero;
+  }
+  actions.launch.push_back(&op);
+}
+
+// Hands free frames to waiting operations, evicting as needed; fails the waiters with
+// tier_full when nothing can ever free a frame (every frame pinned, nothing under way).
+// Returns whether it changed anything.
+bool MigrationEngine::service_waiting(Tier tier, Actions& actions) {
+  bool changed = false;
+  std::deque<PageOp*>& waiting = waiting_[at(tier)];
+  std::vector<uint32_t>& free = free_frames_[at(tier)];
+  while (!waiting.empty()) {
+    if (!free.empty()) {
+      PageOp* op = waiting.front();
+      waiting.pop_front();
+      uint32_t frame = free.back();
+      free.pop_back();
+      give_frame(*op, frame, actions);
+      changed = true;
+      continue;
+    }
+    if (waiting.size() <= freeing_[at(tier)]) break;  // enough evictions already under way
+    Grab grab = evict_one(tier, false, actions);
+    if (grab != Grab::none) {
+      changed = true;
+      continue;
+    }
+    if (in_flight_[at(tier)] == 0 && freeing_[at(tier)] == 0) {
+      Failure failure{
+          Errc::tier_full,
+          fmt::format(
+              "no frame of the {} tier can be freed: all {} frames ({}) are pinned",
+              to_string(tier), arena(tier).frame_count(),
+              format_size(static_cast<uint64_t>(arena(tier).frame_count()) * parts_.page_size))};
+      while (!waiting.empty()) {
+        PageOp* op = waiting.front();
+        waiting.pop_front();
+        end_op(*op, &failure, actions);
+      }
+      changed = true;
+    }
+    break;
+  }
+  return changed;
+}
+
+MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Actions& actions) {
+  struct Filter final : policies::VictimFilter {
+    const PageTable& pages;
+    Tier tier;
+    bool clean_only;
+    Filter(const PageTable& p, Tier t, bool c) : pages(p), tier(t), clean_only(c) {}
+    bool evictable(policies::PageId page) const override {
+      PageState s{pages[page].state.load(std::memory_order_acquire)};
+      return s.tracked(tier) && s.pins(tier) == 0 && !s.busy() && !s.writing() &&
+             !(clean_only && s.only_copy_from(tier));
+    }
+  } filter(parts_.pages, tier, clean_only);
+  drain_log(actions);
+  policies::EvictionPolicy& policy = *parts_.eviction[at(tier)];
+  // A victim can be pinned between the filter's look and ours; then ask again.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::optional<policies::PageId> victim = policy.victim(filter);
+    if (!victim) return Grab::none;
+    if (!set_busy_if_unpinned(*victim, tier)) continue;
+    policy.evict(*victim);
+    PageState s = update(*victim, [&](PageState& n) { n.set_tracked(tier, false); });
+    ++counters_.tiers[at(tier)].evictions;
+    if (s.only_copy_from(tier)) {
+      start_writeback(*victim, tier, true, nullptr, actions);
+      return Grab::pending;
+    }
+    drop_copy(*victim, tier, actions);
+    return Grab::frame;
+  }
+  return Grab::none;
+}
+
+// The page is busy (the caller set it) and another tier holds the same bytes: let the copy in
+// tier go, put its frame on the free list, and make the page idle again.
+void MigrationEngine::drop_copy(PageId page, Tier tier, Actions&) {
+  PageEntry& entry = parts_.pages[page];
+  PageState s{entry.state.load(std::memory_order_acquire)};
+  assert(s.busy() && s.valid(tier) && s.pins(tier) == 0 &&
+         (s.valid_mask() & ~PageState::tier_bit(tier)) != 0 && "dropping the last copy");
+  if (s.tracked(tier)) parts_.eviction[at(tier)]->remove(page);
+  try {
+    arena(tier).unmap(view_place(page, tier), parts_.page_size);
+  } catch (const Error& e) {
+    support::log().critical("{}", e.what());  // the frame stays mapped; it is still reused
+  }
+  free_frames_[at(tier)].push_back(entry.frame[at(tier)]);
+  entry.frame[at(tier)] = kNoFrame;
+  if (s.prefetched() && tier == Tier::dram) ++counters_.prefetch_useless;
+  update(page, [&](PageState& n) {
+    n.set_valid(tier, false);
+    n.set_tracked(tier, false);
+    if (tier == Tier::dram) n.set_prefetched(false);
+    n.set_busy(false);
+  });
+}
+
+void MigrationEngine::settle(Actions& actions) {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    std::vector<policies::PrefetchProposal> proposals;
+    proposals.swap(actions.proposals);
+    for (const policies::PrefetchProposal& proposal : proposals) {
+      if (proposal.first >= parts_.pages.capacity()) continue;
+      const PageEntry& first = parts_.pages[proposal.first];
+      const TensorRecord& record = parts_.tensors[first.tensor];
+      // Proposals are trusted only inside one live tensor.
+      if ((record.generation.load(std::memory_order_relaxed) & 1) == 0 ||
+          record.first_page + first.index != proposal.first) {
+        continue;
+      }
+      uint64_t end = std::min<uint64_t>(first.index + uint64_t{proposal.count}, record.page_count);
+      Tier tier = proposal.tier == 0 && parts_.gpu != nullptr ? Tier::gpu : Tier::dram;
+      for (uint64_t index = first.index; index < end; ++index) {
+        advance({.page = record.first_page + index, .goal = Goal::prefetch, .tier = tier}, actions);
+      }
+      changed = true;
+    }
+    for (Tier tier : {Tier::gpu, Tier::dram}) {
+      if (tier == Tier::gpu && parts_.gpu == nullptr) continue;
+      changed |= service_waiting(tier, actions);
+    }
+  }
+}
+
+// ---- completions -------------------------------------------------------------------------
+
+void MigrationEngine::step_done(PageOp& op, const io::Result& result) noexcept {
+  Actions actions;
+  {
+    std::lock_guard lock(mutex_);
+    if (result.error != 0) {
+      fail_op(op, result, actions);
+    } else if (op.kind == PageOp::Kind::fetch) {
+      finish_fetch(op, actions);
+    } else {
+      finish_writeback(op, actions);
+    }
+    settle(actions);
+  }
+  run(actions);
+}
+
+void MigrationEngine::finish_fetch(PageOp& op, Actions& actions) {
+  PageEntry& entry = parts_.pages[op.page];
+  const Tier tier = op.tier;
+  try {
+    arena(tier).map(view_place(op.page, tier), op.frame);
+  } catch (const Error& e) {
+    free_frames_[at(tier)].push_back(op.frame);
+    op.frame = kNoFrame;
+    Failure failure{e.code(), e.what(), e.sys_errno()};
+    return end_op(op, &failure, actions);
+  }
+  entry.frame[at(tier)] = op.frame;
+  op.frame = kNoFrame;  // the page owns it now
+  const bool prefetched = op.prefetch && !op.claimed && op.waiters.empty() && tier == Tier::dram;
+  update(op.page, [&](PageState& s) {
+    s.set_valid(tier, true);
+    s.set_tracked(tier, true);
+    if (prefetched) s.set_prefetched(true);
+  });
+  parts_.eviction[at(tier)]->insert(event(op.page, tier, false));
+  using Step = PageOp::Step;
+  Tier from = op.step == Step::nvme_read ? Tier::nvme
+              : op.step == Step::gpu_out ? Tier::gpu
+                                         : Tier::dram;
+  if (op.step == Step::host_zero || op.step == Step::gpu_zero) {
+    ++counters_.zero_fills;
+  } else if (op.step != Step::skip) {
+    ++counters_.moves[at(from)][at(tier)];
+    counters_.moved_bytes[at(from)][at(tier)] += parts_.page_size;
+  }
+  end_op(op, nullptr, actions);
+}
+
+void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
+  PageEntry& entry = parts_.pages[op.page];
+  const Tier from = op.tier;
+  const Tier below = from == Tier::gpu ? Tier::dram : Tier::nvme;
+  PageState now{entry.state.load(std::memory_order_acquire)};
+  // A flush's copy is good only if no write pin could have changed the bytes meanwhile.
+  const bool copy_good =
+      op.evicting || (op.clean_ok && now.writers() == 0 && now.epoch() == op.epoch);
+  if (below == Tier::dram) {
+    if (copy_good) {
+      try {
+        arena(Tier::dram).map(view_place(op.page, Tier::dram), op.frame);
+      } catch (const Error& e) {
+        free_frames_[at(Tier::dram)].push_back(op.frame);
+        op.frame = kNoFrame;
+        Failure failure{e.code(), e.what(), e.sys_errno()};
+        return end_op(op, &failure, actions);
+      }
+      entry.frame[at(Tier::dram)] = op.frame;
+      update(op.page, [](PageState& s) {
+        s.set_valid(Tier::dram, true);
+        s.set_tracked(Tier::dram, true);
+      });
+      parts_.eviction[at(Tier::dram)]->insert(event(op.page, Tier::dram, false));
+    } else {
+      free_frames_[at(Tier::dram)].push_back(op.frame);
+    }
+    op.frame = kNoFrame;
+  } else if (copy_good) {
+    update(op.page, [](PageState& s) { s.set_valid(Tier::nvme, true); });
+  }
+  ++counters_.tiers[at(from)].writebacks;
+  ++counters_.moves[at(from)][at(below)];
+  counters_.moved_bytes[at(from)][at(below)] += parts_.page_size;
+  if (op.evicting) {
+    try {
+      arena(from).unmap(view_place(op.page, from), parts_.page_size);
+    } catch (const Error& e) {
+      support::log().critical("{}", e.what());
+    }
+    free_frames_[at(from)].push_back(entry.frame[at(from)]);
+    entry.frame[at(from)] = kNoFrame;
+    PageState s = update(op.page, [&](PageState& n) {
+      n.set_valid(from, false);
+      if (from == Tier::dram) n.set_prefetched(false);
+    });
+    if (s.prefetched() && from == Tier::dram) ++counters_.prefetch_useless;
+  }
+  end_op(op, nullptr, actions);
+}
+
+void MigrationEngine::fail_op(PageOp& op, const io::Result& result, Actions& actions) {
+  ++counters_.io_errors;
+  Failure failure{Errc::io, io_failure(op, result), result.error};
+  support::log().warn("{}", failure.message);
+  if (op.frame != kNoFrame) {
+    free_frames_[at(op.frame_tier)].push_back(op.frame);
+    op.frame = kNoFrame;
+  }
+  if (op.kind == PageOp::Kind::writeback && op.evicting) {
+    // The page stays where it was; the oldest operation waiting for the frame it would have
+    // freed gets the error, so that a failing disk cannot make eviction retry forever.
+    update(op.page, [&](PageState& s) { s.set_tracked(op.tier, true); });
+    parts_.eviction[at(op.tier)]->insert(event(op.page, op.tier, false));
+    std::deque<PageOp*>& waiting = waiting_[at(op.tier)];
+    if (!waiting.empty()) {
+      PageOp* starved = waiting.front();
+      waiting.pop_front();
+      end_op(*starved, &failure, actions);
+    }
+  }
+  end_op(op, &failure, actions);
+}
+
+void MigrationEngine::end_op(PageOp& op, const Failure* failure, Actions& actions) {
+  ops_.erase(op.page);
+  if (op.step != PageOp::Step::wait_frame && op.frame_tier != Tier::nvme) {
+    --in_flight_[at(op.frame_tier)];
+  }
+  if (op.kind == PageOp::Kind::writeback && op.evicting) --freeing_[at(op.tier)];
+  if (op.prefetch) prefetch_bytes_ -= parts_.page_size;
+  const bool flush = op.kind == PageOp::Kind::writeback && !op.evicting;
+  update(op.page, [&](PageState& s) {
+    if (flush) {
+      s.set_writing(false);
+    } else {
+      s.set_busy(false);
+    }
+  });
+  std::vector<PageRequest> waiters = std::move(op.waiters);
+  delete &op;
+  for (const PageRequest& waiter : waiters) {
+    if (failure != nullptr) {
+      done(waiter, failure, false, actions);
+    } else {
+      advance(waiter, actions);
+    }
+  }
+  idle_.notify_all();
+}
+
+// ---- carrying out ------------------------------------------------------------------------
+
+void MigrationEngine::run(Actions& actions) noexcept {
+  std::vector<io::Request> batch;
+  for (PageOp* op : actions.launch) launch(*op, batch);
+  if (!batch.empty()) parts_.io.submit(batch);
+  for (Job* job : actions.finished) job->finish();
+}
+
+void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexcept {
+  const PageEntry& entry = parts_.pages[op.page];
+  const uint64_t size = parts_.page_size;
+  HostArena& dram = parts_.dram;
+  using Step = PageOp::Step;
+  switch (op.step) {
+    case Step::nvme_read:
+    case Step::nvme_write: {
+      NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
+      bool read = op.step == Step::nvme_read;
+      batch.push_back({.op = read ? io::Op::read : io::Op::write,
+                       .file = loc.file,
+                       .offset = loc.offset,
+                       .buffer = dram.frame_address(read ? op.frame : entry.frame[at(Tier::dram)]),
+                       .length = size,
+                       .done = &op});
+      return;
+    }
+    case Step::gpu_in:
+      return parts_.gpu->copy_in(op.frame, dram.frame_address(entry.frame[at(Tier::dram)]), size,
+                                 op);
+    case Step::gpu_out:
+      return parts_.gpu->copy_out(dram.frame_address(op.frame), entry.frame[at(Tier::gpu)], size,
+                                  op);
+    case Step::gpu_zero:
+      return parts_.gpu->zero(op.frame, op);
+    case Step::host_zero:
+      std::memset(dram.frame_address(op.frame), 0, size);
+      return op.complete({.bytes = size});
+    case Step::skip:
+      return op.complete({});
+    case Step::wait_frame:
+      break;
+  }
+  assert(false && "an operation waiting for a frame was launched");
+}
+
+// ---- tensors -----------------------------------------------------------------------------
+
+PageId MigrationEngine::add_tensor(uint32_t slot, const TensorRecord& record) {
+  std::lock_guard lock(mutex_);
+  std::optional<PageId> first = parts_.pages.allocate(record.page_count);
+  if (!first) {
+    throw Error(Errc::out_of_space,
+                fmt::format("tensor '{}': no run of {} free page ids is left (the pool has {})",
+                            record.name, record.page_count, parts_.pages.capacity()));
+  }
+  std::vector<uint64_t> slots;
+  try {
+    parts_.nvme.allocate(record.page_count, record.name, slots);
+  } catch (...) {
+    parts_.pages.free(*first, record.page_count);
+    throw;
+  }
+  for (uint32_t i = 0; i < record.page_count; ++i) {
+    PageEntry& entry = parts_.pages[*first + i];
+    entry.nvme_slot = slots[i];
+    entry.tensor = slot;
+    entry.index = i;
+  }
+  return *first;
+}
+
+void MigrationEngine::remove_tensor(TensorRecord& record) {
+  Actions actions;
+  {
+    std::unique_lock lock(mutex_);
+    const PageId first = record.first_page, end = first + record.page_count;
+    idle_.wait(lock, [&] {
+      for (PageId page = first; page < end; ++page) {
+        if (ops_.count(page) != 0) return false;
+      }
+      return true;
+    });
+    uint64_t pinned = 0;
+    for (PageId page = first; page < end; ++page) {
+      pinned += PageState{parts_.pages[page].state.load(std::memory_order_acquire)}.all_pins() != 0;
+    }
+    if (pinned != 0) {
+      throw Error(Errc::busy, fmt::format("tensor '{}' cannot be released: {} of its pages are "
+                                          "pinned",
+                                          record.name, pinned));
+    }
+    // Prefetch proposals check the generation under this mutex, so none can reach these pages.
+    record.generation.fetch_add(1, std::memory_order_release);
+    std::vector<uint64_t> slots;
+    slots.reserve(record.page_count);
+    bool mapped[2] = {false, false};
+    for (PageId page = first; page < end; ++page) {
+      PageEntry& entry = parts_.pages[page];
+      PageState s{entry.state.load(std::memory_order_acquire)};
+      for (Tier tier : {Tier::gpu, Tier::dram}) {
+        if (!s.valid(tier)) continue;
+        if (s.tracked(tier)) parts_.eviction[at(tier)]->remove(page);
+        free_frames_[at(tier)].push_back(entry.frame[at(tier)]);
+        mapped[at(tier)] = true;
+      }
+      if (s.prefetched()) ++counters_.prefetch_useless;
+      entry.state.store(0, std::memory_order_release);
+      slots.push_back(entry.nvme_slot);
+    }
+    // The places of resident pages still show their old frames: close them before the ids
+    // and frames are handed out again.
+    for (Tier tier : {Tier::gpu, Tier::dram}) {
+      if (!mapped[at(tier)]) continue;
+      try {
+        arena(tier).unmap(view_place(first, tier), record.page_count * parts_.page_size);
+      } catch (const Error& e) {
+        support::log().critical("{}", e.what());
+      }
+    }
+    parts_.nvme.free(slots);
+    parts_.pages.free(first, record.page_count);
+    settle(actions);
+  }
+  run(actions);
+}
+
+void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier) {
+  Actions actions;
+  {
+    std::lock_guard lock(mutex_);
+    for (PageId page : pages) {
+      // Taken by someone else meanwhile: the copy stays; being clean, eviction drops it.
+      if (set_busy_if_unpinned(page, tier)) drop_copy(page, tier, actions);
+    }
+    settle(actions);
+  }
+  run(actions);
+}
+
+void MigrationEngine::fill_stats(Stats& stats) {
+  std::lock_guard lock(mutex_);
+  for (int t = 0; t < 2; ++t) {
+    TierStats& tier = stats.tiers[t];
+    tier.free_frames = free_frames_[t].size();
+    tier.misses = counters_.tiers[t].misses;
+    tier.evictions = counters_.tiers[t].evictions;
+    tier.writebacks = counters_.tiers[t].writebacks;
+  }
+  for (int from = 0; from < kTierCount; ++from) {
+    for (int to = 0; to < kTierCount; ++to) {
+      stats.moves[from][to] = counters_.moves[from][to];
+      stats.moved_bytes[from][to] = counters_.moved_bytes[from][to];
+    }
+  }
+  stats.zero_fills = counters_.zero_fills;
+  stats.prefetch_issued = counters_.prefetch_issued;
+  stats.prefetch_useful = counters_.prefetch_useful;
+  stats.prefetch_late = counters_.prefetch_late;
+  stats.prefetch_useless = counters_.prefetch_useless;
+  stats.io_errors = counters_.io_errors;
+}
+
+}  // namespace tiermem::detail

@@ -1,0 +1,193 @@
+// tiermem/migration_engine.hpp: every change of where a page lives happens here.
+//
+// Callers hand the engine page requests (pin this page in dram, prefetch it into gpu, evict it
+// from dram, flush it to nvme). A request that cannot be satisfied at once starts an operation
+// on its page (a fetch into a tier, or a write-back out of one) or joins the one already under
+// way, and is tried again when that operation ends. So a pin of an NVMe-only page in gpu
+// first fetches it into dram, then, re-tried, copies it up: pages travel through the tiers
+// between. Frames come from a tier's free list or from evicting the policy's victim; a dirty
+// victim is written down one tier first and its frame freed when the copy below is confirmed.
+//
+// All decisions are made under one mutex; the work they start (I/O, copies, zero fills,
+// telling callers) is carried out after the mutex is released. Pins of resident pages never
+// come here: they are a CAS on the page's state word (page_state.hpp).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "io/engine.hpp"
+#include "policies/eviction_policy.hpp"
+#include "policies/prefetch_policy.hpp"
+#include "tiermem/access_log.hpp"
+#include "tiermem/gpu_backend.hpp"
+#include "tiermem/host_arena.hpp"
+#include "tiermem/nvme_store.hpp"
+#include "tiermem/page_state.hpp"
+#include "tiermem/page_table.hpp"
+#include "tiermem/stats.hpp"
+#include "tiermem/tensor_table.hpp"
+
+namespace tiermem::detail {
+
+class Job;
+
+// Why a request failed. Every request it fails gets an Error of its own made from it, so no
+// exception object is shared between the threads that wait.
+struct Failure {
+  Errc code;
+  std::string message;
+  int sys_errno = 0;
+};
+
+enum class Goal : uint8_t {
+  pin,       // resident in tier and pinned for the job
+  prefetch,  // resident in tier, not pinned; skipped when it would have to wait
+  evict,     // not resident in tier (pinned pages stay)
+  flush,     // a valid copy in nvme
+};
+
+struct PageRequest {
+  PageId page = 0;
+  Goal goal = Goal::pin;
+  Tier tier = Tier::dram;
+  bool write = false;      // pin: a write or read_write pin
+  bool skip_read = false;  // pin: every byte will be overwritten; old bytes need not come
+  Job* job = nullptr;      // told when the request ends; null: nobody waits (prefetch)
+  // Set by the engine:
+  bool unread = false;  // pin: the page was fetched without its bytes (they stay valid in
+                        // nvme until the job, on success, makes the pinned copy the only one)
+  bool acted = false;   // evict, flush: an operation was started for this request
+};
+
+// One caller's batch of requests. The engine reports each request's end under its mutex and
+// calls finished() once, after the last one, without the mutex; finished() deletes the job.
+class Job {
+ public:
+  explicit Job(uint64_t requests) : remaining_(requests) {}
+  virtual ~Job() = default;
+
+  // A request ended. effect: it changed something (a page pinned, evicted, written).
+  // Returns true when that was the last one.
+  bool request_done(const PageRequest& request, std::exception_ptr error, bool effect) {
+    if (error && !first_error_) first_error_ = error;
+    on_request_done(request, error == nullptr, effect);
+    return --remaining_ == 0;
+  }
+  void finish() noexcept { finished(std::move(first_error_)); }
+
+ protected:
+  virtual void on_request_done(const PageRequest&, bool ok, bool effect) = 0;
+  // Called once, without the engine's mutex; must delete this.
+  virtual void finished(std::exception_ptr first_error) noexcept = 0;
+
+ private:
+  uint64_t remaining_;
+  std::exception_ptr first_error_;
+};
+
+class MigrationEngine {
+ public:
+  // What the engine moves pages among. The pool owns all of it and keeps it alive longer than
+  // the engine. gpu is null in a pool without a gpu tier.
+  struct Parts {
+    PageTable& pages;
+    TensorTable& tensors;
+    HostArena& dram;
+    GpuBackend* gpu;
+    io::Engine& io;
+    NvmeStore& nvme;
+    policies::EvictionPolicy* eviction[2];  // gpu (null without a gpu tier), dram
+    policies::PrefetchPolicy& prefetch;
+    AccessLog& log;
+    uint64_t page_size;
+    uint64_t prefetch_budget;
+  };
+
+  explicit MigrationEngine(const Parts& parts);
+  // Waits until no operation is under way.
+  ~MigrationEngine();
+  MigrationEngine(const MigrationEngine&) = delete;
+  MigrationEngine& operator=(const MigrationEngine&) = delete;
+
+  // Starts every request. Requests that end at once are reported before this returns.
+  void submit(std::span<const PageRequest> requests);
+
+  // Drains the access log into the policies if the mutex is free right now; never blocks.
+  void try_drain();
+
+  // Gives a new tensor its page ids and NVMe slots and resets its pages to unbacked. Throws
+  // Error(out_of_space) with nothing taken when either runs out.
+  PageId add_tensor(uint32_t slot, const TensorRecord& record);
+  // Waits for the tensor's operations to end, makes its generation even (every handle goes
+  // stale), then frees its frames, slots and ids. Throws Error(busy), with nothing changed,
+  // while any of its pages is pinned.
+  void remove_tensor(TensorRecord& record);
+
+  // Gives up the copies in tier of pages that a failed write pin fetched without their bytes
+  // (PageRequest::unread); their valid copy in nvme was never touched.
+  void undo_unread_pages(std::span<const PageId> pages, Tier tier);
+
+  void fill_stats(Stats& stats);
+
+ private:
+  struct PageOp;
+  struct Actions;
+  enum class Grab : uint8_t { frame, pending, none };
+
+  void advance(const PageRequest& request, Actions& actions);
+  void advance_pin(const PageRequest& request, Actions& actions);
+  void advance_prefetch(const PageRequest& request, Actions& actions);
+  void advance_evict(const PageRequest& request, Actions& actions);
+  void advance_flush(const PageRequest& request, Actions& actions);
+
+  void join(const PageRequest& request);
+  void start_fetch(PageId page, Tier tier, bool prefetch, bool skip_read, const PageRequest* waiter,
+                   Actions& actions);
+  void start_writeback(PageId page, Tier from, bool evicting, const PageRequest* waiter,
+                       Actions& actions);
+  void give_frame(PageOp& op, uint32_t frame, Actions& actions);
+  bool service_waiting(Tier tier, Actions& actions);
+  void settle(Actions& actions);
+  Grab evict_one(Tier tier, bool clean_only, Actions& actions);
+  void drop_copy(PageId page, Tier tier, Actions& actions);
+  void free_frame(Tier tier, uint32_t frame, Actions& actions);
+  void step_done(PageOp& op, const io::Result& result) noexcept;
+  void finish_fetch(PageOp& op, Actions& actions);
+  void finish_writeback(PageOp& op, Actions& actions);
+  void end_op(PageOp& op, const Failure* failure, Actions& actions);
+  void fail_op(PageOp& op, const io::Result& result, Actions& actions);
+  void done(const PageRequest& request, const Failure* failure, bool effect, Actions& actions);
+  void drain_log(Actions& actions);
+  void run(Actions& actions) noexcept;
+  void launch(PageOp& op, std::vector<io::Request>& io_batch) noexcept;
+
+  // State-word updates made under the mutex; they CAS because pins change counts lock-free.
+  PageState update(PageId page, auto&& change);
+  bool set_busy_if_unpinned(PageId page, Tier tier);
+  policies::AccessEvent event(PageId page, Tier tier, bool write) const;
+  std::string describe(PageId page) const;
+  std::string io_failure(const PageOp& op, const io::Result& result) const;
+  FrameArena& arena(Tier tier) noexcept;
+  std::byte* view_place(PageId page, Tier tier) noexcept;
+
+  Parts parts_;
+  std::mutex mutex_;
+  std::condition_variable idle_;  // signalled whenever an operation ends
+  std::unordered_map<PageId, PageOp*> ops_;
+  std::vector<uint32_t> free_frames_[2];
+  std::deque<PageOp*> waiting_[2];  // operations waiting for a frame, oldest first
+  uint32_t in_flight_[2] = {};      // operations holding a frame of, or freeing one in, a tier
+  uint32_t freeing_[2] = {};        // evicting write-backs that will free a frame of a tier
+  uint64_t prefetch_bytes_ = 0;     // prefetch fetches under way
+  Stats counters_;                  // the engine's share of the pool's statistics
+};
+
+}  // namespace tiermem::detail

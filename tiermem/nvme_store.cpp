@@ -1,0 +1,193 @@
+// tiermem/nvme_store.cpp: creating the private backing files, reserving their space, and
+// handing out page slots striped over directories.
+#include "tiermem/nvme_store.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "support/align.hpp"
+#include "support/log.hpp"
+#include "tiermem/error.hpp"
+
+namespace tiermem::detail {
+
+namespace {
+
+[[noreturn]] void fail_dir(const std::string& dir, std::string_view what) {
+  int err = errno;
+  throw Error(Errc::config, fmt::format("nvme.dirs: {} '{}': {}", what, dir, std::strerror(err)),
+              err);
+}
+
+}  // namespace
+
+NvmeStore::NvmeStore(const NvmeTierConfig& config, uint64_t page_size, io::Engine& engine)
+    : page_size_(page_size), keep_files_(config.keep_files) {
+  std::vector<std::string> paths = config.dirs;
+  if (paths.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    paths.emplace_back(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp");
+  }
+  slots_per_dir_ = config.capacity / paths.size() / page_size;
+  slots_per_file_ = std::min(config.file_size / page_size, slots_per_dir_);
+  stripe_pages_ = config.stripe != 0 ? config.stripe / page_size : 1;
+  dirs_.resize(paths.size());
+  try {
+    for (size_t i = 0; i < paths.size(); ++i) {
+      dirs_[i].path = paths[i];
+      open_directory(dirs_[i], config, engine);
+    }
+  } catch (...) {
+    for (Directory& dir : dirs_) close_directory(dir);
+    throw;
+  }
+}
+
+NvmeStore::~NvmeStore() {
+  for (Directory& dir : dirs_) close_directory(dir);
+}
+
+void NvmeStore::open_directory(Directory& dir, const NvmeTierConfig& config, io::Engine& engine) {
+  struct stat st {};
+  if (stat(dir.path.c_str(), &st) != 0) fail_dir(dir.path, "cannot use directory");
+  if (!S_ISDIR(st.st_mode)) {
+    throw Error(Errc::config, fmt::format("nvme.dirs: '{}' is not a directory", dir.path));
+  }
+  const uint64_t need = slots_per_dir_ * page_size_;
+  struct statvfs fs {};
+  // Pseudo filesystems report no blocks at all; they fail below, at creating files.
+  if (statvfs(dir.path.c_str(), &fs) == 0 && fs.f_blocks > 0 &&
+      static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < need) {
+    throw Error(Errc::out_of_space,
+                fmt::format("nvme.dirs: '{}' has {} free, but the pool needs {} there "
+                            "(nvme.capacity {} over {} directories)",
+                            dir.path, format_size(fs.f_bavail * fs.f_frsize), format_size(need),
+                            format_size(config.capacity), dirs_.size()));
+  }
+
+  const uint64_t file_count = support::div_ceil(slots_per_dir_, slots_per_file_);
+  dir.files.reserve(file_count);  // registered files are referred to by address
+  for (uint64_t f = 0; f < file_count; ++f) {
+    uint64_t bytes = std::min(slots_per_file_, slots_per_dir_ - f * slots_per_file_) * page_size_;
+    int flags = O_RDWR | O_CLOEXEC | (config.direct && direct_ ? O_DIRECT : 0);
+    std::string name;
+    int fd = -1;
+    // Unnamed files vanish with the process, however it ends; named ones only when asked for.
+    bool named = keep_files_ || !dir.private_dir.empty();
+    if (!named) {
+      fd = open(dir.path.c_str(), O_TMPFILE | flags, 0600);
+      if (fd < 0 && errno == EINVAL && (flags & O_DIRECT)) {
+        flags &= ~O_DIRECT;
+        fd = open(dir.path.c_str(), O_TMPFILE | flags, 0600);
+      }
+      // A filesystem without O_TMPFILE says so with EOPNOTSUPP (or EISDIR on old kernels).
+      named = fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR);
+      name = fmt::format("{}/(unnamed file {})", dir.path, f);
+    }
+    if (named) {
+      if (dir.private_dir.empty()) {
+        std::string pattern = dir.path + "/tiermem.XXXXXX";
+        if (mkdtemp(pattern.data()) == nullptr) fail_dir(dir.path, "cannot create files in");
+        dir.private_dir = pattern;
+      }
+      name = fmt::format("{}/nvme.{}", dir.private_dir, f);
+      fd = open(name.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0600);
+      if (fd < 0 && errno == EINVAL && (flags & O_DIRECT)) {
+        flags &= ~O_DIRECT;
+        fd = open(name.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0600);
+      }
+      if (fd >= 0 && !keep_files_) unlink(name.c_str());
+    }
+    if (fd < 0) fail_dir(dir.path, "cannot create files in");
+    if (config.direct && !(flags & O_DIRECT) && direct_) {
+      direct_ = false;
+      support::log().warn("nvme.dirs: '{}' refuses O_DIRECT; using buffered I/O there", dir.path);
+    }
+    dir.files.push_back(io::File{.fd = fd, .path = name, .direct = (flags & O_DIRECT) != 0});
+    if (fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) {
+      if (errno == ENOSPC) {
+        throw Error(Errc::out_of_space,
+                    fmt::format("nvme.dirs: '{}' ran out of space reserving {} for {}", dir.path,
+                                format_size(bytes), name),
+                    ENOSPC);
+      }
+      if (ftruncate(fd, static_cast<off_t>(bytes)) != 0) fail_dir(dir.path, "cannot size files in");
+    }
+    engine.register_file(dir.files.back());
+  }
+  dir.slots = std::make_unique<ExtentAllocator>(slots_per_dir_);
+  if (keep_files_) {
+    support::log().info("nvme: backing files kept in '{}'", dir.private_dir);
+  }
+}
+
+void NvmeStore::close_directory(Directory& dir) noexcept {
+  for (io::File& file : dir.files) {
+    if (file.fd >= 0) close(file.fd);
+    file.fd = -1;
+  }
+  if (!keep_files_ && !dir.private_dir.empty()) rmdir(dir.private_dir.c_str());
+  dir.files.clear();
+}
+
+uint64_t NvmeStore::free_slots() const noexcept {
+  uint64_t total = 0;
+  for (const Directory& dir : dirs_) total += dir.slots->free_units();
+  return total;
+}
+
+void NvmeStore::allocate(uint64_t pages, std::string_view tensor, std::vector<uint64_t>& slots) {
+  const uint64_t dir_count = dirs_.size();
+  std::vector<uint64_t> need(dir_count, 0);
+  for (uint64_t i = 0; i < pages; ++i) ++need[(i / stripe_pages_) % dir_count];
+  for (uint64_t d = 0; d < dir_count; ++d) {
+    if (need[d] > dirs_[d].slots->free_units()) {
+      throw Error(Errc::out_of_space,
+                  fmt::format("nvme tier is full: tensor '{}' needs {} pages ({}) in '{}', "
+                              "which has {} free of {} (nvme.capacity)",
+                              tensor, need[d], format_size(need[d] * page_size_), dirs_[d].path,
+                              dirs_[d].slots->free_units(), slots_per_dir_));
+    }
+  }
+  std::vector<std::vector<Extent>> runs(dir_count);
+  for (uint64_t d = 0; d < dir_count; ++d) {
+    if (need[d] > 0) dirs_[d].slots->allocate_runs(need[d], runs[d]);
+  }
+  std::vector<size_t> run(dir_count, 0);
+  std::vector<uint64_t> used(dir_count, 0);
+  slots.reserve(slots.size() + pages);
+  for (uint64_t i = 0; i < pages; ++i) {
+    uint64_t d = (i / stripe_pages_) % dir_count;
+    const Extent& extent = runs[d][run[d]];
+    slots.push_back(d * slots_per_dir_ + extent.first + used[d]);
+    if (++used[d] == extent.count) {
+      ++run[d];
+      used[d] = 0;
+    }
+  }
+}
+
+void NvmeStore::free(std::span<const uint64_t> slots) {
+  std::vector<uint64_t> sorted(slots.begin(), slots.end());
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size();) {
+    size_t j = i + 1;
+    uint64_t dir = sorted[i] / slots_per_dir_;
+    while (j < sorted.size() && sorted[j] == sorted[j - 1] + 1 &&
+           sorted[j] / slots_per_dir_ == dir) {
+      ++j;
+    }
+    dirs_[dir].slots->free(sorted[i] % slots_per_dir_, j - i);
+    i = j;
+  }
+}
+
+}  // namespace tiermem::detail

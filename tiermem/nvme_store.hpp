@@ -1,0 +1,81 @@
+// tiermem/nvme_store.hpp: the NVMe tier's space: a few large files per directory, cut into
+// page slots, with pages striped across directories.
+//
+// Every page of every tensor gets a slot when the tensor is allocated, so a write-back never
+// runs out of space. Slots are numbered globally: directory d owns [d * per_dir, (d+1) *
+// per_dir), and within a directory slots fill file after file. Not thread-safe: the migration
+// engine serialises allocate/free; locate() is a pure function and safe anywhere.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/engine.hpp"
+#include "tiermem/config.hpp"
+#include "tiermem/extent_allocator.hpp"
+
+namespace tiermem::detail {
+
+class NvmeStore {
+ public:
+  // Creates the backing files, private to this process, and reserves their space. Throws
+  // Error(config) for a missing directory or one where files cannot be created,
+  // Error(out_of_space) when a directory's filesystem has less room than its share.
+  NvmeStore(const NvmeTierConfig& config, uint64_t page_size, io::Engine& engine);
+  // Closes the files; removes them unless keep_files was set.
+  ~NvmeStore();
+  NvmeStore(const NvmeStore&) = delete;
+  NvmeStore& operator=(const NvmeStore&) = delete;
+
+  // Appends one slot per page of a new tensor of `pages` pages: page i lives in directory
+  // (i / stripe_pages) % dirs. All or nothing: throws Error(out_of_space) naming the tensor,
+  // the directory and the numbers, and takes nothing, when a directory is short.
+  void allocate(uint64_t pages, std::string_view tensor, std::vector<uint64_t>& slots);
+  // Gives back the slots of one tensor, as allocate returned them.
+  void free(std::span<const uint64_t> slots);
+
+  struct Location {
+    const io::File* file;
+    uint64_t offset;
+  };
+  Location locate(uint64_t slot) const noexcept {
+    uint64_t dir = slot / slots_per_dir_;
+    uint64_t local = slot % slots_per_dir_;
+    return {&dirs_[dir].files[local / slots_per_file_], (local % slots_per_file_) * page_size_};
+  }
+
+  uint64_t slot_count() const noexcept { return slots_per_dir_ * dirs_.size(); }
+  // The slot count a store built from config will have.
+  static uint64_t slot_count(const NvmeTierConfig& config, uint64_t page_size) noexcept {
+    uint64_t dirs = config.dirs.empty() ? 1 : config.dirs.size();
+    return config.capacity / dirs / page_size * dirs;
+  }
+  uint64_t free_slots() const noexcept;
+  // False when some directory refused O_DIRECT and its files use buffered I/O.
+  bool direct() const noexcept { return direct_; }
+
+ private:
+  struct Directory {
+    std::string path;
+    std::string private_dir;  // made for named files; empty with unnamed (O_TMPFILE) files
+    std::vector<io::File> files;
+    std::unique_ptr<ExtentAllocator> slots;
+  };
+
+  void open_directory(Directory& dir, const NvmeTierConfig& config, io::Engine& engine);
+  void close_directory(Directory& dir) noexcept;
+
+  uint64_t page_size_;
+  uint64_t slots_per_file_;
+  uint64_t slots_per_dir_;
+  uint64_t stripe_pages_;
+  bool keep_files_;
+  bool direct_ = true;
+  std::vector<Directory> dirs_;
+};
+
+}  // namespace tiermem::detail

@@ -1,0 +1,27 @@
+// tiermem/pool.cpp: the public Pool, forwarding to PoolCore.
+#include "tiermem/pool.hpp"
+
+#include "tiermem/pool_core.hpp"
+
+namespace tiermem {
+
+Pool::Pool(const Config& config) : core_(std::make_unique<detail::PoolCore>(config)) {}
+Pool::Pool(std::unique_ptr<detail::PoolCore> core) : core_(std::move(core)) {}
+Pool::~Pool() = default;
+
+Tensor Pool::allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
+                      const TensorOptions& options) {
+  return core_->allocate(shape, dtype, name, options);
+}
+
+void Pool::flush() {
+  core_->flush(nullptr);
+}
+Stats Pool::stats() const {
+  return core_->stats();
+}
+const Config& Pool::config() const noexcept {
+  return core_->config();
+}
+
+}  // namespace tiermem

@@ -1,0 +1,508 @@
+// tiermem/pool_core.cpp: building the tiers, checking arguments, the lock-free pin of resident
+// pages, and the jobs that turn the migration engine's reports into futures.
+#include "tiermem/pool_core.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+
+#include "policies/registry.hpp"
+#include "support/align.hpp"
+#include "support/log.hpp"
+#include "tiermem/error.hpp"
+#include "tiermem/page_state.hpp"
+
+namespace tiermem::detail {
+
+namespace {
+
+int at(Tier tier) {
+  return static_cast<int>(tier);
+}
+
+// A pin waiting for the migration engine: it completes the future with the Pin, or, on error,
+// unpins what it got and completes the future with the error.
+class PinJob final : public Job {
+ public:
+  PinJob(PoolCore& core, uint64_t requests, const std::vector<PageId>& pinned_already, Tier tier,
+         Access access, PageId first_page, uint32_t page_count, void* data, uint64_t size)
+      : Job(requests),
+        core_(core),
+        pinned_(pinned_already),
+        tier_(tier),
+        access_(access),
+        first_page_(first_page),
+        page_count_(page_count),
+        data_(data),
+        size_(size) {}
+
+  std::future<Pin> future() { return promise_.get_future(); }
+
+ private:
+  void on_request_done(const PageRequest& request, bool ok, bool effect) override {
+    if (!ok || !effect) return;
+    pinned_.push_back(request.page);
+    if (request.unread) unread_.push_back(request.page);
+  }
+
+  void finished(std::exception_ptr error) noexcept override {
+    const bool write = access_ != Access::read;
+    if (error) {
+      core_.unpin_pages(pinned_, tier_, write);
+      if (!unread_.empty()) core_.engine().undo_unread_pages(unread_, tier_);
+      promise_.set_exception(std::move(error));
+    } else {
+      // The pin is confirmed: pages that came without their bytes are about to be overwritten,
+      // so their NVMe copy is now stale.
+      for (PageId page : unread_) {
+        PageState stale;
+        stale.set_valid(Tier::nvme, true);
+        core_.page_state(page).fetch_and(~stale.word, std::memory_order_acq_rel);
+      }
+      core_.count_pin();
+      promise_.set_value(core_.make_pin(first_page_, page_count_, tier_, access_, data_, size_));
+    }
+    delete this;
+  }
+
+  PoolCore& core_;
+  std::vector<PageId> pinned_;
+  std::vector<PageId> unread_;
+  Tier tier_;
+  Access access_;
+  PageId first_page_;
+  uint32_t page_count_;
+  void* data_;
+  uint64_t size_;
+  std::promise<Pin> promise_;
+};
+
+// Evictions and flushes: waits for every request and counts those that did something.
+class CountJob final : public Job {
+ public:
+  using Job::Job;
+  std::future<uint64_t> future() { return promise_.get_future(); }
+
+ private:
+  void on_request_done(const PageRequest&, bool, bool effect) override { effects_ += effect; }
+  void finished(std::exception_ptr error) noexcept override {
+    if (error) {
+      promise_.set_exception(std::move(error));
+    } else {
+      promise_.set_value(effects_);
+    }
+    delete this;
+  }
+
+  uint64_t effects_ = 0;
+  std::promise<uint64_t> promise_;
+};
+
+uint64_t max_map_count() {
+  std::ifstream in("/proc/sys/vm/max_map_count");
+  uint64_t value = 0;
+  in >> value;
+  return value;
+}
+
+}  // namespace
+
+PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io)
+    : config_(config), page_size_(config.page_size), io_(std::move(io)) {
+  config_.validate();
+  support::set_log_level(config_.log_level);
+
+  // Page ids: more than NVMe slots, so that freed runs of ids can be fragmented without harm,
+  // but few enough that the arenas' view regions (a page of addresses per id) stay within
+  // 32 TiB each.
+  const uint64_t page_ids = std::min<uint64_t>(
+      {4 * NvmeStore::slot_count(config_.nvme, page_size_), (32ull << 40) / page_size_,
+       uint64_t{std::numeric_limits<uint32_t>::max() - 1}});
+  const auto dram_frames = static_cast<uint32_t>(config_.dram.capacity / page_size_);
+  dram_ = std::make_unique<HostArena>(HostArenaOptions{.name = "dram",
+                                                       .frame_size = page_size_,
+                                                       .frames = dram_frames,
+                                                       .huge_pages = config_.dram.huge_pages,
+                                                       .lock = config_.dram.pinned,
+                                                       .numa_node = config_.dram.numa_node,
+                                                       .view_pages = page_ids});
+  const auto gpu_frames = static_cast<uint32_t>(config_.gpu.capacity / page_size_);
+  if (gpu_frames > 0) gpu_ = make_gpu_backend(config_.gpu, gpu_frames, page_size_, page_ids);
+
+  if (!io_) {
+    io_ = io::make_engine({.kind = config_.io.engine,
+                           .threads = config_.io.threads,
+                           .queue_depth = config_.io.queue_depth,
+                           .block_size = config_.io.block_size,
+                           .sqpoll = config_.io.sqpoll});
+  }
+  if (config_.io.register_buffers && !io_->register_buffer(dram_->base(), dram_->bytes())) {
+    support::log().info("io: the dram tier could not be registered as fixed buffers");
+  }
+  nvme_ = std::make_unique<NvmeStore>(config_.nvme, page_size_, *io_);
+  pages_ = std::make_unique<PageTable>(page_ids);
+
+  for (Tier tier : {Tier::gpu, Tier::dram}) {
+    uint32_t frames = tier == Tier::gpu ? gpu_frames : dram_frames;
+    if (frames == 0) continue;
+    eviction_[at(tier)] = policies::make_eviction_policy(
+        config_.policy.eviction, {.capacity_pages = frames, .page_size = page_size_});
+  }
+  prefetch_ = policies::make_prefetch_policy(
+      config_.policy.prefetch, {.capacity_pages = dram_frames, .page_size = page_size_});
+  prefetch_active_ = prefetch_->name() != "none";
+
+  engine_ = std::make_unique<MigrationEngine>(
+      MigrationEngine::Parts{.pages = *pages_,
+                             .tensors = tensors_,
+                             .dram = *dram_,
+                             .gpu = gpu_.get(),
+                             .io = *io_,
+                             .nvme = *nvme_,
+                             .eviction = {eviction_[0].get(), eviction_[1].get()},
+                             .prefetch = *prefetch_,
+                             .log = log_,
+                             .page_size = page_size_,
+                             .prefetch_budget = config_.policy.prefetch_budget});
+
+  // Every resident page can be a mapping of its own in its tensor's view.
+  uint64_t mappings = 2ull * (dram_frames + gpu_frames) + 1024;
+  if (uint64_t limit = max_map_count(); limit != 0 && mappings > limit) {
+    support::log().warn(
+        "{} resident pages may need up to {} memory mappings, more than vm.max_map_count ({}); "
+        "raise it (sysctl vm.max_map_count={}) or use a larger page_size",
+        dram_frames + gpu_frames, mappings, limit, mappings);
+  }
+}
+
+PoolCore::~PoolCore() = default;
+
+// ---- tensors -----------------------------------------------------------------------------
+
+Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
+                          const TensorOptions& options) {
+  if (name.empty()) throw Error(Errc::invalid_argument, "a tensor needs a non-empty name");
+  if (shape.empty()) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("tensor '{}': the shape is empty; give at least one dimension", name));
+  }
+  uint64_t bytes = dtype_size(dtype);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0) {
+      throw Error(Errc::invalid_argument,
+                  fmt::format("tensor '{}': dimension {} is 0; every dimension must be at "
+                              "least 1",
+                              name, i));
+    }
+    if (bytes > std::numeric_limits<uint64_t>::max() / shape[i]) {
+      throw Error(Errc::invalid_argument,
+                  fmt::format("tensor '{}': shape [{}] of {} overflows 2^64 bytes", name,
+                              fmt::join(shape, ", "), to_string(dtype)));
+    }
+    bytes *= shape[i];
+  }
+  uint64_t pages = support::div_ceil(bytes, page_size_);
+  if (pages > std::numeric_limits<uint32_t>::max()) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("tensor '{}': {} needs {} pages of {}, more than 2^32-1", name,
+                            format_size(bytes), pages, format_size(page_size_)));
+  }
+
+  std::lock_guard lock(tensors_mutex_);
+  uint32_t slot = tensors_.acquire();
+  TensorRecord& record = tensors_[slot];
+  record.name = std::string(name);
+  record.shape.assign(shape.begin(), shape.end());
+  record.dtype = dtype;
+  record.bytes = bytes;
+  record.page_count = static_cast<uint32_t>(pages);
+  record.options = options;
+  try {
+    record.first_page = engine_->add_tensor(slot, record);
+  } catch (...) {
+    tensors_.release(slot);
+    throw;
+  }
+  uint32_t generation = record.generation.fetch_add(1, std::memory_order_release) + 1;
+  live_tensors_.fetch_add(1, std::memory_order_relaxed);
+  live_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  Tensor tensor;
+  tensor.core_ = this;
+  tensor.slot_ = slot;
+  tensor.generation_ = generation;
+  return tensor;
+}
+
+void PoolCore::release(Tensor& tensor) {
+  std::lock_guard lock(tensors_mutex_);
+  TensorRecord& record = tensors_[tensor.slot_];
+  (void)this->record(tensor);      // throws for a stale handle
+  engine_->remove_tensor(record);  // makes the generation even: every handle goes stale
+  live_tensors_.fetch_sub(1, std::memory_order_relaxed);
+  live_bytes_.fetch_sub(record.bytes, std::memory_order_relaxed);
+  tensors_.release(tensor.slot_);
+}
+
+const TensorRecord& PoolCore::record(const Tensor& tensor) const {
+  const TensorRecord& record = const_cast<TensorTable&>(tensors_)[tensor.slot_];
+  if (record.generation.load(std::memory_order_acquire) != tensor.generation_) {
+    throw Error(Errc::released, "the tensor behind this handle was released");
+  }
+  return record;
+}
+
+// ---- pins --------------------------------------------------------------------------------
+
+PoolCore::PageSpan PoolCore::page_span(const TensorRecord& record, ByteRange range) const {
+  if (range.offset >= record.bytes) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("byte offset {} is beyond the end of tensor '{}' ({} bytes)",
+                            range.offset, record.name, record.bytes));
+  }
+  uint64_t room = record.bytes - range.offset;
+  uint64_t length = range.length == ByteRange::whole().length ? room : range.length;
+  if (length == 0 || length > room) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("byte range of {} bytes at offset {} does not fit tensor '{}' ({} "
+                            "bytes)",
+                            length, range.offset, record.name, record.bytes));
+  }
+  uint64_t first = range.offset / page_size_;
+  uint64_t last = (range.offset + length - 1) / page_size_;
+  return {range.offset, length, static_cast<uint32_t>(first),
+          static_cast<uint32_t>(last - first + 1)};
+}
+
+void PoolCore::check_pinnable(Tier tier) const {
+  if (tier == Tier::nvme) {
+    throw Error(Errc::invalid_argument, "only the gpu and dram tiers can be pinned, not nvme");
+  }
+  if (tier == Tier::gpu && !gpu_) {
+    throw Error(Errc::invalid_argument, "the pool has no gpu tier (gpu.capacity is 0)");
+  }
+}
+
+PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access access,
+                                       ByteRange range) {
+  const TensorRecord& record = this->record(tensor);
+  check_pinnable(tier);
+  const PageSpan span = page_span(record, range);
+  FrameArena& arena = tier == Tier::gpu ? gpu_->arena() : *dram_;
+  if (span.count > arena.frame_count()) {
+    throw Error(Errc::out_of_space,
+                fmt::format("a pin of {} pages ({}) of tensor '{}' can never fit the {} tier's "
+                            "{} frames",
+                            span.count, format_size(span.length), record.name, to_string(tier),
+                            arena.frame_count()));
+  }
+  const bool write = access != Access::read;
+  const PageId first = record.first_page + span.first;
+  void* data = arena.view_base() + record.first_page * page_size_ + span.offset;
+
+  uint32_t resident = 0;
+  bool drain = prefetch_active_;
+  {
+    AccessLog::Writer log(log_);
+    for (; resident < span.count; ++resident) {
+      std::atomic<uint64_t>& word = (*pages_)[first + resident].state;
+      uint64_t old = word.load(std::memory_order_relaxed);
+      PageState pinned;
+      bool ok = false;
+      do {
+        pinned.word = old;
+        ok = try_fast_pin(pinned, tier, write);
+      } while (ok && !word.compare_exchange_weak(old, pinned.word, std::memory_order_acquire,
+                                                 std::memory_order_relaxed));
+      if (!ok) break;
+      log.hit(first + resident, tier, write, PageState{old}.prefetched());
+    }
+    if (resident == span.count) log.pin();
+    drain |= log.full();
+  }
+  if (drain) engine_->try_drain();
+  if (resident == span.count) {
+    return {make_pin(first, span.count, tier, access, data, span.length), {}};
+  }
+
+  std::vector<PageId> pinned(resident);
+  for (uint32_t i = 0; i < resident; ++i) pinned[i] = first + i;
+  std::vector<PageRequest> requests;
+  requests.reserve(span.count - resident);
+  auto* job = new PinJob(*this, span.count - resident, pinned, tier, access, first, span.count,
+                         data, span.length);
+  std::future<Pin> later = job->future();
+  for (uint32_t i = resident; i < span.count; ++i) {
+    uint64_t page_start = static_cast<uint64_t>(span.first + i) * page_size_;
+    uint64_t page_end = std::min(page_start + page_size_, record.bytes);
+    requests.push_back({.page = first + i,
+                        .goal = Goal::pin,
+                        .tier = tier,
+                        .write = write,
+                        .skip_read = access == Access::write && span.offset <= page_start &&
+                                     span.offset + span.length >= page_end,
+                        .job = job});
+  }
+  engine_->submit(requests);
+  return {Pin(), std::move(later)};
+}
+
+Pin PoolCore::pin(const Tensor& tensor, Tier tier, Access access, ByteRange range) {
+  PinStart start = start_pin(tensor, tier, access, range);
+  return start.later.valid() ? start.later.get() : std::move(start.pin);
+}
+
+std::future<Pin> PoolCore::pin_async(const Tensor& tensor, Tier tier, Access access,
+                                     ByteRange range) {
+  PinStart start = start_pin(tensor, tier, access, range);
+  if (start.later.valid()) return std::move(start.later);
+  std::promise<Pin> ready;
+  ready.set_value(std::move(start.pin));
+  return ready.get_future();
+}
+
+Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, void* data,
+                       uint64_t size) noexcept {
+  Pin pin;
+  pin.core_ = this;
+  pin.first_page_ = first;
+  pin.page_count_ = count;
+  pin.tier_ = tier;
+  pin.access_ = access;
+  pin.data_ = data;
+  pin.size_ = size;
+  return pin;
+}
+
+void PoolCore::unpin_pages(std::span<const PageId> pages, Tier tier, bool write) noexcept {
+  PageState delta;
+  delta.add_pin(tier, write);
+  // add_pin also bumps the epoch for writes; only the counters are to come off again.
+  uint64_t counts = delta.word & ~(0xffull << PageState::kEpochShift);
+  for (PageId page : pages) {
+    [[maybe_unused]] PageState old{
+        (*pages_)[page].state.fetch_sub(counts, std::memory_order_release)};
+    assert(old.pins(tier) > 0 && (!write || old.writers() > 0));
+  }
+}
+
+void PoolCore::unpin(const Pin& pin) noexcept {
+  const bool write = pin.access_ != Access::read;
+  std::vector<PageId> pages(pin.page_count_);
+  for (uint32_t i = 0; i < pin.page_count_; ++i) pages[i] = pin.first_page_ + i;
+  unpin_pages(pages, pin.tier_, write);
+  if (!write) return;
+  const TensorRecord& record = tensors_[(*pages_)[pin.first_page_].tensor];
+  if (!record.options.write_through) return;
+  std::vector<PageRequest> requests;
+  for (PageId page : pages) requests.push_back({.page = page, .goal = Goal::flush});
+  engine_->submit(requests);
+}
+
+std::atomic<uint64_t>& PoolCore::page_state(PageId page) noexcept {
+  return (*pages_)[page].state;
+}
+
+// ---- prefetch, evict, flush --------------------------------------------------------------
+
+void PoolCore::prefetch(const Tensor& tensor, Tier tier, ByteRange range) {
+  const TensorRecord& record = this->record(tensor);
+  check_pinnable(tier);
+  const PageSpan span = page_span(record, range);
+  std::vector<PageRequest> requests;
+  for (uint32_t i = 0; i < span.count; ++i) {
+    requests.push_back(
+        {.page = record.first_page + span.first + i, .goal = Goal::prefetch, .tier = tier});
+  }
+  engine_->submit(requests);
+}
+
+uint64_t PoolCore::wait_for(std::vector<PageRequest>& requests) {
+  if (requests.empty()) return 0;
+  auto* job = new CountJob(requests.size());
+  std::future<uint64_t> done = job->future();
+  for (PageRequest& request : requests) request.job = job;
+  engine_->submit(requests);
+  return done.get();
+}
+
+uint64_t PoolCore::evict(const Tensor& tensor, Tier tier) {
+  const TensorRecord& record = this->record(tensor);
+  check_pinnable(tier);
+  std::vector<PageRequest> requests;
+  for (uint32_t i = 0; i < record.page_count; ++i) {
+    requests.push_back({.page = record.first_page + i, .goal = Goal::evict, .tier = tier});
+  }
+  return wait_for(requests);
+}
+
+void PoolCore::flush(const Tensor* tensor) {
+  std::vector<PageRequest> requests;
+  auto add = [&](const TensorRecord& record) {
+    for (uint32_t i = 0; i < record.page_count; ++i) {
+      requests.push_back({.page = record.first_page + i, .goal = Goal::flush});
+    }
+  };
+  if (tensor != nullptr) {
+    add(record(*tensor));
+  } else {
+    std::lock_guard lock(tensors_mutex_);
+    tensors_.for_each_live(add);
+  }
+  wait_for(requests);
+}
+
+PageResidency PoolCore::residency(const Tensor& tensor, uint64_t page) const {
+  const TensorRecord& record = this->record(tensor);
+  if (page >= record.page_count) {
+    throw Error(Errc::invalid_argument, fmt::format("page {} is beyond tensor '{}' ({} pages)",
+                                                    page, record.name, record.page_count));
+  }
+  PageState s{(*pages_)[record.first_page + page].state.load(std::memory_order_acquire)};
+  PageResidency r;
+  for (int t = 0; t < kTierCount; ++t) r.valid[t] = s.valid(static_cast<Tier>(t));
+  r.dirty = s.dirty();
+  r.in_flight = s.busy() || s.writing();
+  r.pins[0] = static_cast<uint32_t>(s.pins(Tier::gpu));
+  r.pins[1] = static_cast<uint32_t>(s.pins(Tier::dram));
+  return r;
+}
+
+std::vector<PageResidency> PoolCore::residency(const Tensor& tensor) const {
+  std::vector<PageResidency> pages(record(tensor).page_count);
+  for (uint64_t i = 0; i < pages.size(); ++i) pages[i] = residency(tensor, i);
+  return pages;
+}
+
+// ---- stats -------------------------------------------------------------------------------
+
+Stats PoolCore::stats() {
+  Stats s;
+  engine_->fill_stats(s);
+  AccessCounters counters = log_.counters();
+  for (Tier tier : {Tier::gpu, Tier::dram}) {
+    TierStats& t = s.tiers[at(tier)];
+    const FrameArena* arena = tier == Tier::gpu ? (gpu_ ? &gpu_->arena() : nullptr) : dram_.get();
+    if (arena == nullptr) continue;
+    t.frames = arena->frame_count();
+    t.capacity_bytes = t.frames * page_size_;
+    t.hits = counters.hits[at(tier)];
+  }
+  TierStats& nvme = s.tiers[at(Tier::nvme)];
+  nvme.frames = nvme_->slot_count();
+  nvme.free_frames = nvme_->free_slots();
+  nvme.capacity_bytes = nvme.frames * page_size_;
+  s.pins = counters.pins;
+  s.prefetch_useful += counters.prefetch_useful;
+  s.access_events_dropped = counters.dropped;
+  s.tensors = live_tensors_.load(std::memory_order_relaxed);
+  s.tensor_bytes = live_bytes_.load(std::memory_order_relaxed);
+  s.gpu_backend = gpu_ ? std::string(gpu_->name()) : "none";
+  s.io_engine = std::string(io_->name());
+  s.dram_huge_pages = dram_->huge_pages();
+  s.dram_locked = dram_->locked();
+  return s;
+}
+
+}  // namespace tiermem::detail

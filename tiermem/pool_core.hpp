@@ -1,0 +1,107 @@
+// tiermem/pool_core.hpp: the pool behind the public Pool, Tensor and Pin.
+//
+// It owns the tiers, the page and tensor tables, the I/O engine, the policies and the
+// migration engine, and answers every public call: it checks arguments, serves pins of
+// resident pages with a CAS per page and no lock, and hands everything else to the migration
+// engine.
+#pragma once
+
+#include <atomic>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "io/engine.hpp"
+#include "policies/eviction_policy.hpp"
+#include "policies/prefetch_policy.hpp"
+#include "tiermem/access_log.hpp"
+#include "tiermem/config.hpp"
+#include "tiermem/gpu_backend.hpp"
+#include "tiermem/host_arena.hpp"
+#include "tiermem/migration_engine.hpp"
+#include "tiermem/nvme_store.hpp"
+#include "tiermem/page_table.hpp"
+#include "tiermem/pool.hpp"
+#include "tiermem/tensor_table.hpp"
+
+namespace tiermem::detail {
+
+class PoolCore {
+ public:
+  // io: the engine to use; null builds the one config.io names (tests pass a fault injector).
+  explicit PoolCore(const Config& config, std::unique_ptr<io::Engine> io = nullptr);
+  ~PoolCore();
+  PoolCore(const PoolCore&) = delete;
+  PoolCore& operator=(const PoolCore&) = delete;
+
+  Tensor allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
+                  const TensorOptions& options);
+  void release(Tensor& tensor);
+
+  // The live record behind a handle; throws Error(released) for a stale one.
+  const TensorRecord& record(const Tensor& tensor) const;
+
+  Pin pin(const Tensor& tensor, Tier tier, Access access, ByteRange range);
+  std::future<Pin> pin_async(const Tensor& tensor, Tier tier, Access access, ByteRange range);
+  void prefetch(const Tensor& tensor, Tier tier, ByteRange range);
+  uint64_t evict(const Tensor& tensor, Tier tier);
+  void flush(const Tensor* tensor);  // null: every tensor
+  PageResidency residency(const Tensor& tensor, uint64_t page) const;
+  std::vector<PageResidency> residency(const Tensor& tensor) const;
+
+  // Drops a pin's counts on its pages; never blocks.
+  void unpin(const Pin& pin) noexcept;
+  // Drops the counts of pages pinned by a pin that is not handed out after all.
+  void unpin_pages(std::span<const PageId> pages, Tier tier, bool write) noexcept;
+  // Counts one successful pin call.
+  void count_pin() noexcept { AccessLog::Writer(log_).pin(); }
+  // A Pin over pages already pinned.
+  Pin make_pin(PageId first, uint32_t count, Tier tier, Access access, void* data,
+               uint64_t size) noexcept;
+  std::atomic<uint64_t>& page_state(PageId page) noexcept;
+
+  Stats stats();
+  const Config& config() const noexcept { return config_; }
+  MigrationEngine& engine() noexcept { return *engine_; }
+
+ private:
+  // Where a byte range falls in a tensor's pages.
+  struct PageSpan {
+    uint64_t offset;
+    uint64_t length;
+    uint32_t first;  // index of the first page
+    uint32_t count;
+  };
+  struct PinStart {
+    Pin pin;                 // set when every page was resident
+    std::future<Pin> later;  // set otherwise
+  };
+
+  PageSpan page_span(const TensorRecord& record, ByteRange range) const;
+  void check_pinnable(Tier tier) const;
+  PinStart start_pin(const Tensor& tensor, Tier tier, Access access, ByteRange range);
+  uint64_t wait_for(std::vector<PageRequest>& requests);
+
+  Config config_;
+  uint64_t page_size_;
+  std::unique_ptr<HostArena> dram_;
+  std::unique_ptr<GpuBackend> gpu_;
+  std::unique_ptr<io::Engine> io_;
+  std::unique_ptr<NvmeStore> nvme_;
+  std::unique_ptr<PageTable> pages_;
+  TensorTable tensors_;
+  AccessLog log_;
+  std::unique_ptr<policies::EvictionPolicy> eviction_[2];
+  std::unique_ptr<policies::PrefetchPolicy> prefetch_;
+  bool prefetch_active_ = false;
+  std::unique_ptr<MigrationEngine> engine_;
+
+  std::mutex tensors_mutex_;  // allocation and release of tensor slots
+  std::atomic<uint64_t> live_tensors_{0};
+  std::atomic<uint64_t> live_bytes_{0};
+};
+
+}  // namespace tiermem::detail
