@@ -176,13 +176,18 @@ TEST(Sim, Errors) {
   }
 }
 
+// A small layer-streaming trace with 16 MiB pages.
+Trace layers(std::string_view model, uint32_t tokens, uint32_t prompt) {
+  workload::LayerStreaming options;
+  options.model = model;
+  options.tokens = tokens;
+  options.prompt = prompt;
+  options.page_size = 16 << 20;
+  return workload::layer_streaming(options);
+}
+
 TEST(Sim, Deterministic) {
-  workload::LayerStreaming layers;
-  layers.model = "phi-3-mini";
-  layers.tokens = 3;
-  layers.prompt = 64;
-  layers.page_size = 16 << 20;
-  Trace trace = workload::layer_streaming(layers);
+  Trace trace = layers("phi-3-mini", 3, 64);
   Config config;
   config.dram_bytes = trace.footprint_bytes() / 2;
   config.gpu_bytes = 1ull << 30;
@@ -220,12 +225,7 @@ TEST(Sim, BeladyNeverMissesMoreThanAnyPolicy) {
 }
 
 TEST(Sim, ScheduleWithBeladyMatchesBeladyBytesOnLayerStreaming) {
-  workload::LayerStreaming layers;
-  layers.model = "opt-13b";
-  layers.tokens = 6;
-  layers.prompt = 32;
-  layers.page_size = 16 << 20;
-  Trace trace = workload::layer_streaming(layers);
+  Trace trace = layers("opt-13b", 6, 32);
   Config config;
   config.dram_bytes = trace.footprint_bytes() / 2;
   config.eviction = "belady";
