@@ -12,12 +12,11 @@
 
 #include "policies/builtin.hpp"
 #include "policies/params.hpp"
+#include "policies/schedule_cursor.hpp"
 
 namespace tiermem::policies {
 
 namespace {
-
-constexpr uint32_t kNoStep = UINT32_MAX;
 
 class SchedulePrefetch final : public PrefetchPolicy {
  public:
@@ -35,10 +34,9 @@ class SchedulePrefetch final : public PrefetchPolicy {
   std::string_view name() const noexcept override { return "schedule"; }
 
   void set_schedule(std::shared_ptr<const Schedule> schedule) override {
-    registered_ = std::move(schedule);
-    learned_.steps.clear();
-    learning_ = registered_ == nullptr;
-    index(registered_ ? *registered_ : learned_);
+    learning_ = schedule == nullptr;
+    recording_.steps.clear();
+    follow(std::move(schedule));
   }
 
   void observe_bandwidth(uint8_t tier, double bytes_per_second) override {
@@ -47,24 +45,25 @@ class SchedulePrefetch final : public PrefetchPolicy {
 
   void on_access(const AccessEvent& event, PrefetchSink& sink) override {
     if (learning_ && !learn(event)) return;
-    const std::vector<ScheduleStep>& steps = schedule().steps;
-    if (steps.empty()) return;
-    uint32_t step = locate(event.page);
-    if (step == kNoStep || step == cursor_) return;
-    if (cursor_ != kNoStep && step == (cursor_ + 1) % steps.size()) {
-      duration_[cursor_] = event.time - step_start_;
+    uint32_t previous = cursor_.step();
+    uint32_t step = cursor_.follow(event.page);
+    if (step == ScheduleCursor::kNoStep || step == previous) return;
+    if (previous != ScheduleCursor::kNoStep && step == (previous + 1) % duration_.size()) {
+      duration_[previous] = event.time - step_start_;
     }
-    cursor_ = step;
     step_start_ = event.time;
     propose_ahead(event, sink);
   }
 
  private:
-  const Schedule& schedule() const { return registered_ ? *registered_ : learned_; }
+  void follow(std::shared_ptr<const Schedule> schedule) {
+    cursor_.reset(std::move(schedule), options_.depth);
+    duration_.assign(cursor_.empty() ? 0 : cursor_.steps().size(), 0);
+  }
 
   // Records the access; returns true once the first iteration is complete.
   bool learn(const AccessEvent& event) {
-    std::vector<ScheduleStep>& steps = learned_.steps;
+    std::vector<ScheduleStep>& steps = recording_.steps;
     if (!steps.empty()) {
       ScheduleStep& last = steps.back();
       if (event.page == last.first + last.count && event.index > 0) {
@@ -74,7 +73,7 @@ class SchedulePrefetch final : public PrefetchPolicy {
       if (event.page >= last.first && event.page < last.first + last.count) return false;
       if (steps.size() > 1 && event.page == steps.front().first) {
         learning_ = false;
-        index(learned_);
+        follow(std::make_shared<const Schedule>(std::move(recording_)));
         return true;
       }
       if (steps.size() >= options_.max_steps) {
@@ -87,43 +86,14 @@ class SchedulePrefetch final : public PrefetchPolicy {
     return false;
   }
 
-  void index(const Schedule& schedule) {
-    const std::vector<ScheduleStep>& steps = schedule.steps;
-    step_of_page_.clear();
-    for (uint32_t s = 0; s < steps.size(); ++s) {
-      PageId end = steps[s].first + steps[s].count;
-      if (end > step_of_page_.size()) step_of_page_.resize(end, kNoStep);
-      for (PageId page = steps[s].first; page < end; ++page) {
-        if (step_of_page_[page] == kNoStep) step_of_page_[page] = s;
-      }
-    }
-    duration_.assign(steps.size(), 0);
-    cursor_ = kNoStep;
-  }
-
-  // The step this access belongs to: the current one, one shortly after it, or the first
-  // step that holds the page.
-  uint32_t locate(PageId page) const {
-    const std::vector<ScheduleStep>& steps = schedule().steps;
-    auto holds = [&](uint32_t s) {
-      return page >= steps[s].first && page < steps[s].first + steps[s].count;
-    };
-    if (cursor_ != kNoStep) {
-      for (uint32_t k = 0; k <= options_.depth; ++k) {
-        uint32_t s = static_cast<uint32_t>((cursor_ + k) % steps.size());
-        if (holds(s)) return s;
-      }
-    }
-    return page < step_of_page_.size() ? step_of_page_[page] : kNoStep;
-  }
-
   void propose_ahead(const AccessEvent& event, PrefetchSink& sink) {
-    const std::vector<ScheduleStep>& steps = schedule().steps;
+    const std::vector<ScheduleStep>& steps = cursor_.steps();
+    uint32_t here = cursor_.step();
     uint64_t until_ns = 0;
     double bytes = 0;
     for (uint32_t k = 1; k <= options_.depth && k < steps.size(); ++k) {
-      size_t before = (cursor_ + k - 1) % steps.size();
-      const ScheduleStep& step = steps[(cursor_ + k) % steps.size()];
+      size_t before = (here + k - 1) % steps.size();
+      const ScheduleStep& step = steps[(here + k) % steps.size()];
       uint8_t tier = options_.tier.value_or(step.tier);
       until_ns += duration_[before];
       bytes += static_cast<double>(step.count) * static_cast<double>(options_.page_size);
@@ -137,12 +107,10 @@ class SchedulePrefetch final : public PrefetchPolicy {
   }
 
   Options options_;
-  std::shared_ptr<const Schedule> registered_;
-  Schedule learned_;
   bool learning_ = true;
-  std::vector<uint32_t> step_of_page_;  // page -> first step holding it
-  std::vector<uint64_t> duration_;      // ns from a step's start to the next step's, last pass
-  uint32_t cursor_ = kNoStep;
+  Schedule recording_;  // the first iteration, while learning
+  ScheduleCursor cursor_;
+  std::vector<uint64_t> duration_;  // ns from a step's start to the next step's, last pass
   uint64_t step_start_ = 0;
   double measured_[2] = {0, 0};  // bytes/s of the link filling gpu, dram
 };

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "policies/registry.hpp"
+#include "policies/schedule_cursor.hpp"
 #include "sim/channel.hpp"
 #include "sim/page_map.hpp"
 #include "sim/simulator.hpp"
@@ -134,7 +135,12 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     std::transform(first.begin(), first.end(), upcoming_.begin(), as_next_use);
   }
 
-  void set_schedule(const Trace& order) { prefetch_->set_schedule(to_schedule(order)); }
+  // The registered order: for the prefetch policy, and with future, for next uses too.
+  void set_schedule(const Trace& order, bool future) {
+    std::shared_ptr<const policies::Schedule> schedule = to_schedule(order);
+    prefetch_->set_schedule(schedule);
+    if (future) future_.reset(schedule);
+  }
 
   void replay(std::span<const TraceAccess> accesses) {
     uint64_t& ordinal = ordinal_;
@@ -155,7 +161,10 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       for (uint32_t k = 0; k < access.count; ++k, ++ordinal) {
         event.page = first + k;
         event.index = access.first + k;
-        if (!next_.empty()) {
+        if (!future_.empty()) {
+          future_.follow(event.page);
+          event.next_use = future_.next_use(event.page);
+        } else if (!next_.empty()) {
           event.next_use = as_next_use(next_[ordinal]);
           upcoming_[event.page] = event.next_use;
         }
@@ -187,7 +196,10 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   static uint64_t as_next_use(int64_t position) {
     return position < 0 ? kNever : static_cast<uint64_t>(position);
   }
-  uint64_t upcoming(PageId page) const { return upcoming_.empty() ? kNever : upcoming_[page]; }
+  uint64_t upcoming(PageId page) const {
+    if (!future_.empty()) return future_.next_use(page);
+    return upcoming_.empty() ? kNever : upcoming_[page];
+  }
 
   std::shared_ptr<const policies::Schedule> to_schedule(const Trace& order) const {
     auto schedule = std::make_shared<policies::Schedule>();
@@ -474,8 +486,9 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   TierState tiers_[2];
   std::unique_ptr<policies::PrefetchPolicy> prefetch_;
   bool prefetching_ = false;
-  std::vector<int64_t> next_;       // per page access: position of the next access, or -1
-  std::vector<uint64_t> upcoming_;  // per page: its next access from now on
+  std::vector<int64_t> next_;        // per page access: position of the next access, or -1
+  std::vector<uint64_t> upcoming_;   // per page: its next access from now on
+  policies::ScheduleCursor future_;  // next uses by the registered schedule, if so configured
   std::vector<policies::PrefetchProposal> proposals_;
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> in_flight_;  // prefetch
   std::vector<std::pair<int, PageId>> pinned_;
@@ -490,8 +503,15 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
 Result replay(const Trace& trace, const Config& config) {
   Engine engine(trace.page_size, config);
   engine.declare(trace.tensor_pages);
-  if (engine.wants_next_use()) engine.set_oracle(trace);
-  if (config.schedule) engine.set_schedule(*config.schedule);
+  if (config.future == Future::schedule && !config.schedule) {
+    throw Error(Errc::invalid_argument,
+                "next uses from the schedule need a registered schedule (Config::schedule)");
+  }
+  if (engine.wants_next_use() && config.future == Future::trace) engine.set_oracle(trace);
+  if (config.schedule) {
+    engine.set_schedule(*config.schedule,
+                        engine.wants_next_use() && config.future == Future::schedule);
+  }
   engine.replay(trace.accesses);
   return engine.finish();
 }
@@ -506,6 +526,7 @@ Result simulate(const Trace& trace, const Config& config) {
       baseline.eviction = "belady";
       baseline.prefetch = "none";
       baseline.schedule = nullptr;
+      baseline.future = Future::trace;
       optimum = replay(trace, baseline);
     }
     result.has_baseline = true;

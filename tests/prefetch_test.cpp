@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "policies/registry.hpp"
+#include "policies/schedule_cursor.hpp"
 
 namespace tiermem::policies {
 namespace {
@@ -126,6 +127,29 @@ TEST(Schedule, RegisteredOrderAndBandwidthLead) {
   policy->set_schedule(nullptr);  // withdrawn: back to learning, nothing proposed
   policy->on_access({.page = 20, .time = 900'000}, sink);
   EXPECT_TRUE(sink.pages().empty());
+}
+
+TEST(ScheduleCursor, FollowsPassesAndPredictsNextUses) {
+  // Steps: A = pages 0-1, B = page 5, C = pages 0 and 9 (page 0 recurs), over and over.
+  auto schedule = std::make_shared<Schedule>();
+  schedule->steps = {{0, 2, 1}, {5, 1, 1}, {9, 1, 1}, {0, 1, 1}};
+  ScheduleCursor cursor;
+  cursor.reset(schedule);
+  EXPECT_EQ(cursor.next_use(5), 1u) << "before any access: the first step holding it";
+  EXPECT_EQ(cursor.follow(1), 0u);
+  EXPECT_EQ(cursor.next_use(0), 3u) << "page 0 comes back at step 3 of this pass";
+  EXPECT_EQ(cursor.next_use(1), 4u) << "page 1 only at step 0 of the next pass";
+  EXPECT_EQ(cursor.follow(5), 1u);
+  EXPECT_EQ(cursor.follow(0), 3u) << "page 0 is searched ahead of the cursor first";
+  EXPECT_EQ(cursor.next_use(5), 5u);
+  EXPECT_EQ(cursor.follow(0), 3u) << "the same step";
+  EXPECT_EQ(cursor.follow(1), 0u) << "a new pass";
+  EXPECT_EQ(cursor.next_use(9), 6u);
+  EXPECT_EQ(cursor.follow(42), ScheduleCursor::kNoStep);
+  EXPECT_EQ(cursor.next_use(42), kNever);
+  EXPECT_EQ(cursor.step(), 0u);
+  cursor.reset(nullptr);
+  EXPECT_TRUE(cursor.empty());
 }
 
 }  // namespace

@@ -235,6 +235,15 @@ TEST(Sim, ScheduleWithBeladyMatchesBeladyBytesOnLayerStreaming) {
   Config demand = config;
   demand.prefetch = "none";
   EXPECT_LT(r.stall_ns, simulate(trace, demand).stall_ns);
+  // Belady as a live pool runs it: next uses predicted by the registered order alone.
+  workload::LayerStreaming options;
+  options.model = "opt-13b";
+  options.page_size = 16 << 20;
+  config.schedule = std::make_shared<const Trace>(workload::layer_streaming_schedule(options));
+  config.future = Future::schedule;
+  EXPECT_LE(simulate(trace, config).gap_bytes(), 0.01);
+  config.schedule = nullptr;
+  config.future = Future::trace;
   config.eviction = "lru";
   config.prefetch = "none";
   Result lru = simulate(trace, config);

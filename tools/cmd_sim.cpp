@@ -186,6 +186,9 @@ int simulate_command(std::span<char*> args) {
       ("page-size", po::value<std::string>()->default_value("2MiB"), "page size of CSV traces")  //
       ("schedule", po::value<std::string>(),
        "trace file holding the access order the application registers (one iteration)")  //
+      ("future", po::value<std::string>()->default_value("trace"),
+       "where Belady learns next uses: trace (an oracle) or schedule (the registered order, "
+       "as in a live pool)")  //
       ("sweep", po::value<std::string>(),
        "dram capacities: N points up to the footprint, or a list (1GiB,25%,...)")   //
       ("no-belady", "skip the Belady baseline run (no gap figures)")                //
@@ -214,6 +217,11 @@ int simulate_command(std::span<char*> args) {
   config.pcie = sim::Link::parse(vars["pcie"].as<std::string>(), config.pcie);
   config.prefetch_budget = size_option(vars, "budget");
   config.belady_baseline = !vars.count("no-belady");
+  const std::string& future = vars["future"].as<std::string>();
+  if (future != "trace" && future != "schedule") {
+    throw Error(Errc::invalid_argument, "--future '" + future + "' is not trace or schedule");
+  }
+  config.future = future == "schedule" ? sim::Future::schedule : sim::Future::trace;
   if (vars.count("schedule")) {
     config.schedule = std::make_shared<const Trace>(
         read_trace(vars["schedule"].as<std::string>(), size_option(vars, "page-size")));

@@ -35,6 +35,8 @@ struct Link {
   static Link parse(std::string_view text, Link base);
 };
 
+enum class Future { trace, schedule };
+
 struct Config {
   std::string eviction = "lru";  // registry spec; one policy instance per tier
   std::string prefetch = "none";
@@ -46,7 +48,11 @@ struct Config {
   // The application's registered access order (one iteration) for prefetch policies that
   // follow one; null: they learn it from the trace. Tensor ids are the trace's.
   std::shared_ptr<const Trace> schedule;
-  // Also replay Belady's MIN without prefetch, to report the gap to the optimum.
+  // Where policies that want next uses (Belady) learn them: the trace's own future (an
+  // oracle), or the registered schedule, as a live pool would (needs schedule).
+  Future future = Future::trace;
+  // Also replay Belady's MIN without prefetch (next uses from the trace), to report the gap to
+  // the optimum.
   bool belady_baseline = true;
 };
 
