@@ -521,7 +521,8 @@ Result simulate(const Trace& trace, const Config& config) {
   Result result = replay(trace, config);
   if (config.belady_baseline) {
     Result optimum = result;
-    if (config.eviction != "belady" || config.prefetch != "none") {
+    if (config.eviction != "belady" || config.prefetch != "none" ||
+        config.future != Future::trace) {
       Config baseline = config;
       baseline.eviction = "belady";
       baseline.prefetch = "none";
