@@ -2,7 +2,7 @@
 //
 // Follows a future access order: one the application registered (set_schedule), or, as
 // ZeRO-3 does, one learned from the first iteration: accesses are recorded as steps (runs of
-// consecutive pages) until the first step comes round again. Then on entering each step it
+// consecutive pages) until the first steps come round again. Then on entering each step it
 // proposes the steps ahead whose time until use is below `lead` times the time to read them
 // and everything before them at the measured bandwidth, so reads start just early enough to
 // be hidden behind the steps in between. Step durations are measured on the previous pass;
@@ -61,7 +61,9 @@ class SchedulePrefetch final : public PrefetchPolicy {
     duration_.assign(cursor_.empty() ? 0 : cursor_.steps().size(), 0);
   }
 
-  // Records the access; returns true once the first iteration is complete.
+  // Records the access; returns true once the first iteration is complete: when the first
+  // kConfirm recorded steps have come round again, in order (one step recurring alone, like a
+  // buffer read and later rewritten, is not yet a new iteration).
   bool learn(const AccessEvent& event) {
     std::vector<ScheduleStep>& steps = recording_.steps;
     if (!steps.empty()) {
@@ -71,12 +73,18 @@ class SchedulePrefetch final : public PrefetchPolicy {
         return false;
       }
       if (event.page >= last.first && event.page < last.first + last.count) return false;
-      if (steps.size() > 1 && event.page == steps.front().first) {
+    }
+    size_t matched = steps.size() - repeat_;  // steps recorded since the repeat began
+    if (repeat_ > 1 && matched < kConfirm && event.page == steps[matched].first) {
+      if (matched + 1 == std::min<size_t>(kConfirm, repeat_)) {
+        steps.resize(repeat_);
         learning_ = false;
         follow(std::make_shared<const Schedule>(std::move(recording_)));
         return true;
       }
-      if (steps.size() >= options_.max_steps) {
+    } else {
+      repeat_ = steps.size() > 1 && event.page == steps.front().first ? steps.size() : 0;
+      if (repeat_ == 0 && steps.size() >= options_.max_steps) {
         learning_ = false;  // no repetition within reach: stop learning, never prefetch
         steps.clear();
         return false;
@@ -109,6 +117,8 @@ class SchedulePrefetch final : public PrefetchPolicy {
   Options options_;
   bool learning_ = true;
   Schedule recording_;  // the first iteration, while learning
+  size_t repeat_ = 0;   // where the first step came round again in recording_; 0: not yet
+  static constexpr size_t kConfirm = 3;
   ScheduleCursor cursor_;
   std::vector<uint64_t> duration_;  // ns from a step's start to the next step's, last pass
   uint64_t step_start_ = 0;

@@ -26,10 +26,13 @@ Trace random_accesses(const RandomAccesses& o) {
   }
   Trace trace;
   trace.page_size = o.page_size;
-  uint64_t per_tensor = (o.pages + o.tensors - 1) / o.tensors;
-  for (uint64_t left = o.pages; left > 0; left -= std::min(left, per_tensor)) {
-    trace.tensor_pages.push_back(static_cast<uint32_t>(std::min(left, per_tensor)));
+  // Tensors of equal size, the first (pages % tensors) one page larger.
+  uint64_t small = o.pages / o.tensors;
+  uint64_t large = o.pages % o.tensors;  // tensors of small + 1 pages
+  for (uint32_t t = 0; t < o.tensors; ++t) {
+    trace.tensor_pages.push_back(static_cast<uint32_t>(small + (t < large ? 1 : 0)));
   }
+  uint64_t large_pages = large * (small + 1);
   sim::Rng rng(o.seed);
   std::vector<uint32_t> order;  // rank -> page, so that hot pages spread over the tensors
   std::optional<sim::Zipf> zipf;
@@ -45,8 +48,11 @@ Trace random_accesses(const RandomAccesses& o) {
     uint64_t page = zipf ? order[zipf->sample(rng) - 1] : rng.below(o.pages);
     access.time_ns = time;
     access.compute_ns = o.compute_ns;
-    access.tensor = static_cast<uint32_t>(page / per_tensor);
-    access.first = static_cast<uint32_t>(page % per_tensor);
+    uint64_t tensor =
+        page < large_pages ? page / (small + 1) : large + (page - large_pages) / small;
+    access.tensor = static_cast<uint32_t>(tensor);
+    access.first = static_cast<uint32_t>(page < large_pages ? page % (small + 1)
+                                                            : (page - large_pages) % small);
     access.op =
         o.write_fraction > 0 && rng.unit() < o.write_fraction ? TraceOp::write : TraceOp::read;
     access.tier = o.tier;

@@ -86,6 +86,11 @@ TEST(RandomAccesses, DeterministicAndSkewed) {
   hottest = 0;
   for (const auto& [page, n] : counts) hottest = std::max(hottest, n);
   EXPECT_LT(hottest, 60);
+  options.tensors = 16;  // 1000 pages: 8 tensors of 63 pages, then 8 of 62
+  Trace split = random_accesses(options);
+  ASSERT_EQ(split.tensor_pages.size(), 16u);
+  EXPECT_EQ(split.tensor_pages.front(), 63u);
+  EXPECT_EQ(split.tensor_pages.back(), 62u);
   options.tensors = 2000;
   EXPECT_THROW(random_accesses(options), Error);
 }
