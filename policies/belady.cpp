@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policies/builtin.hpp"
+#include "policies/huge_pages.hpp"
 #include "policies/params.hpp"
 
 namespace tiermem::policies {
@@ -105,8 +106,8 @@ class Belady final : public EvictionPolicy {
     place(at, entry);
   }
 
-  std::vector<Entry> heap_;
-  std::vector<uint32_t> slot_;  // page -> index in heap_, kAbsent when untracked
+  PageTable<Entry> heap_;
+  PageTable<uint32_t> slot_;  // page -> index in heap_, kAbsent when untracked
 };
 
 }  // namespace

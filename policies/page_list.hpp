@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policies/eviction_policy.hpp"
+#include "policies/huge_pages.hpp"
 
 namespace tiermem::policies {
 
@@ -41,7 +42,7 @@ class PageLinks {
   }
 
  private:
-  std::vector<Node> nodes_;
+  PageTable<Node> nodes_;
 };
 
 // A list tagged `tag` (nonzero) over a shared PageLinks. Front is the newest end.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "policies/builtin.hpp"
+#include "policies/huge_pages.hpp"
 #include "policies/params.hpp"
 
 namespace tiermem::policies {
@@ -84,7 +85,7 @@ class Markov final : public PrefetchPolicy {
   uint32_t width_;
   uint32_t depth_;
   std::optional<uint8_t> tier_;
-  std::vector<Successor> table_;  // width_ slots per page id
+  PageTable<Successor> table_;  // width_ slots per page id
   PageId last_ = kNever;
 };
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "policies/huge_pages.hpp"
 #include "policies/schedule.hpp"
 
 namespace tiermem::policies {
@@ -46,7 +47,7 @@ class ScheduleCursor {
   std::shared_ptr<const Schedule> schedule_;
   uint32_t search_ahead_ = 8;
   // Steps holding each page, in order: steps_of_[begin_[page] .. begin_[page + 1]).
-  std::vector<uint32_t> begin_;
+  PageTable<uint32_t> begin_;
   std::vector<uint32_t> steps_of_;
   uint32_t step_ = kNoStep;
   uint64_t pass_ = 0;

@@ -13,6 +13,7 @@
 #include <queue>
 #include <vector>
 
+#include "policies/huge_pages.hpp"
 #include "policies/registry.hpp"
 #include "policies/schedule_cursor.hpp"
 #include "sim/channel.hpp"
@@ -47,8 +48,8 @@ struct TierState {
   uint64_t used = 0;
   // Per page: Flag bits, one byte so that the flags of a million pages stay in cache; and the
   // ready time, read only where kBusy says it may lie ahead.
-  std::vector<uint8_t> flags;
-  std::vector<uint64_t> ready_at;
+  policies::PageTable<uint8_t> flags;
+  policies::PageTable<uint64_t> ready_at;
   std::unique_ptr<policies::EvictionPolicy> policy;
   // Times at which frames stop being busy, to wait for when every frame is busy.
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> busy;
