@@ -16,6 +16,7 @@ int run_version(std::span<char*>) {
 
 constexpr Command kCommands[] = {
     {"stress", "random pins from many threads over oversubscribed tiers, then verify", run_stress},
+    {"config", "list configuration keys, or check and print a configuration", run_config},
     {"version", "print the version", run_version},
     {"sim", "replay a trace against eviction/prefetch policies on simulated tiers", run_sim},
     {"trace", "generate, convert and describe access traces", run_trace},
