@@ -1,4 +1,4 @@
-// tests/eviction_test.cpp: golden miss counts for every eviction policy, worked out by hand,
+// tests/test_eviction.cpp: golden miss counts for every eviction policy, worked out by hand,
 // victim filtering, and the property that Belady never misses more than any other policy.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// tests/prefetch_test.cpp: what each prefetch policy proposes on small access patterns.
+// tests/test_prefetch.cpp: what each prefetch policy proposes on small access patterns.
 #include <gtest/gtest.h>
 
 #include <vector>

@@ -1,4 +1,4 @@
-// tests/workload_test.cpp: the generators' traces have the shapes their models imply.
+// tests/test_workload.cpp: the generators' traces have the shapes their models imply.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

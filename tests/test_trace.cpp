@@ -1,4 +1,4 @@
-// tests/trace_test.cpp: the binary and CSV trace forms agree, malformed files give errors with
+// tests/test_trace.cpp: the binary and CSV trace forms agree, malformed files give errors with
 // the offset or line, TraceWriter's records, and the oracleGeneral export's layout.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/sim_cli_test.sh TIERMEM: end-to-end checks of `tiermem trace` and `tiermem sim`:
+# tests/test_sim_cli.sh TIERMEM: end-to-end checks of `tiermem trace` and `tiermem sim`:
 # byte-identical output for the same inputs, the binary and CSV forms replaying alike, the
 # JSON last line, and clear errors for malformed traces.
 set -euo pipefail

@@ -1,4 +1,4 @@
-// tests/sim_test.cpp: the simulator's figures on traces small enough to work out by hand,
+// tests/test_sim.cpp: the simulator's figures on traces small enough to work out by hand,
 // determinism, and Belady's optimality over random traces.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

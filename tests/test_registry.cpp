@@ -1,4 +1,4 @@
-// tests/registry_test.cpp: building policies by name, and the errors for bad specs.
+// tests/test_registry.cpp: building policies by name, and the errors for bad specs.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
