@@ -399,8 +399,9 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
                                   to_string(upper_or_lower)));
     }
     PageRequest waiter = request;
-    // Only bytes that are nothing but an NVMe copy are worth not reading.
-    waiter.unread = request.skip_read && s.valid_mask() == PageState::tier_bit(Tier::nvme);
+    // Bytes that are only on nvme (or nowhere yet) need not come when they are all to be
+    // overwritten; a copy in the other tier would go stale anyway, so it is copied as usual.
+    waiter.unread = request.skip_read && (s.valid_mask() & ~PageState::tier_bit(Tier::nvme)) == 0;
     if (tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) && !waiter.unread) {
       // nvme -> dram first; the request comes back here when that is done.
       start_fetch(request.page, Tier::dram, false, false, &request, actions);
@@ -419,7 +420,6 @@ void MigrationEngine::advance_prefetch(const PageRequest& request, Actions& acti
     start_fetch(request.page, Tier::dram, true, false, &request, actions);
     return;
   }
-  ++counters_.prefetch_issued;
   start_fetch(request.page, request.tier, true, false, nullptr, actions);
 }
 
@@ -493,6 +493,7 @@ void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool sk
     if (free_frames_[at(tier)].empty()) return end_op(*op, nullptr, actions);
     uint32_t frame = free_frames_[at(tier)].back();
     free_frames_[at(tier)].pop_back();
+    if (op->waiters.empty()) ++counters_.prefetch_issued;  // a stop on the way up is not one
     return give_frame(*op, frame, actions);
   }
   waiting_[at(tier)].push_back(op);
@@ -624,12 +625,15 @@ MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Act
 }
 
 // The page is busy (the caller set it) and another tier holds the same bytes: let the copy in
-// tier go, put its frame on the free list, and make the page idle again.
-void MigrationEngine::drop_copy(PageId page, Tier tier, Actions&) {
+// tier go, put its frame on the free list, and make the page idle again. unread: the copy
+// never held the page's bytes (a failed write pin's); the page may be left with no copy, that
+// is unbacked, as it was before.
+void MigrationEngine::drop_copy(PageId page, Tier tier, Actions&, [[maybe_unused]] bool unread) {
   PageEntry& entry = parts_.pages[page];
   PageState s{entry.state.load(std::memory_order_acquire)};
   assert(s.busy() && s.valid(tier) && s.pins(tier) == 0 &&
-         (s.valid_mask() & ~PageState::tier_bit(tier)) != 0 && "dropping the last copy");
+         (unread || (s.valid_mask() & ~PageState::tier_bit(tier)) != 0) &&
+         "dropping the last copy");
   if (s.tracked(tier)) parts_.eviction[at(tier)]->remove(page);
   try {
     arena(tier).unmap(view_place(page, tier), parts_.page_size);
@@ -961,8 +965,8 @@ void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier
   {
     std::lock_guard lock(mutex_);
     for (PageId page : pages) {
-      // Taken by someone else meanwhile: the copy stays; being clean, eviction drops it.
-      if (set_busy_if_unpinned(page, tier)) drop_copy(page, tier, actions);
+      // Taken by someone else meanwhile: the copy stays (it is what they pinned).
+      if (set_busy_if_unpinned(page, tier)) drop_copy(page, tier, actions, true);
     }
     settle(actions);
   }

@@ -148,7 +148,8 @@ class MigrationEngine {
   void remove_tensor(TensorRecord& record);
 
   // Gives up the copies in tier of pages that a failed write pin fetched without their bytes
-  // (PageRequest::unread); their valid copy in nvme was never touched.
+  // (PageRequest::unread): their copy in nvme, which was never touched, is valid again, or,
+  // never written before, they are unbacked again.
   void undo_unread_pages(std::span<const PageId> pages, Tier tier);
 
   void fill_stats(Stats& stats);
@@ -173,7 +174,7 @@ class MigrationEngine {
   bool service_waiting(Tier tier, Actions& actions);
   void settle(Actions& actions);
   Grab evict_one(Tier tier, bool clean_only, Actions& actions);
-  void drop_copy(PageId page, Tier tier, Actions& actions);
+  void drop_copy(PageId page, Tier tier, Actions& actions, bool unread = false);
   void free_frame(Tier tier, uint32_t frame, Actions& actions);
   void step_done(PageOp& op, const io::Result& result) noexcept;
   void finish_fetch(PageOp& op, Actions& actions);
