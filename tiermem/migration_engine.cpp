@@ -146,11 +146,13 @@ std::string MigrationEngine::io_failure(const PageOp& op, const io::Result& resu
     NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
     where = fmt::format(" ({} at offset {})", loc.file->path, result.error_offset);
   }
-  std::string what = op.kind == PageOp::Kind::fetch
-                         ? fmt::format("bringing {} into {}", describe(op.page), to_string(op.tier))
-                         : fmt::format("writing {} down from {}; it stays valid there",
-                                       describe(op.page), to_string(op.tier));
-  return fmt::format("{} failed{}: {}", what, where, std::strerror(result.error));
+  if (op.kind == PageOp::Kind::fetch) {
+    return fmt::format("bringing {} into {} failed{}: {}", describe(op.page), to_string(op.tier),
+                       where, std::strerror(result.error));
+  }
+  return fmt::format("writing {} down from {} failed{}: {}; the page stays valid in {}",
+                     describe(op.page), to_string(op.tier), where, std::strerror(result.error),
+                     to_string(op.tier));
 }
 
 // ---- requests ----------------------------------------------------------------------------
@@ -452,6 +454,8 @@ void MigrationEngine::advance_flush(const PageRequest& request, Actions& actions
     return join(request);
   }
   if (!s.dirty()) return done(request, nullptr, request.acted, actions);
+  // A page pinned for writing is still being written: a copy now would be stale at once.
+  if (s.writers() != 0) return done(request, nullptr, false, actions);
   PageRequest waiter = request;
   waiter.acted = true;
   // A gpu-only page goes to dram first; the request comes back and writes it on to nvme.
@@ -790,18 +794,6 @@ void MigrationEngine::fail_op(PageOp& op, const io::Result& result, Actions& act
     free_frames_[at(op.frame_tier)].push_back(op.frame);
     op.frame = kNoFrame;
   }
-  if (op.kind == PageOp::Kind::writeback && op.evicting) {
-    // The page stays where it was; the oldest operation waiting for the frame it would have
-    // freed gets the error, so that a failing disk cannot make eviction retry forever.
-    update(op.page, [&](PageState& s) { s.set_tracked(op.tier, true); });
-    parts_.eviction[at(op.tier)]->insert(event(op.page, op.tier, false, support::now_ns()));
-    std::deque<PageOp*>& waiting = waiting_[at(op.tier)];
-    if (!waiting.empty()) {
-      PageOp* starved = waiting.front();
-      waiting.pop_front();
-      end_op(*starved, &failure, actions);
-    }
-  }
   end_op(op, &failure, actions);
 }
 
@@ -811,7 +803,22 @@ void MigrationEngine::end_op(PageOp& op, const Failure* failure, Actions& action
     --in_flight_[at(op.frame_tier)];
     if (op.kind == PageOp::Kind::fetch) fill_ended(op.tier, failure == nullptr);
   }
-  if (op.kind == PageOp::Kind::writeback && op.evicting) --freeing_[at(op.tier)];
+  if (op.kind == PageOp::Kind::writeback && op.evicting) {
+    --freeing_[at(op.tier)];
+    if (failure != nullptr) {
+      // The victim stays where it was, evictable again; and the oldest operation waiting for
+      // the frame it would have freed gets the error, so that eviction cannot retry forever
+      // (on a failing disk, or a lower tier with every frame pinned).
+      update(op.page, [&](PageState& s) { s.set_tracked(op.tier, true); });
+      parts_.eviction[at(op.tier)]->insert(event(op.page, op.tier, false, support::now_ns()));
+      std::deque<PageOp*>& waiting = waiting_[at(op.tier)];
+      if (!waiting.empty()) {
+        PageOp* starved = waiting.front();
+        waiting.pop_front();
+        end_op(*starved, failure, actions);
+      }
+    }
+  }
   if (op.prefetch) prefetch_bytes_ -= parts_.page_size;
   const bool flush = op.kind == PageOp::Kind::writeback && !op.evicting;
   update(op.page, [&](PageState& s) {
