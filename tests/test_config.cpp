@@ -114,6 +114,7 @@ TEST(Config, ValidateNamesTheFieldTheValueAndTheLimit) {
   invalid([](Config& c) { c.io.block_size = 1000; }, {"io.block_size"});
   invalid([](Config& c) { c.io.engine = "aio"; }, {"io.engine 'aio'"});
   invalid([](Config& c) { c.gpu.backend = "rocm"; }, {"gpu.backend 'rocm'"});
+  invalid([](Config& c) { c.gpu.direct_storage = "yes"; }, {"gpu.direct_storage 'yes'"});
   invalid([](Config& c) { c.dram.huge_pages = "yes"; }, {"dram.huge_pages 'yes'"});
   Config fine;
   EXPECT_NO_THROW(fine.validate());

@@ -46,6 +46,10 @@ const KeyDef kKeys[] = {
     {"gpu.backend", "auto (CUDA when a device is present), cuda, emulated",
      TIERMEM_FIELD(&c.gpu.backend)},
     {"gpu.device", "CUDA device ordinal", TIERMEM_FIELD(&c.gpu.device)},
+    {"gpu.direct_storage",
+     "NVMe->GPU through GPUDirect Storage (cuFile): auto (when nvidia-fs is loaded), on (also "
+     "in cuFile's compatibility mode), off",
+     TIERMEM_FIELD(&c.gpu.direct_storage)},
     {"dram.capacity", "bytes of the DRAM tier, allocated at pool start",
      TIERMEM_FIELD(SizeField{&c.dram.capacity})},
     {"dram.pinned", "page-lock the DRAM region when RLIMIT_MEMLOCK allows",
@@ -339,6 +343,9 @@ void Config::validate() const {
   }
   if (gpu.backend != "auto" && gpu.backend != "cuda" && gpu.backend != "emulated") {
     fail(fmt::format("gpu.backend '{}' is not one of auto, cuda, emulated", gpu.backend));
+  }
+  if (gpu.direct_storage != "auto" && gpu.direct_storage != "on" && gpu.direct_storage != "off") {
+    fail(fmt::format("gpu.direct_storage '{}' is not one of auto, on, off", gpu.direct_storage));
   }
   if (dram.huge_pages != "auto" && dram.huge_pages != "hugetlb" && dram.huge_pages != "thp" &&
       dram.huge_pages != "off") {

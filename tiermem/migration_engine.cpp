@@ -35,6 +35,7 @@ struct MigrationEngine::PageOp final : io::Completion {
     gpu_in,      // the page's dram frame -> the gpu frame being filled
     gpu_out,     // the page's gpu frame -> the dram frame being filled
     gpu_zero,    // zero the gpu frame being filled
+    gpu_direct,  // nvme -> the gpu frame being filled (GPUDirect Storage)
     host_zero,   // zero the dram frame being filled
     skip,        // nothing to copy: the caller overwrites the whole page
   };
@@ -142,7 +143,8 @@ std::string MigrationEngine::describe(PageId page) const {
 std::string MigrationEngine::io_failure(const PageOp& op, const io::Result& result) const {
   const PageEntry& entry = parts_.pages[op.page];
   std::string where;
-  if (op.step == PageOp::Step::nvme_read || op.step == PageOp::Step::nvme_write) {
+  if (op.step == PageOp::Step::nvme_read || op.step == PageOp::Step::nvme_write ||
+      op.step == PageOp::Step::gpu_direct) {
     NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
     where = fmt::format(" ({} at offset {})", loc.file->path, result.error_offset);
   }
@@ -404,7 +406,8 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
     // Bytes that are only on nvme (or nowhere yet) need not come when they are all to be
     // overwritten; a copy in the other tier would go stale anyway, so it is copied as usual.
     waiter.unread = request.skip_read && (s.valid_mask() & ~PageState::tier_bit(Tier::nvme)) == 0;
-    if (tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) && !waiter.unread) {
+    if (tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) && !waiter.unread &&
+        !parts_.gpu->reads_direct()) {
       // nvme -> dram first; the request comes back here when that is done.
       start_fetch(request.page, Tier::dram, false, false, &request, actions);
       return;
@@ -418,7 +421,8 @@ void MigrationEngine::advance_prefetch(const PageRequest& request, Actions& acti
   PageState s{parts_.pages[request.page].state.load(std::memory_order_acquire)};
   if (s.busy() || s.writing() || s.valid(request.tier)) return;
   if (prefetch_bytes_ + parts_.page_size > parts_.prefetch_budget) return;
-  if (request.tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme)) {
+  if (request.tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) &&
+      !parts_.gpu->reads_direct()) {
     start_fetch(request.page, Tier::dram, true, false, &request, actions);
     return;
   }
@@ -548,8 +552,11 @@ void MigrationEngine::give_frame(PageOp& op, uint32_t frame, Actions& actions) {
               : s.valid(Tier::nvme) ? Step::nvme_read
                                     : Step::host_zero;
   } else {
-    assert((s.valid(Tier::dram) || !s.valid(Tier::nvme)) && "gpu fetches come through dram");
-    op.step = s.valid(Tier::dram) ? Step::gpu_in : Step::gpu_zero;
+    assert((s.valid(Tier::dram) || !s.valid(Tier::nvme) || parts_.gpu->reads_direct()) &&
+           "gpu fetches come through dram unless the backend reads nvme directly");
+    op.step = s.valid(Tier::dram)   ? Step::gpu_in
+              : s.valid(Tier::nvme) ? Step::gpu_direct
+                                    : Step::gpu_zero;
   }
   actions.launch.push_back(&op);
 }
@@ -723,9 +730,9 @@ void MigrationEngine::finish_fetch(PageOp& op, Actions& actions) {
   });
   parts_.eviction[at(tier)]->insert(event(op.page, tier, false, support::now_ns()));
   using Step = PageOp::Step;
-  Tier from = op.step == Step::nvme_read ? Tier::nvme
-              : op.step == Step::gpu_out ? Tier::gpu
-                                         : Tier::dram;
+  Tier from = op.step == Step::nvme_read || op.step == Step::gpu_direct ? Tier::nvme
+              : op.step == Step::gpu_out                                ? Tier::gpu
+                                                                        : Tier::dram;
   if (op.step == Step::host_zero || op.step == Step::gpu_zero) {
     ++counters_.zero_fills;
   } else if (op.step != Step::skip) {
@@ -875,6 +882,10 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
                                   op);
     case Step::gpu_zero:
       return parts_.gpu->zero(op.frame, op);
+    case Step::gpu_direct: {
+      NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
+      return parts_.gpu->read_direct(op.frame, *loc.file, loc.offset, size, op);
+    }
     case Step::host_zero:
       std::memset(dram.frame_address(op.frame), 0, size);
       return op.complete({.bytes = size});

@@ -51,6 +51,14 @@ NvmeStore::NvmeStore(const NvmeTierConfig& config, uint64_t page_size, io::Engin
   }
 }
 
+std::vector<const io::File*> NvmeStore::files() const {
+  std::vector<const io::File*> all;
+  for (const Directory& dir : dirs_) {
+    for (const io::File& file : dir.files) all.push_back(&file);
+  }
+  return all;
+}
+
 NvmeStore::~NvmeStore() {
   for (Directory& dir : dirs_) close_directory(dir);
 }

@@ -55,6 +55,8 @@ class NvmeStore {
     return config.capacity / dirs / page_size * dirs;
   }
   uint64_t free_slots() const noexcept;
+  // Every backing file (for the gpu tier's direct reads).
+  std::vector<const io::File*> files() const;
   // False when some directory refused O_DIRECT and its files use buffered I/O.
   bool direct() const noexcept { return direct_; }
 

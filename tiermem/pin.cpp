@@ -16,7 +16,9 @@ Pin::Pin(Pin&& other) noexcept
       tier_(other.tier_),
       access_(other.access_),
       data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+      size_(std::exchange(other.size_, 0)),
+      on_stream_(std::exchange(other.on_stream_, false)),
+      stream_(std::exchange(other.stream_, nullptr)) {}
 
 Pin& Pin::operator=(Pin&& other) noexcept {
   if (this != &other) {
@@ -28,6 +30,8 @@ Pin& Pin::operator=(Pin&& other) noexcept {
     access_ = other.access_;
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    on_stream_ = std::exchange(other.on_stream_, false);
+    stream_ = std::exchange(other.stream_, nullptr);
   }
   return *this;
 }
@@ -38,6 +42,8 @@ void Pin::reset() noexcept {
   core_ = nullptr;
   data_ = nullptr;
   size_ = 0;
+  on_stream_ = false;
+  stream_ = nullptr;
 }
 
 void Pin::throw_bad_view(size_t element_size, size_t element_align) const {

@@ -29,7 +29,8 @@ int at(Tier tier) {
 class PinJob final : public Job {
  public:
   PinJob(PoolCore& core, uint64_t requests, const std::vector<PageId>& pinned_already, Tier tier,
-         Access access, PageId first_page, uint32_t page_count, void* data, uint64_t size)
+         Access access, PageId first_page, uint32_t page_count, void* data, uint64_t size,
+         std::optional<GpuStream> stream)
       : Job(requests),
         core_(core),
         pinned_(pinned_already),
@@ -38,7 +39,8 @@ class PinJob final : public Job {
         first_page_(first_page),
         page_count_(page_count),
         data_(data),
-        size_(size) {}
+        size_(size),
+        stream_(stream) {}
 
   std::future<Pin> future() { return promise_.get_future(); }
 
@@ -51,6 +53,15 @@ class PinJob final : public Job {
 
   void finished(std::exception_ptr error) noexcept override {
     const bool write = access_ != Access::read;
+    Pin pin;
+    if (!error) {
+      try {
+        pin = core_.make_pin(first_page_, page_count_, tier_, access_, data_, size_, stream_);
+      } catch (...) {
+        error = std::current_exception();  // make_pin unpinned every page
+        pinned_.clear();
+      }
+    }
     if (error) {
       for (PageId page : pinned_) core_.unpin_page(page, tier_, write);
       if (!unread_.empty()) core_.engine().undo_unread_pages(unread_, tier_);
@@ -64,7 +75,7 @@ class PinJob final : public Job {
         core_.page_state(page).fetch_and(~stale.word, std::memory_order_acq_rel);
       }
       core_.count_pin();
-      promise_.set_value(core_.make_pin(first_page_, page_count_, tier_, access_, data_, size_));
+      promise_.set_value(std::move(pin));
     }
     delete this;
   }
@@ -78,6 +89,7 @@ class PinJob final : public Job {
   uint32_t page_count_;
   void* data_;
   uint64_t size_;
+  std::optional<GpuStream> stream_;
   std::promise<Pin> promise_;
 };
 
@@ -134,7 +146,10 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io)
                                                        .numa_node = config_.dram.numa_node,
                                                        .view_pages = page_ids});
   const auto gpu_frames = static_cast<uint32_t>(config_.gpu.capacity / page_size_);
-  if (gpu_frames > 0) gpu_ = make_gpu_backend(config_.gpu, gpu_frames, page_size_, page_ids);
+  if (gpu_frames > 0) {
+    gpu_ = make_gpu_backend(config_.gpu, gpu_frames, page_size_, page_ids,
+                            {dram_->base(), dram_->bytes()});
+  }
 
   if (!io_) {
     io_ = io::make_engine({.kind = config_.io.engine,
@@ -147,6 +162,7 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io)
     support::log().info("io: the dram tier could not be registered as fixed buffers");
   }
   nvme_ = std::make_unique<NvmeStore>(config_.nvme, page_size_, *io_);
+  if (gpu_) gpu_->attach_storage(nvme_->files());
   pages_ = std::make_unique<PageTable>(page_ids);
 
   for (Tier tier : {Tier::gpu, Tier::dram}) {
@@ -291,9 +307,10 @@ void PoolCore::check_pinnable(Tier tier) const {
 }
 
 PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access access,
-                                       ByteRange range) {
+                                       ByteRange range, std::optional<GpuStream> stream) {
   const TensorRecord& record = this->record(tensor);
   check_pinnable(tier);
+  if (stream) gpu_->check_stream(*stream);
   const PageSpan span = page_span(record, range);
   FrameArena& arena = tier == Tier::gpu ? gpu_->arena() : *dram_;
   if (span.count > arena.frame_count()) {
@@ -331,7 +348,7 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   }
   if (drain) engine_->try_drain();
   if (resident == span.count) {
-    return {make_pin(first, span.count, tier, access, data, span.length), {}};
+    return {make_pin(first, span.count, tier, access, data, span.length, stream), {}};
   }
 
   std::vector<PageId> pinned(resident);
@@ -339,7 +356,7 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   std::vector<PageRequest> requests;
   requests.reserve(span.count - resident);
   auto* job = new PinJob(*this, span.count - resident, pinned, tier, access, first, span.count,
-                         data, span.length);
+                         data, span.length, stream);
   std::future<Pin> later = job->future();
   for (uint32_t i = resident; i < span.count; ++i) {
     uint64_t page_start = static_cast<uint64_t>(span.first + i) * page_size_;
@@ -356,22 +373,37 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   return {Pin(), std::move(later)};
 }
 
-Pin PoolCore::pin(const Tensor& tensor, Tier tier, Access access, ByteRange range) {
-  PinStart start = start_pin(tensor, tier, access, range);
+Pin PoolCore::pin(const Tensor& tensor, Tier tier, Access access, ByteRange range,
+                  std::optional<GpuStream> stream) {
+  PinStart start = start_pin(tensor, tier, access, range, stream);
   return start.later.valid() ? start.later.get() : std::move(start.pin);
 }
 
 std::future<Pin> PoolCore::pin_async(const Tensor& tensor, Tier tier, Access access,
-                                     ByteRange range) {
-  PinStart start = start_pin(tensor, tier, access, range);
+                                     ByteRange range, std::optional<GpuStream> stream) {
+  PinStart start = start_pin(tensor, tier, access, range, stream);
   if (start.later.valid()) return std::move(start.later);
   std::promise<Pin> ready;
   ready.set_value(std::move(start.pin));
   return ready.get_future();
 }
 
+std::vector<uint32_t> PoolCore::gpu_frames(PageId first, uint32_t count) const {
+  std::vector<uint32_t> frames(count);
+  for (uint32_t i = 0; i < count; ++i) frames[i] = (*pages_)[first + i].frame[at(Tier::gpu)];
+  return frames;
+}
+
 Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, void* data,
-                       uint64_t size) noexcept {
+                       uint64_t size, std::optional<GpuStream> stream) {
+  if (tier == Tier::gpu && (stream || gpu_->pending_uses())) {
+    try {
+      gpu_->begin_use(gpu_frames(first, count), stream ? &*stream : nullptr);
+    } catch (...) {
+      for (uint32_t i = 0; i < count; ++i) unpin_page(first + i, tier, access != Access::read);
+      throw;
+    }
+  }
   Pin pin;
   pin.core_ = this;
   pin.first_page_ = first;
@@ -380,6 +412,8 @@ Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, v
   pin.access_ = access;
   pin.data_ = data;
   pin.size_ = size;
+  pin.on_stream_ = stream.has_value();
+  pin.stream_ = stream.value_or(nullptr);
   return pin;
 }
 
@@ -403,6 +437,15 @@ void PoolCore::unpin_page(PageId page, Tier tier, bool write) noexcept {
 
 void PoolCore::unpin(const Pin& pin) noexcept {
   const bool write = pin.access_ != Access::read;
+  if (pin.on_stream_) {
+    // Before the counts drop, so that the frames are not given away unordered.
+    try {
+      gpu_->end_use(gpu_frames(pin.first_page_, pin.page_count_), pin.stream_);
+    } catch (const std::exception& e) {
+      support::log().critical("unpin: {}; the stream's work may still be using the pages",
+                              e.what());
+    }
+  }
   for (uint32_t i = 0; i < pin.page_count_; ++i) unpin_page(pin.first_page_ + i, pin.tier_, write);
   if (!write) return;
   const TensorRecord& record = tensors_[(*pages_)[pin.first_page_].tensor];

@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -44,8 +45,11 @@ class PoolCore {
   // The live record behind a handle; throws Error(released) for a stale one.
   const TensorRecord& record(const Tensor& tensor) const;
 
-  Pin pin(const Tensor& tensor, Tier tier, Access access, ByteRange range);
-  std::future<Pin> pin_async(const Tensor& tensor, Tier tier, Access access, ByteRange range);
+  // stream: set for Tensor::pin_on_stream (tier is gpu then).
+  Pin pin(const Tensor& tensor, Tier tier, Access access, ByteRange range,
+          std::optional<GpuStream> stream = std::nullopt);
+  std::future<Pin> pin_async(const Tensor& tensor, Tier tier, Access access, ByteRange range,
+                             std::optional<GpuStream> stream = std::nullopt);
   void prefetch(const Tensor& tensor, Tier tier, ByteRange range);
   uint64_t evict(const Tensor& tensor, Tier tier);
   void flush(const Tensor* tensor);  // null: every tensor
@@ -62,9 +66,11 @@ class PoolCore {
   void unpin_page(PageId page, Tier tier, bool write) noexcept;
   // Counts one successful pin call.
   void count_pin() noexcept { AccessLog::Writer(log_).pin(); }
-  // A Pin over pages already pinned.
-  Pin make_pin(PageId first, uint32_t count, Tier tier, Access access, void* data,
-               uint64_t size) noexcept;
+  // A Pin over pages already pinned. For the gpu tier it first orders the pin after earlier
+  // device work on the frames (GpuBackend::begin_use); if that fails it unpins the pages and
+  // throws.
+  Pin make_pin(PageId first, uint32_t count, Tier tier, Access access, void* data, uint64_t size,
+               std::optional<GpuStream> stream);
   std::atomic<uint64_t>& page_state(PageId page) noexcept;
 
   Stats stats();
@@ -86,7 +92,10 @@ class PoolCore {
 
   PageSpan page_span(const TensorRecord& record, ByteRange range) const;
   void check_pinnable(Tier tier) const;
-  PinStart start_pin(const Tensor& tensor, Tier tier, Access access, ByteRange range);
+  PinStart start_pin(const Tensor& tensor, Tier tier, Access access, ByteRange range,
+                     std::optional<GpuStream> stream);
+  // The gpu frames of pinned pages, for the backend's stream ordering.
+  std::vector<uint32_t> gpu_frames(PageId first, uint32_t count) const;
   uint64_t wait_for(std::vector<PageRequest>& requests);
 
   Config config_;

@@ -38,6 +38,15 @@ std::future<Pin> Tensor::pin_async(Tier tier, Access access, ByteRange range) co
   return core_of(core_).pin_async(*this, tier, access, range);
 }
 
+Pin Tensor::pin_on_stream(GpuStream stream, Access access, ByteRange range) const {
+  return core_of(core_).pin(*this, Tier::gpu, access, range, stream);
+}
+
+std::future<Pin> Tensor::pin_on_stream_async(GpuStream stream, Access access,
+                                             ByteRange range) const {
+  return core_of(core_).pin_async(*this, Tier::gpu, access, range, stream);
+}
+
 void Tensor::prefetch(Tier tier, ByteRange range) const {
   core_of(core_).prefetch(*this, tier, range);
 }

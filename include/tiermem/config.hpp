@@ -18,6 +18,9 @@ struct GpuTierConfig {
   uint64_t capacity = 0;         // bytes of GPU staging memory; 0: the pool has no gpu tier
   std::string backend = "auto";  // auto (CUDA when a device is present), cuda, emulated
   int device = 0;                // CUDA device ordinal
+  // NVMe->GPU through GPUDirect Storage (cuFile) instead of through DRAM: auto (when the
+  // nvidia-fs driver is loaded), on (also in cuFile's slower compatibility mode), off.
+  std::string direct_storage = "auto";
 };
 
 struct DramTierConfig {

@@ -8,7 +8,15 @@
 #include "tiermem/error.hpp"
 #include "tiermem/types.hpp"
 
+// CUDA's stream type, declared so that this header needs no CUDA header: cudaStream_t (the
+// runtime's) and CUstream (the driver's) are both CUstream_st*.
+struct CUstream_st;
+
 namespace tiermem {
+
+// A CUDA stream of the gpu tier's device (in its primary context, the one the CUDA runtime
+// uses); pass a cudaStream_t or CUstream as it is. Null is the legacy default stream.
+using GpuStream = CUstream_st*;
 
 namespace detail {
 class PoolCore;
@@ -17,6 +25,12 @@ class PoolCore;
 // While a Pin lives, every page of its range stays resident in its tier and is never evicted,
 // and data() is one contiguous pointer to the whole range: a host pointer for the dram tier, a
 // device pointer for the gpu tier (a host pointer into emulated GPU memory without CUDA).
+//
+// Device work on a gpu pin: a pin made by Tensor::pin is ready for any stream when it is
+// returned, and the caller's device work on its pointer must have finished (say, by a stream
+// synchronize) before the Pin ends. A pin made by Tensor::pin_on_stream is ordered with its
+// stream instead: work launched on that stream after the pin sees the data, and work enqueued
+// there before the Pin ends may still be running when it ends (see Tensor::pin_on_stream).
 //
 // Ownership: move-only; the destructor unpins. Thread safety: a Pin object belongs to one
 // thread at a time, but the memory it points to may be used by any thread while it lives.
@@ -37,6 +51,9 @@ class Pin {
   uint64_t size() const noexcept { return size_; }
   Tier tier() const noexcept { return tier_; }
   Access access() const noexcept { return access_; }
+  // Whether the pin is ordered with a stream (Tensor::pin_on_stream), and which.
+  bool on_stream() const noexcept { return on_stream_; }
+  GpuStream stream() const noexcept { return stream_; }
 
   // A zero-copy view of the pinned bytes.
   std::span<std::byte> bytes() const noexcept {
@@ -53,7 +70,8 @@ class Pin {
     return {static_cast<T*>(data_), static_cast<size_t>(size_ / sizeof(T))};
   }
 
-  // Unpins now; the Pin becomes empty. Never blocks on I/O.
+  // Unpins now; the Pin becomes empty. Never blocks on I/O. For a pin on a stream, records
+  // the end of the stream's work so far on the pinned frames (an event on the stream).
   void reset() noexcept;
 
  private:
@@ -67,6 +85,8 @@ class Pin {
   Access access_ = Access::read;
   void* data_ = nullptr;
   uint64_t size_ = 0;
+  bool on_stream_ = false;
+  GpuStream stream_ = nullptr;
 };
 
 }  // namespace tiermem

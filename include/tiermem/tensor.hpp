@@ -57,6 +57,26 @@ class Tensor {
   // Error pin() would throw. Argument errors are thrown here, before anything starts.
   std::future<Pin> pin_async(Tier tier, Access access, ByteRange range = ByteRange::whole()) const;
 
+  // Pins the range in the gpu tier, ordered with the caller's CUDA stream, so that nothing
+  // waits for the device:
+  // - Work launched on stream after this returns sees the pinned data, and sees everything
+  //   that earlier pins' work on these pages wrote (on any stream), without a device-wide or
+  //   stream synchronize: the pin makes the stream wait on the device for that earlier work.
+  // - When the Pin ends, an event is recorded on stream; tiermem copies the pages out of (or
+  //   new pages into) their frames only after it, so the work enqueued on stream while the pin
+  //   lived may still be running: a write pin's kernels finish before the engine writes those
+  //   pages down, and a read pin's before their frames are reused.
+  // Blocks, like pin(), until the data is in device memory (the host waits for the copies;
+  // the stream does not). Throws what pin() throws, Error(unsupported) when the pool's gpu
+  // tier is not CUDA (the emulation has no streams), Error(invalid_argument) for a stream of
+  // another device or context than the gpu tier's. Thread safety as pin().
+  Pin pin_on_stream(GpuStream stream, Access access, ByteRange range = ByteRange::whole()) const;
+
+  // Starts the same work as pin_on_stream() and returns at once; the stream is ordered when
+  // the future's Pin is ready.
+  std::future<Pin> pin_on_stream_async(GpuStream stream, Access access,
+                                       ByteRange range = ByteRange::whole()) const;
+
   // Schedules the range to be brought into tier without pinning it, and returns at once.
   // Pages that do not fit without evicting pinned pages are skipped. Counted in
   // Stats::prefetch_*.
