@@ -48,8 +48,9 @@ CUdeviceptr as_device(const std::byte* pointer) {
 // must never find its addresses gone). Events recorded by one unpin are shared by its frames.
 class FrameUses {
  public:
-  explicit FrameUses(uint32_t frames) : uses_(frames) {}
+  FrameUses(CUcontext context, uint32_t frames) : context_(context), uses_(frames) {}
   ~FrameUses() {
+    CudaContextScope scope(context_);
     for (std::vector<Shared*>& list : uses_) {
       for (Shared* e : list) release(e);
     }
@@ -141,6 +142,7 @@ class FrameUses {
     if (had && list.empty()) busy_frames_.fetch_sub(1, std::memory_order_release);
   }
 
+  CUcontext context_;
   std::mutex mutex_;
   std::vector<std::vector<Shared*>> uses_;
   std::vector<CUevent> free_;
@@ -466,8 +468,8 @@ class CudaGpu final : public GpuBackend {
         name_(device_name(device_)),
         direct_storage_(config.direct_storage),
         context_(device_),
-        uses_(frames),
         arena_(context_.get(), device_, name_, frames, frame_size, view_pages, uses_),
+        uses_(context_.get(), frames),
         host_(context_.get(), host),
         h2d_(context_.get(), "host-to-device"),
         d2h_(context_.get(), "device-to-host") {
@@ -476,7 +478,6 @@ class CudaGpu final : public GpuBackend {
                         format_size(frame_size),
                         format_size(static_cast<uint64_t>(frames) * frame_size));
   }
-  ~CudaGpu() override { files_.reset(); }
 
   std::string_view name() const noexcept override { return "cuda"; }
   FrameArena& arena() noexcept override { return arena_; }
@@ -503,6 +504,8 @@ class CudaGpu final : public GpuBackend {
   }
 
   void attach_storage(std::span<const io::File* const> files) override {
+    files_.reset();
+    if (files.empty()) return;
     files_ =
         CudaFileReader::open(direct_storage_, context_.get(), files, arena_.linear(),
                              static_cast<uint64_t>(arena_.frame_count()) * arena_.frame_size());
@@ -549,8 +552,10 @@ class CudaGpu final : public GpuBackend {
   std::string name_;
   std::string direct_storage_;
   PrimaryContext context_;
-  mutable FrameUses uses_;
+  // The arena checks the device's memory before uses_ sizes its table by the frame count;
+  // it keeps a reference to uses_ and uses it only later.
   CudaArena arena_;
+  mutable FrameUses uses_;
   HostRegistration host_;
   CopyStream h2d_;
   CopyStream d2h_;

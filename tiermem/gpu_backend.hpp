@@ -34,9 +34,10 @@ class GpuBackend {
   virtual void copy_out(std::byte* host, uint32_t frame, uint64_t bytes, io::Completion& done) = 0;
   virtual void zero(uint32_t frame, io::Completion& done) = 0;
 
-  // Direct NVMe reads into frames (GPUDirect Storage). attach_storage is called once at pool
-  // start with every file of the NVMe tier; reads_direct() then says whether read_direct may
-  // be used for them. read_direct tells done like the copies.
+  // Direct NVMe reads into frames (GPUDirect Storage). attach_storage is called at pool start
+  // with every file of the NVMe tier, and with none before the files close; reads_direct()
+  // then says whether read_direct may be used for them. read_direct tells done like the
+  // copies.
   virtual void attach_storage(std::span<const io::File* const>) {}
   virtual bool reads_direct() const noexcept { return false; }
   virtual void read_direct(uint32_t /*frame*/, const io::File& /*file*/, uint64_t /*offset*/,

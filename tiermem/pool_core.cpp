@@ -198,7 +198,10 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io)
   }
 }
 
-PoolCore::~PoolCore() = default;
+PoolCore::~PoolCore() {
+  engine_.reset();                     // waits for every operation
+  if (gpu_) gpu_->attach_storage({});  // before the NVMe tier's files close
+}
 
 // ---- tensors -----------------------------------------------------------------------------
 

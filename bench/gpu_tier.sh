@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# bench/gpu_tier.sh: the CUDA gpu tier's targets, measured as ratios in one run on a GPU
+# machine (issue 5):
+#   DRAM->GPU through pins and GPU->DRAM through evictions against cudaMemcpyAsync of a
+#   cudaHostAlloc buffer of the same size (gpu_tier_bench copy);
+#   NVMe->GPU streaming of a layer set larger than the DRAM tier against fio's sequential
+#   read of a file of the same size in the same directory, fio run before and after, the
+#   better of its runs taken (gpu_tier_bench stream);
+#   the share of the transfer time hidden under a simulated compute step per layer 1.2 times
+#   as long as that layer's transfer (gpu_tier_bench stream --compute 1.2).
+# fio: io_uring, O_DIRECT, 1 MiB blocks, QD 32, batched submission and completion, registered
+# buffers and file, huge-page buffers (--mem=mmaphuge), 1 and 2 jobs (tiermem uses 2 rings).
+# As root the script reserves vm.nr_hugepages for fio and for the pools' DRAM tiers (so both
+# sides read into 2 MiB pages), and puts the old value back at the end.
+#
+# usage: bench/gpu_tier.sh --bin BUILD/bin --dir NVME_DIR [--fio FIO] [--layer 128MiB]
+#                          [--layers 24] [--dram 1GiB] [--gpu 512MiB] [--copy 1GiB]
+#                          [--pages "2MiB 8MiB"] [--out DIR]
+set -euo pipefail
+
+bin=build/release/bin
+dir=${TMPDIR:-/tmp}
+fio=fio
+layer=128MiB
+layers=24
+dram=1GiB
+gpu=512MiB
+copy=1GiB
+pages="2MiB 8MiB"
+out=
+while (($#)); do
+  case $1 in
+    --bin) bin=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --fio) fio=$2; shift 2 ;;
+    --layer) layer=$2; shift 2 ;;
+    --layers) layers=$2; shift 2 ;;
+    --dram) dram=$2; shift 2 ;;
+    --gpu) gpu=$2; shift 2 ;;
+    --copy) copy=$2; shift 2 ;;
+    --pages) pages=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "gpu_tier.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+bench=$bin/gpu_tier_bench
+for tool in "$fio" "$bench" python3; do
+  command -v "$tool" >/dev/null || { echo "gpu_tier.sh: $tool not found" >&2; exit 2; }
+done
+log() { if [[ -n $out ]]; then tee -a "$out/gpu_tier.log"; else cat; fi; }
+
+set_bytes=$(( $(numfmt --from=iec "${layer%iB}") * layers ))
+file=$(mktemp "$dir/gpu-tier-fio.XXXXXX")
+old_hugepages=$(cat /proc/sys/vm/nr_hugepages)
+cleanup() {
+  rm -f "$file"
+  if ((EUID == 0)); then echo "$old_hugepages" >/proc/sys/vm/nr_hugepages; fi
+}
+trap cleanup EXIT
+
+# Enough 2 MiB pages for the largest DRAM tier (the copy bench's) and fio's two jobs.
+dram_pages=$(( ($(numfmt --from=iec "${copy%iB}") + (64 << 20)) >> 21 ))
+stream_pages=$(( $(numfmt --from=iec "${dram%iB}") >> 21 ))
+need=$(( (dram_pages > stream_pages ? dram_pages : stream_pages) + 2 * 17 + 16 ))
+if ((EUID == 0)); then echo $((old_hugepages + need)) >/proc/sys/vm/nr_hugepages; fi
+echo "huge pages free: $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) (wanted $need)" | log
+
+echo "fio layout: $file, $set_bytes bytes" | log
+"$fio" --name=layout --filename="$file" --size="$set_bytes" --bs=1M --rw=write --direct=1 \
+  --ioengine=io_uring --iodepth=32 --output-format=json >/dev/null
+
+# fio_read JOBS: prints the read bandwidth in GB/s. The jobs split the file.
+fio_read() {
+  local jobs=$1 part=$((set_bytes / $1))
+  "$fio" --name=read --filename="$file" --rw=read --bs=1M --iodepth=32 --numjobs="$jobs" \
+    --size="$part" --offset_increment="$part" --direct=1 --ioengine=io_uring \
+    --iodepth_batch_submit=8 --iodepth_batch_complete_max=32 --fixedbufs --registerfiles \
+    --mem=mmaphuge --group_reporting --output-format=json |
+    python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["jobs"][0]["read"]["bw_bytes"] / 1e9))'
+}
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]])' "$1"; }
+
+fio_runs=()
+for jobs in 1 2; do fio_runs+=("$(fio_read $jobs)"); done
+echo "fio read before: 1 job ${fio_runs[0]} GB/s, 2 jobs ${fio_runs[1]} GB/s" | log
+
+"$bench" vmm --page 2MiB | log
+copy_lines=()
+for page in $pages; do
+  result=$("$bench" copy --size "$copy" --page "$page" --dir "$dir" --log warn)
+  echo "$result" | log
+  copy_lines+=("$page $(json_field h2d_ratio <<<"$result") $(json_field d2h_ratio <<<"$result")")
+done
+
+stream=$("$bench" stream --layer "$layer" --layers "$layers" --dram "$dram" --gpu "$gpu" \
+  --dir "$dir" --compute 1.2 --log warn)
+echo "$stream" | log
+
+for jobs in 1 2; do fio_runs+=("$(fio_read $jobs)"); done
+echo "fio read after: 1 job ${fio_runs[2]} GB/s, 2 jobs ${fio_runs[3]} GB/s" | log
+fio_best=$(printf '%s\n' "${fio_runs[@]}" | sort -g | tail -1)
+
+nvme_gpu=$(json_field nvme_gpu_gbps <<<"$stream")
+nvme_dram=$(json_field nvme_dram_gbps <<<"$stream")
+hidden=$(json_field hidden <<<"$stream")
+{
+  echo
+  echo "| target | measured | ratio | goal |"
+  echo "| --- | --- | --- | --- |"
+  for line in "${copy_lines[@]}"; do
+    read -r page h2d d2h <<<"$line"
+    echo "| DRAM->GPU pins, pages of $page / cudaMemcpyAsync | | $h2d | >= 0.9 |"
+    echo "| GPU->DRAM evictions, pages of $page / cudaMemcpyAsync | | $d2h | >= 0.9 |"
+  done
+  echo "| NVMe->GPU streaming / fio read (best of ${#fio_runs[@]}: $fio_best GB/s) | $nvme_gpu GB/s | $(python3 -c "print('%.3f' % ($nvme_gpu / $fio_best))") | >= 0.9 |"
+  echo "| NVMe->DRAM streaming / fio read | $nvme_dram GB/s | $(python3 -c "print('%.3f' % ($nvme_dram / $fio_best))") | (for comparison) |"
+  echo "| transfer time hidden under compute 1.2x the transfer | | $(python3 -c "print('%.1f %%' % (100 * $hidden))") | >= 95 % |"
+} | log
