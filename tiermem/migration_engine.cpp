@@ -982,25 +982,8 @@ void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier
 
 void MigrationEngine::fill_stats(Stats& stats) {
   std::lock_guard lock(mutex_);
-  for (int t = 0; t < 2; ++t) {
-    TierStats& tier = stats.tiers[t];
-    tier.free_frames = free_frames_[t].size();
-    tier.misses = counters_.tiers[t].misses;
-    tier.evictions = counters_.tiers[t].evictions;
-    tier.writebacks = counters_.tiers[t].writebacks;
-  }
-  for (int from = 0; from < kTierCount; ++from) {
-    for (int to = 0; to < kTierCount; ++to) {
-      stats.moves[from][to] = counters_.moves[from][to];
-      stats.moved_bytes[from][to] = counters_.moved_bytes[from][to];
-    }
-  }
-  stats.zero_fills = counters_.zero_fills;
-  stats.prefetch_issued = counters_.prefetch_issued;
-  stats.prefetch_useful = counters_.prefetch_useful;
-  stats.prefetch_late = counters_.prefetch_late;
-  stats.prefetch_useless = counters_.prefetch_useless;
-  stats.io_errors = counters_.io_errors;
+  stats = counters_;
+  for (int t = 0; t < 2; ++t) stats.tiers[t].free_frames = free_frames_[t].size();
 }
 
 }  // namespace tiermem::detail

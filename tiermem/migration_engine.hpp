@@ -152,6 +152,8 @@ class MigrationEngine {
   // never written before, they are unbacked again.
   void undo_unread_pages(std::span<const PageId> pages, Tier tier);
 
+  // Sets stats to the engine's counters: misses, evictions, write-backs, moves, zero fills,
+  // prefetch and I/O errors, and free frames. The rest is the caller's to fill in.
   void fill_stats(Stats& stats);
 
  private:
