@@ -14,6 +14,8 @@ struct Command {
 };
 
 int run_demo(std::span<char*> args);
+int run_io(std::span<char*> args);
 int run_stress(std::span<char*> args);
+int run_tune(std::span<char*> args);
 
 }  // namespace tiermem::tools

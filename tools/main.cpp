@@ -15,7 +15,9 @@ int run_version(std::span<char*>) {
 }
 
 constexpr Command kCommands[] = {
+    {"io", "measure the I/O engine on files: GB/s, IOPS, latency (like DeepNVMe's ds_io)", run_io},
     {"stress", "random pins from many threads over oversubscribed tiers, then verify", run_stress},
+    {"tune", "find the best io.threads, io.queue_depth and io.block_size for a disk", run_tune},
     {"version", "print the version", run_version},
 };
 
