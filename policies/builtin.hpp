@@ -7,9 +7,24 @@
 
 namespace tiermem::policies {
 
-std::unique_ptr<EvictionPolicy> make_lru(const PolicySpec& spec, const PolicyContext& context);
+using EvictionMaker = std::unique_ptr<EvictionPolicy>(const PolicySpec& spec,
+                                                      const PolicyContext& context);
+using PrefetchMaker = std::unique_ptr<PrefetchPolicy>(const PolicySpec& spec,
+                                                      const PolicyContext& context);
 
-std::unique_ptr<PrefetchPolicy> make_no_prefetch(const PolicySpec& spec,
-                                                 const PolicyContext& context);
+EvictionMaker make_lru;
+EvictionMaker make_fifo;
+EvictionMaker make_clock;
+EvictionMaker make_lfu;
+EvictionMaker make_two_q;
+EvictionMaker make_arc;
+EvictionMaker make_s3fifo;
+EvictionMaker make_belady;
+
+PrefetchMaker make_no_prefetch;
+PrefetchMaker make_sequential;
+PrefetchMaker make_stride;
+PrefetchMaker make_schedule;
+PrefetchMaker make_markov;
 
 }  // namespace tiermem::policies

@@ -58,6 +58,14 @@ class EvictionPolicy {
 
   // Tracked pages.
   virtual uint64_t size() const noexcept = 0;
+
+  // A hint that page will be inserted or touched soon: a policy may start loading its
+  // metadata into the cache. Never changes the policy's state.
+  virtual void will_access(PageId page) const noexcept { (void)page; }
+
+  // Whether the policy reads AccessEvent::next_use. An owner for whom next_use costs something
+  // to compute (a reverse pass over a trace, a schedule lookup) computes it only when asked.
+  virtual bool wants_next_use() const noexcept { return false; }
 };
 
 }  // namespace tiermem::policies

@@ -12,12 +12,9 @@ class Lru final : public EvictionPolicy {
   std::string_view name() const noexcept override { return "lru"; }
   void insert(const AccessEvent& event) override { list_.push_front(links_, event.page); }
   void touch(const AccessEvent& event) override { list_.move_to_front(links_, event.page); }
+  void will_access(PageId page) const noexcept override { links_.prefetch(page); }
   std::optional<PageId> victim(const VictimFilter& filter) override {
-    for (PageId page = list_.back(); page != PageLinks::kNil;
-         page = PageList::newer(links_, page)) {
-      if (filter.evictable(page)) return page;
-    }
-    return std::nullopt;
+    return list_.oldest(links_, filter);
   }
   void evict(PageId page) override { list_.remove(links_, page); }
   void remove(PageId page) override { list_.remove(links_, page); }

@@ -7,9 +7,11 @@
 
 #include <cassert>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "policies/eviction_policy.hpp"
+#include "policies/huge_pages.hpp"
 
 namespace tiermem::policies {
 
@@ -30,13 +32,17 @@ class PageLinks {
     if (page >= nodes_.size()) nodes_.resize(page + 1 + nodes_.size() / 2);
     return nodes_[page];
   }
+  // Starts loading page's node into the cache (a hint; nothing changes).
+  void prefetch(PageId page) const noexcept {
+    if (page < nodes_.size()) __builtin_prefetch(&nodes_[page]);
+  }
   // The tag of the list holding page, kNoList when none (or never seen).
   uint8_t list_of(PageId page) const noexcept {
     return page < nodes_.size() ? nodes_[page].list : kNoList;
   }
 
  private:
-  std::vector<Node> nodes_;
+  PageTable<Node> nodes_;
 };
 
 // A list tagged `tag` (nonzero) over a shared PageLinks. Front is the newest end.
@@ -71,6 +77,8 @@ class PageList {
       links[node.next].prev = node.prev;
     else
       tail_ = node.prev;
+    // Evictions take pages from the back: the next one will unlink the new back's neighbour.
+    if (node.next == PageLinks::kNil && tail_ != PageLinks::kNil) links.prefetch(links[tail_].prev);
     node.prev = node.next = PageLinks::kNil;
     node.list = PageLinks::kNoList;
     --size_;
@@ -83,6 +91,14 @@ class PageList {
 
   // The neighbour towards the front, kNil at the front.
   static PageId newer(PageLinks& links, PageId page) { return links[page].prev; }
+
+  // The page nearest the back that filter accepts, if any.
+  std::optional<PageId> oldest(PageLinks& links, const VictimFilter& filter) const {
+    for (PageId page = tail_; page != PageLinks::kNil; page = newer(links, page)) {
+      if (filter.evictable(page)) return page;
+    }
+    return std::nullopt;
+  }
 
  private:
   uint8_t tag_;

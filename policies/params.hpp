@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string_view>
 
 #include "policies/registry.hpp"
@@ -18,5 +19,13 @@ double param_double(const PolicySpec& spec, std::string_view key, double fallbac
                     double max);
 uint64_t param_uint(const PolicySpec& spec, std::string_view key, uint64_t fallback, uint64_t min,
                     uint64_t max);
+// The "tier" parameter (gpu or dram) as 0 or 1, or nullopt when absent. Throws Error(config)
+// naming any other text.
+std::optional<uint8_t> param_tier(const PolicySpec& spec);
+
+// The context's capacity_pages / page_size, for policies that cannot work without them.
+// Throw Error(config) naming the policy when the owner gave 0.
+uint64_t required_capacity(const PolicySpec& spec, const PolicyContext& context);
+uint64_t required_page_size(const PolicySpec& spec, const PolicyContext& context);
 
 }  // namespace tiermem::policies

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "policies/eviction_policy.hpp"
+#include "policies/schedule.hpp"
 
 namespace tiermem::policies {
 
@@ -36,6 +38,17 @@ class PrefetchPolicy {
 
   // Sees every access, in order, and may propose prefetches.
   virtual void on_access(const AccessEvent& event, PrefetchSink& sink) = 0;
+
+  // The application registered its future access order (replacing any earlier one; null
+  // withdraws it). Policies that follow a schedule use it; the others ignore it.
+  virtual void set_schedule(std::shared_ptr<const Schedule> schedule) { (void)schedule; }
+
+  // The owner measured the bandwidth of the link that fills tier (0 gpu, 1 dram), in bytes
+  // per second. Policies that time their proposals use the latest figure; the others ignore it.
+  virtual void observe_bandwidth(uint8_t tier, double bytes_per_second) {
+    (void)tier;
+    (void)bytes_per_second;
+  }
 };
 
 }  // namespace tiermem::policies

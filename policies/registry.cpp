@@ -16,10 +16,35 @@ namespace {
 
 constexpr EvictionEntry kEviction[] = {
     {"lru", "", "least recently used", make_lru},
+    {"fifo", "", "first in, first out; accesses do not reorder", make_fifo},
+    {"clock", "", "second chance: a reference bit per page, cleared by the hand", make_clock},
+    {"lfu", "", "least frequently used (counts saturate at 250), LRU among equals", make_lfu},
+    {"2q", "kin=0.25 (A1in share of capacity), kout=0.5 (A1out ghosts per capacity)",
+     "2Q: new pages in a FIFO, pages seen again after leaving it in an LRU", make_two_q},
+    {"arc", "", "adaptive replacement cache: recency and frequency lists sized by ghost hits",
+     make_arc},
+    {"s3fifo",
+     "small=0.1 (small FIFO share), ghost=0.9 (ghost ids per capacity), move=1 (accesses to "
+     "promote)",
+     "S3-FIFO: small FIFO for one-hit pages, main FIFO with 2-bit counts, ghost FIFO", make_s3fifo},
+    {"belady", "", "Belady's MIN: evicts the page used farthest in the future (needs next use)",
+     make_belady},
 };
 
 constexpr PrefetchEntry kPrefetch[] = {
     {"none", "", "never prefetches", make_no_prefetch},
+    {"sequential", "depth=8 (pages ahead), tier=gpu|dram (default: the accessed tier)",
+     "the next pages of the tensor accessed", make_sequential},
+    {"stride", "depth=4 (strides ahead), confirm=2 (repeats before trusting), tier=gpu|dram",
+     "a constant stride between accesses to each tensor", make_stride},
+    {"schedule",
+     "lead=2 (x read time), depth=8 (steps ahead at most), gbps=0 (bandwidth; 0: measured), "
+     "max_steps=1048576 (learning limit), tier=gpu|dram",
+     "follows the registered access order, or the one learned from the first iteration, "
+     "reading just early enough for the measured bandwidth",
+     make_schedule},
+    {"markov", "width=2 (successors kept per page), depth=2 (chain length), tier=gpu|dram",
+     "history: likeliest successors of each page, learned from past transitions", make_markov},
 };
 
 template <class Entry>
@@ -113,6 +138,33 @@ double param_double(const PolicySpec& spec, std::string_view key, double fallbac
                                           spec.name, key, it->second, min, max));
   }
   return value;
+}
+
+std::optional<uint8_t> param_tier(const PolicySpec& spec) {
+  auto it = spec.params.find("tier");
+  if (it == spec.params.end()) return std::nullopt;
+  if (it->second == "gpu") return uint8_t{0};
+  if (it->second == "dram") return uint8_t{1};
+  throw Error(Errc::config, fmt::format("policy '{}': tier={} is not a tier that can be "
+                                        "prefetched into (gpu, dram)",
+                                        spec.name, it->second));
+}
+
+uint64_t required_capacity(const PolicySpec& spec, const PolicyContext& context) {
+  if (context.capacity_pages == 0) {
+    throw Error(Errc::config, fmt::format("policy '{}' needs the tier's capacity in pages, "
+                                          "and its owner gave 0",
+                                          spec.name));
+  }
+  return context.capacity_pages;
+}
+
+uint64_t required_page_size(const PolicySpec& spec, const PolicyContext& context) {
+  if (context.page_size == 0) {
+    throw Error(Errc::config,
+                fmt::format("policy '{}' needs the page size, and its owner gave 0", spec.name));
+  }
+  return context.page_size;
 }
 
 uint64_t param_uint(const PolicySpec& spec, std::string_view key, uint64_t fallback, uint64_t min,

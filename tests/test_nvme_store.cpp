@@ -50,6 +50,24 @@ TEST_F(NvmeStoreTest, PagesStripeAcrossDirectoriesInStripes) {
   EXPECT_EQ(store.free_slots(), 64u);
 }
 
+TEST_F(NvmeStoreTest, AShortLastStripeAndMoreDirectoriesThanStripes) {
+  testing::ScratchDir c;
+  NvmeStore store(config_for({a.path(), b.path(), c.path()}, 96, 2), kPage, *engine);
+  std::vector<uint64_t> slots;
+  store.allocate(7, "odd", slots);  // stripes: {0,1} {2,3} {4,5} {6}
+  const uint64_t expected_dir[] = {0, 0, 1, 1, 2, 2, 0};
+  ASSERT_EQ(slots.size(), 7u);
+  for (uint64_t i = 0; i < 7; ++i) EXPECT_EQ(slots[i] / 32, expected_dir[i]) << "page " << i;
+  EXPECT_EQ(slots[6], slots[1] + 1);
+  std::vector<uint64_t> one;
+  store.allocate(1, "one", one);  // a single page: the first directory only
+  EXPECT_EQ(one[0] / 32, 0u);
+  EXPECT_EQ(store.free_slots(), 88u);
+  store.free(slots);
+  store.free(one);
+  EXPECT_EQ(store.free_slots(), 96u);
+}
+
 TEST_F(NvmeStoreTest, SlotsFillFileAfterFile) {
   NvmeStore store(config_for({a.path()}, 20), kPage, *engine);
   std::vector<uint64_t> slots;

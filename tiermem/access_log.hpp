@@ -4,10 +4,12 @@
 // must hear of the access. Each thread appends to one of a few stripes (batching in the manner
 // of BP-Wrapper); the migration engine drains the stripes into the policies whenever it holds
 // its mutex, and a thread whose stripe fills up drains it if the mutex is free. A record that
-// finds its stripe full is counted as dropped. Threads are spread over the stripes round-robin,
-// so a stripe is contended only while it is being drained. The stripes also hold the hit and
-// pin counters, so that counting costs no shared cache line.
+// finds its stripe full is counted as dropped. Threads are spread over the stripes by a hash of
+// their id, so a stripe is contended mostly while it is being drained. The stripes also hold the
+// hit and pin counters, so that counting costs no shared cache line.
 #pragma once
+
+#include <pthread.h>
 
 #include <array>
 #include <atomic>
@@ -108,10 +110,11 @@ class AccessLog {
     }
   }
 
+  // The thread's stripe, from its thread id (cheaper than thread-local storage in a shared
+  // library): a multiplicative hash of the id's address bits.
   Stripe& stripe() noexcept {
-    static std::atomic<uint32_t> next{0};
-    thread_local const uint32_t index = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
-    return stripes_[index];
+    auto id = static_cast<uint64_t>(pthread_self());
+    return stripes_[(id * 0x9E3779B97F4A7C15ull) >> 60];
   }
 
   std::array<Stripe, kStripes> stripes_;

@@ -22,10 +22,6 @@ Tier other(Tier tier) {
   return tier == Tier::gpu ? Tier::dram : Tier::gpu;
 }
 
-std::exception_ptr make_error(Errc code, const std::string& message, int err = 0) {
-  return std::make_exception_ptr(Error(code, message, err));
-}
-
 }  // namespace
 
 // One change of one page under way: a fetch into a tier or a write-back out of one.
@@ -237,11 +233,10 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
       return;
     }
     auto conflict = [&](std::string_view why) {
-      done(request,
-           make_error(Errc::busy,
+      Failure failure{Errc::busy,
                       fmt::format("cannot pin {} in {} for {}: {}", describe(request.page),
-                                  to_string(tier), request.write ? "writing" : "reading", why)),
-           false, actions);
+                                  to_string(tier), request.write ? "writing" : "reading", why)};
+      done(request, &failure, false, actions);
     };
     if (s.valid(tier)) {
       // Present but not pinnable: counters full, or a write pin needs the other copy gone.
@@ -322,11 +317,14 @@ void MigrationEngine::advance_flush(const PageRequest& request, Actions& actions
                   actions);
 }
 
-void MigrationEngine::done(const PageRequest& request, std::exception_ptr error, bool effect,
+void MigrationEngine::done(const PageRequest& request, const Failure* failure, bool effect,
                            Actions& actions) {
-  if (request.job != nullptr && request.job->request_done(request, error, effect)) {
-    actions.finished.push_back(request.job);
+  if (request.job == nullptr) return;
+  std::exception_ptr error;
+  if (failure != nullptr) {
+    error = std::make_exception_ptr(Error(failure->code, failure->message, failure->sys_errno));
   }
+  if (request.job->request_done(request, error, effect)) actions.finished.push_back(request.job);
 }
 
 // ---- operations --------------------------------------------------------------------------
@@ -432,16 +430,16 @@ bool MigrationEngine::service_waiting(Tier tier, Actions& actions) {
       continue;
     }
     if (in_flight_[at(tier)] == 0 && freeing_[at(tier)] == 0) {
-      auto error = make_error(
+      Failure failure{
           Errc::tier_full,
           fmt::format(
               "no frame of the {} tier can be freed: all {} frames ({}) are pinned",
               to_string(tier), arena(tier).frame_count(),
-              format_size(static_cast<uint64_t>(arena(tier).frame_count()) * parts_.page_size)));
+              format_size(static_cast<uint64_t>(arena(tier).frame_count()) * parts_.page_size))};
       while (!waiting.empty()) {
         PageOp* op = waiting.front();
         waiting.pop_front();
-        end_op(*op, error, actions);
+        end_op(*op, &failure, actions);
       }
       changed = true;
     }
@@ -482,12 +480,13 @@ MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Act
   return Grab::none;
 }
 
-// The page is busy (the caller set it) and its copy in tier is not its only one: let the copy
-// go, put its frame on the free list, and make the page idle again.
+// The page is busy (the caller set it) and another tier holds the same bytes: let the copy in
+// tier go, put its frame on the free list, and make the page idle again.
 void MigrationEngine::drop_copy(PageId page, Tier tier, Actions&) {
   PageEntry& entry = parts_.pages[page];
   PageState s{entry.state.load(std::memory_order_acquire)};
-  assert(s.busy() && s.valid(tier) && s.pins(tier) == 0 && !s.only_copy_from(tier));
+  assert(s.busy() && s.valid(tier) && s.pins(tier) == 0 &&
+         (s.valid_mask() & ~PageState::tier_bit(tier)) != 0 && "dropping the last copy");
   if (s.tracked(tier)) parts_.eviction[at(tier)]->remove(page);
   try {
     arena(tier).unmap(view_place(page, tier), parts_.page_size);
@@ -557,10 +556,11 @@ void MigrationEngine::finish_fetch(PageOp& op, Actions& actions) {
   const Tier tier = op.tier;
   try {
     arena(tier).map(view_place(op.page, tier), op.frame);
-  } catch (const Error&) {
+  } catch (const Error& e) {
     free_frames_[at(tier)].push_back(op.frame);
     op.frame = kNoFrame;
-    return end_op(op, std::current_exception(), actions);
+    Failure failure{e.code(), e.what(), e.sys_errno()};
+    return end_op(op, &failure, actions);
   }
   entry.frame[at(tier)] = op.frame;
   op.frame = kNoFrame;  // the page owns it now
@@ -596,10 +596,11 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
     if (copy_good) {
       try {
         arena(Tier::dram).map(view_place(op.page, Tier::dram), op.frame);
-      } catch (const Error&) {
+      } catch (const Error& e) {
         free_frames_[at(Tier::dram)].push_back(op.frame);
         op.frame = kNoFrame;
-        return end_op(op, std::current_exception(), actions);
+        Failure failure{e.code(), e.what(), e.sys_errno()};
+        return end_op(op, &failure, actions);
       }
       entry.frame[at(Tier::dram)] = op.frame;
       update(op.page, [](PageState& s) {
@@ -636,9 +637,8 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
 
 void MigrationEngine::fail_op(PageOp& op, const io::Result& result, Actions& actions) {
   ++counters_.io_errors;
-  std::string message = io_failure(op, result);
-  support::log().warn("{}", message);
-  std::exception_ptr error = make_error(Errc::io, message, result.error);
+  Failure failure{Errc::io, io_failure(op, result), result.error};
+  support::log().warn("{}", failure.message);
   if (op.frame != kNoFrame) {
     free_frames_[at(op.frame_tier)].push_back(op.frame);
     op.frame = kNoFrame;
@@ -652,13 +652,13 @@ void MigrationEngine::fail_op(PageOp& op, const io::Result& result, Actions& act
     if (!waiting.empty()) {
       PageOp* starved = waiting.front();
       waiting.pop_front();
-      end_op(*starved, error, actions);
+      end_op(*starved, &failure, actions);
     }
   }
-  end_op(op, error, actions);
+  end_op(op, &failure, actions);
 }
 
-void MigrationEngine::end_op(PageOp& op, std::exception_ptr error, Actions& actions) {
+void MigrationEngine::end_op(PageOp& op, const Failure* failure, Actions& actions) {
   ops_.erase(op.page);
   if (op.step != PageOp::Step::wait_frame && op.frame_tier != Tier::nvme) {
     --in_flight_[at(op.frame_tier)];
@@ -676,8 +676,8 @@ void MigrationEngine::end_op(PageOp& op, std::exception_ptr error, Actions& acti
   std::vector<PageRequest> waiters = std::move(op.waiters);
   delete &op;
   for (const PageRequest& waiter : waiters) {
-    if (error) {
-      done(waiter, error, false, actions);
+    if (failure != nullptr) {
+      done(waiter, failure, false, actions);
     } else {
       advance(waiter, actions);
     }

@@ -39,6 +39,14 @@ namespace tiermem::detail {
 
 class Job;
 
+// Why a request failed. Every request it fails gets an Error of its own made from it, so no
+// exception object is shared between the threads that wait.
+struct Failure {
+  Errc code;
+  std::string message;
+  int sys_errno = 0;
+};
+
 enum class Goal : uint8_t {
   pin,       // resident in tier and pinned for the job
   prefetch,  // resident in tier, not pinned; skipped when it would have to wait
@@ -73,7 +81,7 @@ class Job {
     on_request_done(request, error == nullptr, effect);
     return --remaining_ == 0;
   }
-  void finish() noexcept { finished(first_error_); }
+  void finish() noexcept { finished(std::move(first_error_)); }
 
  protected:
   virtual void on_request_done(const PageRequest&, bool ok, bool effect) = 0;
@@ -154,9 +162,9 @@ class MigrationEngine {
   void step_done(PageOp& op, const io::Result& result) noexcept;
   void finish_fetch(PageOp& op, Actions& actions);
   void finish_writeback(PageOp& op, Actions& actions);
-  void end_op(PageOp& op, std::exception_ptr error, Actions& actions);
+  void end_op(PageOp& op, const Failure* failure, Actions& actions);
   void fail_op(PageOp& op, const io::Result& result, Actions& actions);
-  void done(const PageRequest& request, std::exception_ptr error, bool effect, Actions& actions);
+  void done(const PageRequest& request, const Failure* failure, bool effect, Actions& actions);
   void drain_log(Actions& actions);
   void run(Actions& actions) noexcept;
   void launch(PageOp& op, std::vector<io::Request>& io_batch) noexcept;

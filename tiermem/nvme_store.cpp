@@ -146,46 +146,61 @@ uint64_t NvmeStore::free_slots() const noexcept {
 
 void NvmeStore::allocate(uint64_t pages, std::string_view tensor, std::vector<uint64_t>& slots) {
   const uint64_t dir_count = dirs_.size();
-  std::vector<uint64_t> need(dir_count, 0);
-  for (uint64_t i = 0; i < pages; ++i) ++need[(i / stripe_pages_) % dir_count];
+  const uint64_t stripes = support::div_ceil(pages, stripe_pages_);
+  const uint64_t last_stripe_pages = pages - (stripes - 1) * stripe_pages_;
+  // Stripe s goes to directory s % dir_count; only the last stripe may be short.
+  auto share = [&](uint64_t d) {
+    uint64_t mine = stripes / dir_count + (d < stripes % dir_count);
+    uint64_t n = mine * stripe_pages_;
+    if (mine > 0 && (stripes - 1) % dir_count == d) n -= stripe_pages_ - last_stripe_pages;
+    return n;
+  };
   for (uint64_t d = 0; d < dir_count; ++d) {
-    if (need[d] > dirs_[d].slots->free_units()) {
+    if (share(d) > dirs_[d].slots->free_units()) {
       throw Error(Errc::out_of_space,
                   fmt::format("nvme tier is full: tensor '{}' needs {} pages ({}) in '{}', "
                               "which has {} free of {} (nvme.capacity)",
-                              tensor, need[d], format_size(need[d] * page_size_), dirs_[d].path,
+                              tensor, share(d), format_size(share(d) * page_size_), dirs_[d].path,
                               dirs_[d].slots->free_units(), slots_per_dir_));
     }
   }
-  std::vector<std::vector<Extent>> runs(dir_count);
+  struct Cursor {
+    std::vector<Extent> runs;
+    size_t run = 0;
+    uint64_t used = 0;  // slots taken from runs[run]
+  };
+  std::vector<Cursor> cursors(dir_count);
   for (uint64_t d = 0; d < dir_count; ++d) {
-    if (need[d] > 0) dirs_[d].slots->allocate_runs(need[d], runs[d]);
+    if (uint64_t n = share(d); n > 0) dirs_[d].slots->allocate_runs(n, cursors[d].runs);
   }
-  std::vector<size_t> run(dir_count, 0);
-  std::vector<uint64_t> used(dir_count, 0);
   slots.reserve(slots.size() + pages);
-  for (uint64_t i = 0; i < pages; ++i) {
-    uint64_t d = (i / stripe_pages_) % dir_count;
-    const Extent& extent = runs[d][run[d]];
-    slots.push_back(d * slots_per_dir_ + extent.first + used[d]);
-    if (++used[d] == extent.count) {
-      ++run[d];
-      used[d] = 0;
+  for (uint64_t stripe = 0; stripe < stripes; ++stripe) {
+    const uint64_t d = stripe % dir_count;
+    Cursor& c = cursors[d];
+    for (uint64_t left = stripe + 1 == stripes ? last_stripe_pages : stripe_pages_; left > 0;) {
+      const Extent& run = c.runs[c.run];
+      uint64_t take = std::min(left, run.count - c.used);
+      for (uint64_t k = 0; k < take; ++k)
+        slots.push_back(d * slots_per_dir_ + run.first + c.used + k);
+      c.used += take;
+      left -= take;
+      if (c.used == run.count) {
+        ++c.run;
+        c.used = 0;
+      }
     }
   }
 }
 
 void NvmeStore::free(std::span<const uint64_t> slots) {
-  std::vector<uint64_t> sorted(slots.begin(), slots.end());
-  std::sort(sorted.begin(), sorted.end());
-  for (size_t i = 0; i < sorted.size();) {
+  // Slots come back as runs of consecutive numbers; the allocator merges runs in any order.
+  for (size_t i = 0; i < slots.size();) {
     size_t j = i + 1;
-    uint64_t dir = sorted[i] / slots_per_dir_;
-    while (j < sorted.size() && sorted[j] == sorted[j - 1] + 1 &&
-           sorted[j] / slots_per_dir_ == dir) {
+    const uint64_t dir = slots[i] / slots_per_dir_;
+    while (j < slots.size() && slots[j] == slots[j - 1] + 1 && slots[j] / slots_per_dir_ == dir) {
       ++j;
     }
-    dirs_[dir].slots->free(sorted[i] % slots_per_dir_, j - i);
+    dirs_[dir].slots->free(slots[i] % slots_per_dir_, j - i);
     i = j;
   }
 }

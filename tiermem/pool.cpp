@@ -6,6 +6,7 @@
 namespace tiermem {
 
 Pool::Pool(const Config& config) : core_(std::make_unique<detail::PoolCore>(config)) {}
+Pool::Pool(std::unique_ptr<detail::PoolCore> core) : core_(std::move(core)) {}
 Pool::~Pool() = default;
 
 Tensor Pool::allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <fstream>
 #include <limits>
 
@@ -50,9 +51,9 @@ class PinJob final : public Job {
   void finished(std::exception_ptr error) noexcept override {
     const bool write = access_ != Access::read;
     if (error) {
-      core_.unpin_pages(pinned_, tier_, write);
+      for (PageId page : pinned_) core_.unpin_page(page, tier_, write);
       if (!unread_.empty()) core_.engine().undo_unread_pages(unread_, tier_);
-      promise_.set_exception(error);
+      promise_.set_exception(std::move(error));
     } else {
       // The pin is confirmed: pages that came without their bytes are about to be overwritten,
       // so their NVMe copy is now stale.
@@ -89,7 +90,7 @@ class CountJob final : public Job {
   void on_request_done(const PageRequest&, bool, bool effect) override { effects_ += effect; }
   void finished(std::exception_ptr error) noexcept override {
     if (error) {
-      promise_.set_exception(error);
+      promise_.set_exception(std::move(error));
     } else {
       promise_.set_value(effects_);
     }
@@ -109,7 +110,11 @@ uint64_t max_map_count() {
 
 }  // namespace
 
-PoolCore::PoolCore(const Config& config) : config_(config), page_size_(config.page_size) {
+PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io)
+    : config_(config),
+      page_size_(config.page_size),
+      page_shift_(static_cast<uint32_t>(std::countr_zero(config.page_size))),
+      io_(std::move(io)) {
   config_.validate();
   support::set_log_level(config_.log_level);
 
@@ -130,11 +135,13 @@ PoolCore::PoolCore(const Config& config) : config_(config), page_size_(config.pa
   const auto gpu_frames = static_cast<uint32_t>(config_.gpu.capacity / page_size_);
   if (gpu_frames > 0) gpu_ = make_gpu_backend(config_.gpu, gpu_frames, page_size_, page_ids);
 
-  io_ = io::make_engine({.kind = config_.io.engine,
-                         .threads = config_.io.threads,
-                         .queue_depth = config_.io.queue_depth,
-                         .block_size = config_.io.block_size,
-                         .sqpoll = config_.io.sqpoll});
+  if (!io_) {
+    io_ = io::make_engine({.kind = config_.io.engine,
+                           .threads = config_.io.threads,
+                           .queue_depth = config_.io.queue_depth,
+                           .block_size = config_.io.block_size,
+                           .sqpoll = config_.io.sqpoll});
+  }
   if (config_.io.register_buffers && !io_->register_buffer(dram_->base(), dram_->bytes())) {
     support::log().info("io: the dram tier could not be registered as fixed buffers");
   }
@@ -266,8 +273,8 @@ PoolCore::PageSpan PoolCore::page_span(const TensorRecord& record, ByteRange ran
                             "bytes)",
                             length, range.offset, record.name, record.bytes));
   }
-  uint64_t first = range.offset / page_size_;
-  uint64_t last = (range.offset + length - 1) / page_size_;
+  uint64_t first = range.offset >> page_shift_;
+  uint64_t last = (range.offset + length - 1) >> page_shift_;
   return {range.offset, length, static_cast<uint32_t>(first),
           static_cast<uint32_t>(last - first + 1)};
 }
@@ -296,7 +303,7 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   }
   const bool write = access != Access::read;
   const PageId first = record.first_page + span.first;
-  void* data = arena.view_base() + record.first_page * page_size_ + span.offset;
+  void* data = arena.view_base() + (record.first_page << page_shift_) + span.offset;
 
   uint32_t resident = 0;
   bool drain = prefetch_active_;
@@ -372,28 +379,34 @@ Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, v
   return pin;
 }
 
-void PoolCore::unpin_pages(std::span<const PageId> pages, Tier tier, bool write) noexcept {
+namespace {
+
+// What one pin adds to a page's state word: its count in the tier, and a writer. add_pin
+// also bumps the epoch for writes; only the counters are to come off again.
+uint64_t pin_counts(Tier tier, bool write) {
   PageState delta;
   delta.add_pin(tier, write);
-  // add_pin also bumps the epoch for writes; only the counters are to come off again.
-  uint64_t counts = delta.word & ~(0xffull << PageState::kEpochShift);
-  for (PageId page : pages) {
-    [[maybe_unused]] PageState old{
-        (*pages_)[page].state.fetch_sub(counts, std::memory_order_release)};
-    assert(old.pins(tier) > 0 && (!write || old.writers() > 0));
-  }
+  return delta.word & ~(0xffull << PageState::kEpochShift);
+}
+
+}  // namespace
+
+void PoolCore::unpin_page(PageId page, Tier tier, bool write) noexcept {
+  [[maybe_unused]] PageState old{
+      (*pages_)[page].state.fetch_sub(pin_counts(tier, write), std::memory_order_release)};
+  assert(old.pins(tier) > 0 && (!write || old.writers() > 0) && "unpin of an unpinned page");
 }
 
 void PoolCore::unpin(const Pin& pin) noexcept {
   const bool write = pin.access_ != Access::read;
-  std::vector<PageId> pages(pin.page_count_);
-  for (uint32_t i = 0; i < pin.page_count_; ++i) pages[i] = pin.first_page_ + i;
-  unpin_pages(pages, pin.tier_, write);
+  for (uint32_t i = 0; i < pin.page_count_; ++i) unpin_page(pin.first_page_ + i, pin.tier_, write);
   if (!write) return;
   const TensorRecord& record = tensors_[(*pages_)[pin.first_page_].tensor];
   if (!record.options.write_through) return;
   std::vector<PageRequest> requests;
-  for (PageId page : pages) requests.push_back({.page = page, .goal = Goal::flush});
+  for (uint32_t i = 0; i < pin.page_count_; ++i) {
+    requests.push_back({.page = pin.first_page_ + i, .goal = Goal::flush});
+  }
   engine_->submit(requests);
 }
 

@@ -31,7 +31,8 @@ namespace tiermem::detail {
 
 class PoolCore {
  public:
-  explicit PoolCore(const Config& config);
+  // io: the engine to use; null builds the one config.io names (tests pass a fault injector).
+  explicit PoolCore(const Config& config, std::unique_ptr<io::Engine> io = nullptr);
   ~PoolCore();
   PoolCore(const PoolCore&) = delete;
   PoolCore& operator=(const PoolCore&) = delete;
@@ -51,10 +52,11 @@ class PoolCore {
   PageResidency residency(const Tensor& tensor, uint64_t page) const;
   std::vector<PageResidency> residency(const Tensor& tensor) const;
 
-  // Drops a pin's counts on its pages; never blocks.
+  // Drops a pin's counts on its pages; never blocks, never allocates (but for write-through
+  // tensors, which start writing their pages down).
   void unpin(const Pin& pin) noexcept;
-  // Drops the counts of pages pinned by a pin that is not handed out after all.
-  void unpin_pages(std::span<const PageId> pages, Tier tier, bool write) noexcept;
+  // Drops one page's count of one pin.
+  void unpin_page(PageId page, Tier tier, bool write) noexcept;
   // Counts one successful pin call.
   void count_pin() noexcept { AccessLog::Writer(log_).pin(); }
   // A Pin over pages already pinned.
@@ -86,6 +88,7 @@ class PoolCore {
 
   Config config_;
   uint64_t page_size_;
+  uint32_t page_shift_;  // log2(page_size_)
   std::unique_ptr<HostArena> dram_;
   std::unique_ptr<GpuBackend> gpu_;
   std::unique_ptr<io::Engine> io_;

@@ -66,6 +66,18 @@ void print_json_last(const boost::json::object& report) {
   std::cout << boost::json::serialize(report) << std::endl;
 }
 
+std::string human_bytes(double bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.2f %s", bytes, kUnits[unit]);
+  return text;
+}
+
 uint64_t size_option(const po::variables_map& vars, const std::string& name) {
   const std::string& text = vars[name].as<std::string>();
   try {

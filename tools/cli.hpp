@@ -32,6 +32,9 @@ int guarded(std::string_view name, const std::function<int()>& body);
 // Prints a report: human lines as given, and with json the object as the last line.
 void print_json_last(const boost::json::object& report);
 
+// Bytes for people: "1.50 GiB", "512 KiB", "100 B".
+std::string human_bytes(double bytes);
+
 // Parses a size option's text ("256MiB") with tiermem's rules; the option's name is in errors.
 uint64_t size_option(const po::variables_map& vars, const std::string& name);
 

@@ -59,7 +59,8 @@ int run_stress(std::span<char*> args) {
         "{} tensors, {} threads, {:.1f} s: {} pins ({} read, {} write, {} retried), "
         "{} pinned, {} moved between tiers\n",
         report.tensors, stress.threads, report.seconds, report.operations, report.read_pins,
-        report.write_pins, report.retries, format_size(report.bytes_pinned), format_size(moved));
+        report.write_pins, report.retries, human_bytes(static_cast<double>(report.bytes_pinned)),
+        human_bytes(static_cast<double>(moved)));
     if (stress.verify) {
       std::cout << fmt::format("verified: {} ({} bytes checked, {} mismatches)\n",
                                report.verified() ? "true" : "false", report.bytes_checked,

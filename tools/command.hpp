@@ -13,9 +13,12 @@ struct Command {
   int (*run)(std::span<char*> args);
 };
 
+int run_config(std::span<char*> args);
 int run_demo(std::span<char*> args);
 int run_io(std::span<char*> args);
 int run_stress(std::span<char*> args);
+int run_sim(std::span<char*> args);
+int run_trace(std::span<char*> args);
 int run_tune(std::span<char*> args);
 
 }  // namespace tiermem::tools

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -21,39 +22,61 @@ struct StressTensor {
   std::vector<uint32_t> versions;  // per page; written only by the owning thread
 };
 
-// The expected byte at offset of a page at a version: zeros until first written.
-uint8_t expected(uint64_t tensor, uint64_t page, uint32_t version, uint64_t offset) {
+// The expected 8-byte word at word index `word` of a page at a version: zeros until first
+// written. Words are counted from the page's start, so every byte has exactly one word.
+uint64_t expected_word(uint64_t tensor, uint64_t page, uint32_t version, uint64_t word) {
   if (version == 0) return 0;
   uint64_t x = (tensor * 0x9E3779B97F4A7C15ull) ^ (page * 0xC2B2AE3D27D4EB4Full) ^
-               (uint64_t{version} * 0x165667B19E3779F9ull) ^ (offset / 8 * 0xBF58476D1CE4E5B9ull);
+               (uint64_t{version} * 0x165667B19E3779F9ull) ^ (word * 0xBF58476D1CE4E5B9ull);
   x ^= x >> 29;
   x *= 0x94D049BB133111EBull;
-  x ^= x >> 32;
-  return static_cast<uint8_t>(x >> (8 * (offset % 8)));
+  return x ^ (x >> 32);
+}
+
+// The expected byte at byte offset `at` of a page.
+uint8_t expected(uint64_t tensor, uint64_t page, uint32_t version, uint64_t at) {
+  return static_cast<uint8_t>(expected_word(tensor, page, version, at / 8) >> (8 * (at % 8)));
 }
 
 struct Counters {
-  uint64_t operations = 0, read_pins = 0, write_pins = 0, retries = 0, bytes_pinned = 0,
-           bytes_checked = 0, mismatches = 0;
+  uint64_t operations = 0, read_pins = 0, write_pins = 0, retries = 0, io_errors = 0,
+           bytes_pinned = 0, bytes_checked = 0, mismatches = 0;
   void add(const Counters& o) {
     operations += o.operations;
     read_pins += o.read_pins;
     write_pins += o.write_pins;
     retries += o.retries;
+    io_errors += o.io_errors;
     bytes_pinned += o.bytes_pinned;
     bytes_checked += o.bytes_checked;
     mismatches += o.mismatches;
   }
 };
 
-// Compares [begin, end) of the pinned bytes (byte offsets within the tensor) with versions.
+// Compares [begin, end) of the pinned bytes (byte offsets within the tensor) with versions:
+// whole words where they fit, bytes at the ragged ends. Returns the bytes that differ.
 uint64_t check(const Pin& pin, uint64_t pin_offset, uint64_t begin, uint64_t end, uint64_t index,
                const StressTensor& t, uint64_t page_size) {
   uint64_t bad = 0;
   const auto* bytes = static_cast<const uint8_t*>(pin.data());
-  for (uint64_t at = begin; at < end; ++at) {
-    uint64_t page = at / page_size;
-    bad += bytes[at - pin_offset] != expected(index, page, t.versions[page], at % page_size);
+  for (uint64_t at = begin; at < end;) {
+    const uint64_t page = at / page_size, in_page = at % page_size;
+    const uint32_t version = t.versions[page];
+    const uint64_t stop = std::min(end, (page + 1) * page_size);
+    uint64_t i = in_page;
+    for (; i % 8 != 0 && at < stop; ++i, ++at) {
+      bad += bytes[at - pin_offset] != expected(index, page, version, i);
+    }
+    for (; at + 8 <= stop; i += 8, at += 8) {
+      uint64_t word;
+      std::memcpy(&word, bytes + (at - pin_offset), 8);
+      if (word != expected_word(index, page, version, i / 8)) {
+        for (uint64_t k = 0; k < 8; ++k) {
+          bad += static_cast<uint8_t>(word >> (8 * k)) != expected(index, page, version, i + k);
+        }
+      }
+    }
+    for (; at < stop; ++i, ++at) bad += bytes[at - pin_offset] != expected(index, page, version, i);
   }
   return bad;
 }
@@ -75,8 +98,13 @@ class Worker {
       try {
         step();
       } catch (const Error& e) {
-        if (e.code() != Errc::busy && e.code() != Errc::tier_full) throw;
-        ++counters_.retries;
+        if (e.code() == Errc::io && options_.retry_io_errors) {
+          ++counters_.io_errors;
+        } else if (e.code() == Errc::busy || e.code() == Errc::tier_full) {
+          ++counters_.retries;
+        } else {
+          throw;
+        }
       }
     }
   }
@@ -120,9 +148,11 @@ class Worker {
     auto* bytes = static_cast<uint8_t*>(pin.data());
     for (uint64_t page = first; page < first + count; ++page) {
       uint32_t version = ++t.versions[page];
-      uint64_t page_end = std::min((page + 1) * page_size_, t.bytes);
-      for (uint64_t at = page * page_size_; at < page_end; ++at) {
-        bytes[at - offset] = expected(index, page, version, at % page_size_);
+      uint64_t page_bytes = std::min((page + 1) * page_size_, t.bytes) - page * page_size_;
+      uint8_t* out = bytes + (page * page_size_ - offset);
+      for (uint64_t i = 0; i < page_bytes; i += 8) {
+        uint64_t word = expected_word(index, page, version, i / 8);
+        std::memcpy(out + i, &word, std::min<uint64_t>(8, page_bytes - i));
       }
     }
   }
@@ -200,7 +230,15 @@ StressReport run_stress(Pool& pool, const StressOptions& options) {
       StressTensor& t = tensors[i - 1];
       for (uint64_t offset = 0; offset < t.bytes; offset += options.max_pin_pages * page_size) {
         uint64_t end = std::min(t.bytes, offset + options.max_pin_pages * page_size);
-        Pin pin = t.tensor.pin(Tier::dram, Access::read, {offset, end - offset});
+        Pin pin;
+        for (int attempt = 0; !pin; ++attempt) {
+          try {
+            pin = t.tensor.pin(Tier::dram, Access::read, {offset, end - offset});
+          } catch (const Error& e) {
+            if (e.code() != Errc::io || !options.retry_io_errors || attempt == 100) throw;
+            ++sum.io_errors;
+          }
+        }
         sum.mismatches += check(pin, offset, offset, end, i - 1, t, page_size);
         sum.bytes_checked += end - offset;
       }
@@ -214,6 +252,7 @@ StressReport run_stress(Pool& pool, const StressOptions& options) {
   report.read_pins = sum.read_pins;
   report.write_pins = sum.write_pins;
   report.retries = sum.retries;
+  report.io_errors = sum.io_errors;
   report.bytes_pinned = sum.bytes_pinned;
   report.bytes_checked = sum.bytes_checked;
   report.mismatches = sum.mismatches;

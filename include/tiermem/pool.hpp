@@ -54,6 +54,11 @@ class Pool {
 
   const Config& config() const noexcept;
 
+ protected:
+  // A pool over a core built elsewhere (tiermem's own tests use it to put a fault-injecting
+  // I/O engine under a pool).
+  explicit Pool(std::unique_ptr<detail::PoolCore> core);
+
  private:
   std::unique_ptr<detail::PoolCore> core_;
 };

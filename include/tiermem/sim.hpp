@@ -1,0 +1,135 @@
+// tiermem/sim.hpp: the policy simulator: replays a trace against eviction and prefetch
+// policies and tier capacities, with simulated devices on a virtual clock.
+//
+// The same policy code runs here and inside a live pool. The simulator is deterministic: the
+// same trace and Config give the same Result, field for field, on every run.
+//
+// Model: tiers gpu and dram hold whole pages; nvme holds everything and starts with every
+// page. A gpu access of a page missing from gpu reads it through dram (which keeps a copy).
+// Writes make the written tier's copy the only valid one; evicting a dirty page writes it one
+// tier down first and frees its frame when that write completes. Each link (nvme<->dram,
+// dram<->gpu) has two independent directions, each a queue of page requests: at most
+// queue_depth in service, each waiting latency_us before streaming at the link's bandwidth,
+// one at a time. An access pins its pages until all have arrived; the time it waits is stall.
+// Then the application computes for the access's compute_ns while transfers go on.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tiermem/trace.hpp"
+
+namespace tiermem::sim {
+
+struct Link {
+  double gbps = 2.0;          // bandwidth, 1e9 bytes per second
+  double write_gbps = 0;      // bandwidth down (writes); 0: same as gbps
+  double latency_us = 100.0;  // before each request streams
+  uint32_t queue_depth = 32;  // requests in service at once
+
+  // Parses "gbps=2,write_gbps=1.5,lat_us=100,qd=32" (any subset) over this link's values.
+  // Throws Error(invalid_argument) naming an unknown key or a value out of its range.
+  static Link parse(std::string_view text, Link base);
+};
+
+enum class Future { trace, schedule };
+
+struct Config {
+  std::string eviction = "lru";  // registry spec; one policy instance per tier
+  std::string prefetch = "none";
+  uint64_t gpu_bytes = 0;                   // 0: no gpu tier; gpu accesses then go to dram
+  uint64_t dram_bytes = 0;                  // at least one page
+  Link nvme{2.0, 0, 100.0, 32};             // nvme <-> dram
+  Link pcie{55.0, 0, 10.0, 4};              // dram <-> gpu
+  uint64_t prefetch_budget = 256ull << 20;  // prefetch bytes in flight at most
+  // The application's registered access order (one iteration) for prefetch policies that
+  // follow one; null: they learn it from the trace. Tensor ids are the trace's.
+  std::shared_ptr<const Trace> schedule;
+  // Where policies that want next uses (Belady) learn them: the trace's own future (an
+  // oracle), or the registered schedule, as a live pool would (needs schedule).
+  Future future = Future::trace;
+  // Also replay Belady's MIN without prefetch (next uses from the trace), to report the gap to
+  // the optimum.
+  bool belady_baseline = true;
+};
+
+struct TierResult {
+  uint64_t capacity_pages = 0;
+  uint64_t hits = 0;        // demand accesses that found the page (arrived or in flight)
+  uint64_t misses = 0;      // demand accesses that had to bring the page in
+  uint64_t prefetched = 0;  // pages the prefetch policy brought in
+  uint64_t evictions = 0;
+  uint64_t writebacks = 0;  // dirty evictions, written one tier down
+  uint64_t bytes_in = 0;    // bytes read into this tier from the one below
+  uint64_t bytes_out = 0;   // bytes written from this tier to the one below
+};
+
+// Receives every figure of a Result by name; text, CSV and JSON are built from it.
+class ResultVisitor {
+ public:
+  virtual ~ResultVisitor() = default;
+  virtual void label(std::string_view name, std::string_view value) = 0;
+  virtual void counter(std::string_view name, uint64_t value) = 0;
+  virtual void ratio(std::string_view name, double value) = 0;
+};
+
+struct Result {
+  std::string eviction;
+  std::string prefetch;
+  uint64_t page_size = 0;
+  uint64_t accesses = 0;  // page accesses
+  uint64_t hits = 0;      // in the tier accessed
+  uint64_t misses = 0;
+  TierResult gpu;
+  TierResult dram;
+  uint64_t bytes_read = 0;     // from nvme
+  uint64_t bytes_written = 0;  // to nvme
+  uint64_t bytes_fetched = 0;  // into gpu and dram together (demand and prefetch)
+  uint64_t elapsed_ns = 0;     // virtual time of the whole replay
+  uint64_t compute_ns = 0;
+  uint64_t stall_ns = 0;  // waiting for pages: I/O not hidden behind compute
+  uint64_t io_ns = 0;     // busiest link direction's transfer time: the I/O alone, pipelined
+  double overlap_efficiency = 1;  // 1 - stall_ns / io_ns, in [0, 1]: share of I/O hidden
+  double accesses_per_sec = 0;    // page accesses per virtual second
+  uint64_t prefetch_issued = 0;   // pages
+  uint64_t prefetch_useful = 0;   // arrived before their first access
+  uint64_t prefetch_late = 0;     // accessed while still in flight
+  uint64_t prefetch_useless = 0;  // evicted, overwritten or never accessed
+  uint64_t prefetch_dropped = 0;  // proposed but over budget or without a free frame
+  bool has_baseline = false;      // Belady's MIN without prefetch, same capacities
+  uint64_t belady_misses = 0;
+  uint64_t belady_bytes_fetched = 0;
+
+  double miss_ratio() const noexcept;
+  // (misses - belady_misses) / belady_misses, and the same for bytes_fetched; 0 without a
+  // baseline or when Belady has none.
+  double gap_misses() const noexcept;
+  double gap_bytes() const noexcept;
+
+  void visit(ResultVisitor& visitor) const;
+};
+
+// Replays trace under config. Throws Error(config) for an unknown policy or parameter,
+// Error(invalid_argument) for a trace that does not validate, a capacity below one page, or
+// an access that pins more pages than its tier holds.
+Result simulate(const Trace& trace, const Config& config);
+
+// The same for a trace file. A binary file is streamed block by block when nothing needs the
+// whole trace at once (no Belady baseline, no schedule, no policy that wants next uses);
+// otherwise, and for CSV files (pages of csv_page_size bytes), the trace is read first.
+// Throws what read_trace() and simulate() throw.
+Result simulate(const std::string& path, const Config& config, uint64_t csv_page_size = 2ull << 20);
+
+// The registry's rows, for listings.
+struct PolicyInfo {
+  std::string name;
+  std::string params;
+  std::string doc;
+};
+std::vector<PolicyInfo> eviction_policies();
+std::vector<PolicyInfo> prefetch_policies();
+
+}  // namespace tiermem::sim

@@ -1,0 +1,67 @@
+// policies/schedule_cursor.cpp: ScheduleCursor: a page -> steps index and the cursor over it.
+#include "policies/schedule_cursor.hpp"
+
+#include <algorithm>
+
+namespace tiermem::policies {
+
+void ScheduleCursor::reset(std::shared_ptr<const Schedule> schedule, uint32_t search_ahead) {
+  schedule_ = std::move(schedule);
+  search_ahead_ = search_ahead;
+  step_ = kNoStep;
+  pass_ = 0;
+  begin_.clear();
+  steps_of_.clear();
+  if (empty()) return;
+  const std::vector<ScheduleStep>& steps = schedule_->steps;
+  PageId pages = 0;
+  for (const ScheduleStep& s : steps) pages = std::max<PageId>(pages, s.first + s.count);
+  // Counting sort of (page, step) pairs by page, steps in order within a page.
+  begin_.assign(pages + 1, 0);
+  for (const ScheduleStep& s : steps) {
+    for (PageId page = s.first; page < s.first + s.count; ++page) ++begin_[page + 1];
+  }
+  for (PageId page = 0; page < pages; ++page) begin_[page + 1] += begin_[page];
+  steps_of_.resize(begin_.back());
+  std::vector<uint32_t> fill(begin_.begin(), begin_.end() - 1);
+  for (uint32_t step = 0; step < steps.size(); ++step) {
+    for (PageId page = steps[step].first; page < steps[step].first + steps[step].count; ++page) {
+      steps_of_[fill[page]++] = step;
+    }
+  }
+}
+
+uint32_t ScheduleCursor::follow(PageId page) {
+  if (empty()) return kNoStep;
+  auto n = static_cast<uint32_t>(steps().size());
+  uint32_t found = kNoStep;
+  if (step_ != kNoStep) {
+    for (uint32_t k = 0; k <= search_ahead_ && found == kNoStep; ++k) {
+      if (holds((step_ + k) % n, page)) found = (step_ + k) % n;
+    }
+  }
+  if (found == kNoStep && page + 1 < begin_.size() && begin_[page] < begin_[page + 1]) {
+    found = steps_of_[begin_[page]];
+  }
+  if (found == kNoStep) return kNoStep;
+  if (step_ != kNoStep && found < step_) ++pass_;
+  step_ = found;
+  return found;
+}
+
+uint64_t ScheduleCursor::next_use(PageId page) const {
+  if (empty() || page + 1 >= begin_.size() || begin_[page] == begin_[page + 1]) return kNever;
+  auto n = static_cast<uint64_t>(steps().size());
+  auto first = steps_of_.begin() + begin_[page];
+  auto last = steps_of_.begin() + begin_[page + 1];
+  // The first step holding page after the current one, in this pass or the next.
+  auto later = step_ == kNoStep ? first : std::upper_bound(first, last, step_);
+  uint64_t pass = step_ == kNoStep ? 0 : pass_;
+  if (later == last) {
+    later = first;
+    ++pass;
+  }
+  return pass * n + *later;
+}
+
+}  // namespace tiermem::policies

@@ -1,0 +1,40 @@
+// sim/models.cpp: the model shapes tiermem's workload generators know, with public
+// architecture facts (layers, widths, heads, vocabulary, MLP kind, serving dtype).
+#include <fmt/format.h>
+
+#include <string>
+
+#include "tiermem/error.hpp"
+#include "tiermem/workload.hpp"
+
+namespace tiermem::workload {
+
+namespace {
+
+// name, layers, hidden, ffn, heads, kv_heads, vocab, gated, tied, dtype, bytes
+constexpr ModelShape kModels[] = {
+    {"bloom-176b", 70, 14336, 57344, 112, 112, 250880, false, true, DType::bf16, 2},
+    {"llama-3-70b", 80, 8192, 28672, 64, 8, 128256, true, false, DType::bf16, 2},
+    {"opt-13b", 40, 5120, 20480, 40, 40, 50272, false, true, DType::f16, 2},
+    {"opt-30b", 48, 7168, 28672, 56, 56, 50272, false, true, DType::f16, 2},
+    {"opt-66b", 64, 9216, 36864, 72, 72, 50272, false, true, DType::f16, 2},
+    {"phi-3-mini", 32, 3072, 8192, 32, 32, 32064, true, false, DType::bf16, 2},
+};
+
+}  // namespace
+
+std::span<const ModelShape> models() noexcept {
+  return kModels;
+}
+
+const ModelShape& find_model(std::string_view name) {
+  std::string known;
+  for (const ModelShape& model : kModels) {
+    if (model.name == name) return model;
+    known += known.empty() ? "" : ", ";
+    known += model.name;
+  }
+  throw Error(Errc::invalid_argument, fmt::format("unknown model '{}' (known: {})", name, known));
+}
+
+}  // namespace tiermem::workload

@@ -1,0 +1,559 @@
+// sim/simulator.cpp: the replay engine behind sim::simulate(): tiers of page frames run by
+// eviction policies, a prefetch policy, and simulated links on a virtual clock.
+//
+// Per-page state lives in vectors indexed by dense page id (flags and ready time packed in one
+// word, so a page costs one cache miss); policies are
+// the registry's, called once per page access. Nothing depends on wall time or addresses, so
+// a replay is deterministic.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <queue>
+#include <vector>
+
+#include "policies/huge_pages.hpp"
+#include "policies/registry.hpp"
+#include "policies/schedule_cursor.hpp"
+#include "sim/channel.hpp"
+#include "sim/page_map.hpp"
+#include "sim/simulator.hpp"
+#include "sim/trace_io.hpp"
+#include "tiermem/error.hpp"
+#include "tiermem/sim.hpp"
+
+namespace tiermem::sim {
+
+namespace {
+
+using policies::AccessEvent;
+using policies::kNever;
+using policies::PageId;
+
+enum Flag : uint8_t {
+  kResident = 1,    // the tier holds the page (arrived or arriving)
+  kDirty = 2,       // newer than the tier below
+  kPrefetched = 4,  // brought in by prefetch and not yet accessed
+  kInFlight = 8,    // prefetched, arriving at its ready time
+  kPinned = 16,     // pinned by the access being replayed
+  kBusy = 32,       // its frame is busy (arriving, or being copied out) until its ready time
+};
+
+constexpr int kGpu = 0;
+constexpr int kDram = 1;
+
+struct TierState {
+  uint64_t capacity = 0;  // pages
+  uint64_t used = 0;
+  // Per page: Flag bits, one byte so that the flags of a million pages stay in cache; and the
+  // ready time, read only where kBusy says it may lie ahead.
+  policies::PageTable<uint8_t> flags;
+  policies::PageTable<uint64_t> ready_at;
+  std::unique_ptr<policies::EvictionPolicy> policy;
+  // Times at which frames stop being busy, to wait for when every frame is busy.
+  std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> busy;
+  TierResult counts;
+
+  // The page's frame is busy until `until`: arriving by prefetch, or being copied out. (A
+  // page a demand access brings in needs no mark: it stays pinned until it has arrived.)
+  void mark_busy(PageId page, uint64_t until, uint64_t now) {
+    if (until <= now) return;
+    ready_at[page] = std::max(ready(page), until);
+    flags[page] |= kBusy;
+    busy.push(until);
+    latest_ready = std::max(latest_ready, until);
+  }
+  uint64_t ready(PageId page) const { return flags[page] & kBusy ? ready_at[page] : 0; }
+  bool has(PageId page, uint8_t flag) const { return (flags[page] & flag) != 0; }
+  void add(PageId page, uint8_t flag) { set(page, flags[page], flags[page] | flag); }
+  void drop(PageId page, uint8_t flag) { set(page, flags[page], flags[page] & ~flag); }
+  // Sets the flags of a page whose flags were `before`.
+  void set(PageId page, uint8_t before, uint8_t after) {
+    flags[page] = after;
+    counted += ((after & kCounted) != 0) - ((before & kCounted) != 0);
+  }
+  void reset(PageId page, uint8_t after) { set(page, flags[page], after); }
+
+  // Pages with kDirty or kPrefetched. While there are none, evicting a page needs no look at
+  // its flags (a cache miss saved per eviction).
+  static constexpr uint8_t kCounted = kDirty | kPrefetched;
+  uint64_t counted = 0;
+  uint64_t latest_ready = 0;  // no page is busy after this time
+};
+
+class Engine final : policies::VictimFilter, policies::PrefetchSink {
+ public:
+  Engine(uint64_t page_size, const Config& config)
+      : config_(config),
+        page_size_(page_size),
+        nvme_up_(config.nvme.gbps, config.nvme.latency_us, config.nvme.queue_depth, page_size_),
+        nvme_down_(write_gbps(config.nvme), config.nvme.latency_us, config.nvme.queue_depth,
+                   page_size_),
+        pcie_up_(config.pcie.gbps, config.pcie.latency_us, config.pcie.queue_depth, page_size_),
+        pcie_down_(write_gbps(config.pcie), config.pcie.latency_us, config.pcie.queue_depth,
+                   page_size_) {
+    tiers_[kGpu].capacity = config.gpu_bytes / page_size_;
+    tiers_[kDram].capacity = config.dram_bytes / page_size_;
+    if (tiers_[kDram].capacity == 0) {
+      throw Error(Errc::invalid_argument,
+                  fmt::format("dram capacity {} bytes is below one page ({} bytes)",
+                              config.dram_bytes, page_size_));
+    }
+    for (int t : {kGpu, kDram}) {
+      TierState& tier = tiers_[t];
+      if (tier.capacity == 0) continue;
+      tier.policy = policies::make_eviction_policy(config.eviction, {tier.capacity, page_size_});
+      wants_next_use_ |= tier.policy->wants_next_use();
+    }
+    prefetch_ =
+        policies::make_prefetch_policy(config.prefetch, {tiers_[kDram].capacity, page_size_});
+    prefetch_->observe_bandwidth(kDram, config.nvme.gbps * 1e9);
+    prefetch_->observe_bandwidth(kGpu, std::min(config.nvme.gbps, config.pcie.gbps) * 1e9);
+    prefetching_ = prefetch_->name() != "none";
+  }
+
+  bool wants_next_use() const noexcept { return wants_next_use_; }
+
+  // Tensors declared so far (a prefix grows as a streamed trace declares more).
+  void declare(const std::vector<uint32_t>& tensor_pages) {
+    for (size_t t = tensor_pages_.size(); t < tensor_pages.size(); ++t) {
+      tensor_pages_.push_back(tensor_pages[t]);
+      base_.push_back(base_.back() + tensor_pages[t]);
+    }
+    for (TierState& tier : tiers_) {
+      if (tier.capacity == 0) continue;
+      tier.flags.resize(base_.back(), 0);
+      tier.ready_at.resize(base_.back(), 0);
+    }
+  }
+
+  // The future, for policies that want it: the whole trace's next uses.
+  void set_oracle(const Trace& trace) {
+    std::vector<int64_t> first;
+    next_ = PageMap(trace).next_access(&first);
+    upcoming_.resize(first.size());
+    std::transform(first.begin(), first.end(), upcoming_.begin(), as_next_use);
+  }
+
+  // The registered order: for the prefetch policy, and with future, for next uses too.
+  void set_schedule(const Trace& order, bool future) {
+    std::shared_ptr<const policies::Schedule> schedule = to_schedule(order);
+    prefetch_->set_schedule(schedule);
+    if (future) future_.reset(schedule);
+  }
+
+  void replay(std::span<const TraceAccess> accesses) {
+    uint64_t& ordinal = ordinal_;
+    for (size_t i = 0; i < accesses.size(); ++i) {
+      const TraceAccess& access = accesses[i];
+      int t = access.tier == Tier::gpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
+      if (i + kLookahead < accesses.size()) warm(accesses[i + kLookahead]);
+      check(access, t);
+      ++replayed_;
+      uint64_t done = now_;
+      AccessEvent event;
+      event.time = now_;
+      event.tensor = access.tensor;
+      event.tensor_pages = tensor_pages_[access.tensor];
+      event.tier = static_cast<uint8_t>(t);
+      event.write = access.op != TraceOp::read;
+      PageId first = base_[access.tensor] + access.first;
+      for (uint32_t k = 0; k < access.count; ++k, ++ordinal) {
+        event.page = first + k;
+        event.index = access.first + k;
+        if (!future_.empty()) {
+          future_.follow(event.page);
+          event.next_use = future_.next_use(event.page);
+        } else if (!next_.empty()) {
+          event.next_use = as_next_use(next_[ordinal]);
+          upcoming_[event.page] = event.next_use;
+        }
+        bool hit = tiers_[t].has(event.page, kResident);
+        ++(hit ? result_.hits : result_.misses);
+        done = std::max(done, demand(t, access.op, event));
+        if (prefetching_) {
+          prefetch_->on_access(event, *this);
+          issue_proposals();
+        }
+      }
+      if (done > now_) {
+        result_.stall_ns += done - now_;
+        now_ = done;
+      }
+      // Every pinned page has arrived by now. (A frame busy being copied out stays kBusy
+      // until a look at its ready time finds it past.)
+      for (auto [tier, page] : pinned_) tiers_[tier].flags[page] &= ~(kPinned | kInFlight);
+      pinned_.clear();
+      now_ += access.compute_ns;
+      result_.compute_ns += access.compute_ns;
+    }
+  }
+
+ private:
+  static double write_gbps(const Link& link) {
+    return link.write_gbps > 0 ? link.write_gbps : link.gbps;
+  }
+  static uint64_t as_next_use(int64_t position) {
+    return position < 0 ? kNever : static_cast<uint64_t>(position);
+  }
+  uint64_t upcoming(PageId page) const {
+    if (!future_.empty()) return future_.next_use(page);
+    return upcoming_.empty() ? kNever : upcoming_[page];
+  }
+
+  std::shared_ptr<const policies::Schedule> to_schedule(const Trace& order) const {
+    auto schedule = std::make_shared<policies::Schedule>();
+    for (size_t i = 0; i < order.accesses.size(); ++i) {
+      const TraceAccess& a = order.accesses[i];
+      if (a.tensor >= tensor_pages_.size() ||
+          uint64_t{a.first} + a.count > tensor_pages_[a.tensor]) {
+        throw Error(Errc::invalid_argument,
+                    fmt::format("schedule step {} (tensor {}, pages {}+{}) is not in the trace", i,
+                                a.tensor, a.first, a.count));
+      }
+      schedule->steps.push_back({base_[a.tensor] + a.first, a.count, static_cast<uint8_t>(a.tier)});
+    }
+    return schedule;
+  }
+
+  // Accesses are mostly cache misses on the per-page state of scattered pages: start loading
+  // the state of an access this many ahead while the current one is replayed.
+  static constexpr size_t kLookahead = 8;
+  static constexpr size_t kFewPins = 8;
+
+  void warm(const TraceAccess& access) const {
+    if (access.tensor >= tensor_pages_.size()) return;
+    PageId page = base_[access.tensor] + access.first;
+    for (const TierState& tier : tiers_) {
+      if (tier.capacity == 0 || page >= tier.flags.size()) continue;
+      __builtin_prefetch(&tier.flags[page]);
+      tier.policy->will_access(page);
+    }
+  }
+
+  // The access lies within its tensor, and its tiers can hold all its pages at once.
+  void check(const TraceAccess& access, int t) const {
+    auto fault = [&](const std::string& what) {
+      return Error(Errc::invalid_argument,
+                   fmt::format("trace access {} (tensor {}, pages {}+{}): {}", replayed_,
+                               access.tensor, access.first, access.count, what));
+    };
+    if (access.tensor >= tensor_pages_.size() || access.count == 0 ||
+        uint64_t{access.first} + access.count > tensor_pages_[access.tensor]) {
+      throw fault("outside the tensors declared");
+    }
+    for (int tier = t; tier <= kDram; ++tier) {
+      if (access.count > tiers_[tier].capacity) {
+        throw fault(fmt::format("pins {} pages at once, but the {} tier holds {}", access.count,
+                                tier == kGpu ? "gpu" : "dram", tiers_[tier].capacity));
+      }
+    }
+  }
+
+  // VictimFilter: pinned pages, and pages busy after filter_time_, are not evictable.
+  bool evictable(PageId page) const override {
+    const TierState& tier = tiers_[filter_tier_];
+    if (filter_time_ >= tier.latest_ready && pinned_.size() <= kFewPins) {
+      // No page is busy: only the access's own pins count, and they are few to scan.
+      for (auto [t, pinned] : pinned_) {
+        if (pinned == page && t == filter_tier_) return false;
+      }
+      return true;
+    }
+    uint8_t flags = tier.flags[page];
+    return (flags & kPinned) == 0 && (!(flags & kBusy) || tier.ready_at[page] <= filter_time_);
+  }
+
+  // PrefetchSink: collected, then issued earliest deadline first.
+  void propose(const policies::PrefetchProposal& proposal) override {
+    proposals_.push_back(proposal);
+  }
+
+  // Makes the page resident and pinned in tier t for a demand access; returns its arrival.
+  uint64_t demand(int t, TraceOp op, const AccessEvent& event) {
+    TierState& tier = tiers_[t];
+    PageId page = event.page;
+    uint64_t done = now_;
+    if (tier.has(page, kResident)) {
+      ++tier.counts.hits;
+      if (tier.has(page, kInFlight)) {
+        if (tier.ready(page) > now_) {
+          done = tier.ready(page);
+        } else {
+          tier.drop(page, kInFlight);
+        }
+      }
+      if (tier.has(page, kPrefetched)) {
+        tier.drop(page, kPrefetched);
+        ++(done > now_ ? result_.prefetch_late : result_.prefetch_useful);
+      }
+      tier.policy->touch(event);
+    } else {
+      ++tier.counts.misses;
+      uint64_t start = *make_room(t, now_, true);
+      done = op == TraceOp::write ? start : fetch(t, start, event);
+      tier.reset(page, kResident);
+      ++tier.used;
+      tier.policy->insert(event);
+    }
+    tier.add(page, kPinned);
+    pinned_.push_back({t, page});
+    if (op != TraceOp::read) {
+      tier.add(page, kDirty);
+      invalidate(t == kGpu ? kDram : kGpu, page);
+    }
+    return done;
+  }
+
+  // Reads the page into tier t from the tier below, starting no earlier than start.
+  uint64_t fetch(int t, uint64_t start, const AccessEvent& event) {
+    tiers_[t].counts.bytes_in += page_size_;
+    result_.bytes_fetched += page_size_;
+    if (t == kDram) {
+      result_.bytes_read += page_size_;
+      return nvme_up_.submit(start);
+    }
+    AccessEvent below = event;
+    below.tier = kDram;
+    uint64_t source = demand(kDram, TraceOp::read, below);
+    return pcie_up_.submit(std::max(start, source));  // the source stays pinned meanwhile
+  }
+
+  // A write elsewhere made this tier's copy stale.
+  void invalidate(int t, PageId page) {
+    TierState& tier = tiers_[t];
+    if (tier.capacity == 0 || !tier.has(page, kResident)) return;
+    if (tier.has(page, kPrefetched)) ++result_.prefetch_useless;
+    tier.policy->remove(page);
+    --tier.used;
+    tier.reset(page, 0);
+  }
+
+  // Frees a frame of tier t at or after time; returns when it is free. Without wait, gives up
+  // (nullopt) rather than wait for busy frames.
+  std::optional<uint64_t> make_room(int t, uint64_t time, bool wait) {
+    TierState& tier = tiers_[t];
+    uint64_t avail = time;
+    while (tier.used >= tier.capacity) {
+      while (!tier.busy.empty() && tier.busy.top() <= avail) tier.busy.pop();
+      filter_tier_ = t;
+      filter_time_ = avail;
+      std::optional<PageId> victim = tier.policy->victim(*this);
+      if (victim) {
+        avail = std::max(avail, evict(t, *victim, avail));
+        continue;
+      }
+      if (!wait) return std::nullopt;
+      if (tier.busy.empty()) {
+        throw Error(Errc::invalid_argument,
+                    fmt::format("the {} tier ({} pages) is too small: every page is pinned",
+                                t == kGpu ? "gpu" : "dram", tier.capacity));
+      }
+      avail = tier.busy.top();
+    }
+    return avail;
+  }
+
+  // Evicts a page of tier t at time, writing it down first if dirty; returns when its frame
+  // is free.
+  uint64_t evict(int t, PageId page, uint64_t time) {
+    TierState& tier = tiers_[t];
+    uint8_t flags = tier.counted > 0 ? tier.flags[page] : uint8_t{kResident};
+    if (flags & kPrefetched) ++result_.prefetch_useless;
+    tier.policy->evict(page);
+    --tier.used;
+    tier.set(page, flags, 0);
+    ++tier.counts.evictions;
+    if (!(flags & kDirty)) return time;
+    ++tier.counts.writebacks;
+    tier.counts.bytes_out += page_size_;
+    if (t == kDram) {
+      result_.bytes_written += page_size_;
+      return nvme_down_.submit(time);
+    }
+    TierState& dram = tiers_[kDram];
+    uint64_t start = time;
+    if (!dram.has(page, kResident)) {
+      start = *make_room(kDram, time, true);
+      dram.reset(page, kResident);
+      ++dram.used;
+      AccessEvent event;
+      event.page = page;
+      event.time = now_;
+      event.next_use = upcoming(page);
+      event.tier = kDram;
+      dram.policy->insert(event);
+    }
+    uint64_t done = pcie_down_.submit(start);
+    dram.add(page, kDirty);
+    dram.mark_busy(page, done, now_);
+    return done;
+  }
+
+  void issue_proposals() {
+    if (proposals_.empty()) return;
+    std::stable_sort(proposals_.begin(), proposals_.end(),
+                     [](const auto& a, const auto& b) { return a.deadline < b.deadline; });
+    for (const policies::PrefetchProposal& proposal : proposals_) {
+      int t = proposal.tier == kGpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
+      for (uint32_t k = 0; k < proposal.count; ++k) {
+        PageId page = proposal.first + k;
+        if (page >= base_.back()) break;  // a policy's guess past the last page
+        if (!prefetch(t, page)) {
+          result_.prefetch_dropped += proposal.count - k;
+          break;
+        }
+      }
+    }
+    proposals_.clear();
+  }
+
+  // Starts bringing the page into tier t; false when the budget or the frames are exhausted.
+  bool prefetch(int t, PageId page) {
+    TierState& tier = tiers_[t];
+    if (tier.has(page, kResident)) return true;
+    while (!in_flight_.empty() && in_flight_.top() <= now_) in_flight_.pop();
+    if ((in_flight_.size() + 1) * page_size_ > config_.prefetch_budget) return false;
+    std::optional<uint64_t> room = make_room(t, now_, false);
+    if (!room) return false;
+    uint64_t done;
+    if (t == kDram) {
+      done = nvme_up_.submit(*room);
+      result_.bytes_read += page_size_;
+    } else {
+      TierState& dram = tiers_[kDram];
+      if (!dram.has(page, kResident) && !prefetch(kDram, page)) return false;
+      done = pcie_up_.submit(std::max(*room, dram.ready(page)));
+      dram.mark_busy(page, done, now_);
+    }
+    result_.bytes_fetched += page_size_;
+    tier.counts.bytes_in += page_size_;
+    ++tier.counts.prefetched;
+    ++result_.prefetch_issued;
+    tier.reset(page, kResident | kPrefetched | kInFlight);
+    tier.mark_busy(page, done, now_);
+    ++tier.used;
+    in_flight_.push(done);
+    AccessEvent event;
+    event.page = page;
+    event.time = now_;
+    event.next_use = upcoming(page);
+    event.tier = static_cast<uint8_t>(t);
+    tier.policy->insert(event);
+    return true;
+  }
+
+ public:
+  Result finish() {
+    uint64_t accesses = ordinal_;
+    Result& r = result_;
+    r.eviction = config_.eviction;
+    r.prefetch = config_.prefetch;
+    r.page_size = page_size_;
+    r.accesses = accesses;
+    for (int t : {kGpu, kDram}) {
+      TierState& tier = tiers_[t];
+      tier.counts.capacity_pages = tier.capacity;
+      for (uint8_t flags : tier.flags) r.prefetch_useless += (flags & kPrefetched) != 0;
+    }
+    r.gpu = tiers_[kGpu].counts;
+    r.dram = tiers_[kDram].counts;
+    r.elapsed_ns = now_;
+    r.io_ns = std::max(
+        {nvme_up_.busy_ns(), nvme_down_.busy_ns(), pcie_up_.busy_ns(), pcie_down_.busy_ns()});
+    r.overlap_efficiency =
+        r.io_ns == 0
+            ? 1.0
+            : std::clamp(1.0 - static_cast<double>(r.stall_ns) / static_cast<double>(r.io_ns), 0.0,
+                         1.0);
+    r.accesses_per_sec =
+        now_ == 0 ? 0.0 : static_cast<double>(accesses) * 1e9 / static_cast<double>(now_);
+    return r;
+  }
+
+ private:
+  const Config& config_;
+  uint64_t page_size_;
+  std::vector<uint32_t> tensor_pages_;
+  std::vector<uint64_t> base_{0};  // dense id of each tensor's first page; back(): all pages
+  bool wants_next_use_ = false;
+  uint64_t ordinal_ = 0;   // page accesses replayed
+  uint64_t replayed_ = 0;  // trace accesses replayed
+  Channel nvme_up_;
+  Channel nvme_down_;
+  Channel pcie_up_;
+  Channel pcie_down_;
+  TierState tiers_[2];
+  std::unique_ptr<policies::PrefetchPolicy> prefetch_;
+  bool prefetching_ = false;
+  std::vector<int64_t> next_;        // per page access: position of the next access, or -1
+  std::vector<uint64_t> upcoming_;   // per page: its next access from now on
+  policies::ScheduleCursor future_;  // next uses by the registered schedule, if so configured
+  std::vector<policies::PrefetchProposal> proposals_;
+  std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> in_flight_;  // prefetch
+  std::vector<std::pair<int, PageId>> pinned_;
+  int filter_tier_ = kDram;
+  uint64_t filter_time_ = 0;
+  uint64_t now_ = 0;
+  Result result_;
+};
+
+}  // namespace
+
+Result replay(const Trace& trace, const Config& config) {
+  Engine engine(trace.page_size, config);
+  engine.declare(trace.tensor_pages);
+  if (config.future == Future::schedule && !config.schedule) {
+    throw Error(Errc::invalid_argument,
+                "next uses from the schedule need a registered schedule (Config::schedule)");
+  }
+  if (engine.wants_next_use() && config.future == Future::trace) engine.set_oracle(trace);
+  if (config.schedule) {
+    engine.set_schedule(*config.schedule,
+                        engine.wants_next_use() && config.future == Future::schedule);
+  }
+  engine.replay(trace.accesses);
+  return engine.finish();
+}
+
+Result simulate(const Trace& trace, const Config& config) {
+  trace.validate();
+  Result result = replay(trace, config);
+  if (config.belady_baseline) {
+    Result optimum = result;
+    if (config.eviction != "belady" || config.prefetch != "none" ||
+        config.future != Future::trace) {
+      Config baseline = config;
+      baseline.eviction = "belady";
+      baseline.prefetch = "none";
+      baseline.schedule = nullptr;
+      baseline.future = Future::trace;
+      optimum = replay(trace, baseline);
+    }
+    result.has_baseline = true;
+    result.belady_misses = optimum.misses;
+    result.belady_bytes_fetched = optimum.bytes_fetched;
+  }
+  return result;
+}
+
+Result simulate(const std::string& path, const Config& config, uint64_t csv_page_size) {
+  if (!config.belady_baseline && !config.schedule && is_binary_trace_file(path)) {
+    TraceReader reader(path);
+    Trace probe;
+    probe.page_size = reader.page_size();
+    probe.validate();
+    Engine engine(reader.page_size(), config);
+    if (!engine.wants_next_use()) {
+      for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {
+        engine.declare(reader.tensor_pages());
+        engine.replay(batch);
+      }
+      return engine.finish();
+    }
+  }
+  return simulate(read_trace(path, csv_page_size), config);
+}
+
+}  // namespace tiermem::sim

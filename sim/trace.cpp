@@ -1,0 +1,131 @@
+// sim/trace.cpp: the Trace's own checks and sums, and the format dispatch of read_trace() and
+// write_trace().
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <vector>
+
+#include "sim/file_io.hpp"
+#include "sim/trace_io.hpp"
+#include "support/align.hpp"
+#include "tiermem/error.hpp"
+
+namespace tiermem {
+
+std::string_view to_string(TraceOp op) noexcept {
+  switch (op) {
+    case TraceOp::read:
+      return "r";
+    case TraceOp::write:
+      return "w";
+    case TraceOp::read_write:
+      return "rw";
+  }
+  return "?";
+}
+
+uint64_t Trace::page_count() const noexcept {
+  uint64_t pages = 0;
+  for (uint32_t count : tensor_pages) pages += count;
+  return pages;
+}
+
+uint64_t Trace::page_accesses() const noexcept {
+  uint64_t pages = 0;
+  for (const TraceAccess& access : accesses) pages += access.count;
+  return pages;
+}
+
+uint64_t Trace::footprint_bytes() const {
+  std::vector<uint64_t> base(tensor_pages.size() + 1, 0);
+  for (size_t t = 0; t < tensor_pages.size(); ++t) base[t + 1] = base[t] + tensor_pages[t];
+  std::vector<bool> touched(base.back(), false);
+  uint64_t pages = 0;
+  for (const TraceAccess& access : accesses) {
+    for (uint64_t page = base[access.tensor] + access.first,
+                  end = base[access.tensor] + access.first + access.count;
+         page < end; ++page) {
+      if (!touched[page]) {
+        touched[page] = true;
+        ++pages;
+      }
+    }
+  }
+  return pages * page_size;
+}
+
+void Trace::validate() const {
+  if (!support::is_pow2(page_size) || page_size < 4096 || page_size > (1ull << 30)) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("trace page size {} is not a power of two in [4096, 2^30]", page_size));
+  }
+  if (page_count() >= UINT32_MAX) {
+    throw Error(Errc::invalid_argument, fmt::format("trace has {} pages; at most {} are supported",
+                                                    page_count(), UINT32_MAX - 1));
+  }
+  for (size_t i = 0; i < accesses.size(); ++i) {
+    const TraceAccess& access = accesses[i];
+    auto fault = [&](std::string_view what) {
+      return Error(Errc::invalid_argument,
+                   fmt::format("trace access {} (tensor {}, pages {}+{}): {}", i, access.tensor,
+                               access.first, access.count, what));
+    };
+    if (access.tensor >= tensor_pages.size()) {
+      throw fault(fmt::format("no such tensor; the trace has {}", tensor_pages.size()));
+    }
+    if (access.count == 0) throw fault("no pages");
+    if (uint64_t{access.first} + access.count > tensor_pages[access.tensor]) {
+      throw fault(fmt::format("beyond the tensor's {} pages", tensor_pages[access.tensor]));
+    }
+    if (access.tier != Tier::gpu && access.tier != Tier::dram) {
+      throw fault("tier nvme cannot be accessed; only gpu and dram");
+    }
+    if (access.op > TraceOp::read_write) throw fault("unknown op");
+  }
+}
+
+Trace read_trace(const std::string& path, uint64_t csv_page_size) {
+  if (sim::is_binary_trace_file(path)) return sim::read_binary_trace(path);
+  return parse_trace_csv(sim::read_file(path), csv_page_size, path);
+}
+
+void write_trace(const Trace& trace, const std::string& path, TraceFormat format) {
+  trace.validate();
+  switch (format) {
+    case TraceFormat::binary:
+      sim::write_binary_trace(trace, path);
+      return;
+    case TraceFormat::csv:
+      sim::write_csv_trace(trace, path);
+      return;
+    case TraceFormat::oracle_general:
+      sim::write_oracle_general(trace, path);
+      return;
+  }
+}
+
+namespace sim {
+
+bool is_binary_trace_file(const std::string& path) {
+  int fd = open_for_reading(path);
+  std::array<std::byte, 8> magic{};
+  size_t got = 0;
+  try {
+    got = read_fully(fd, magic, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return is_binary_trace(std::span(magic).first(got));
+}
+
+std::string_view tier_name(Tier tier) noexcept {
+  return tier == Tier::gpu ? "gpu" : tier == Tier::dram ? "dram" : "nvme";
+}
+
+}  // namespace sim
+
+}  // namespace tiermem

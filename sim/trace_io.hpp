@@ -1,0 +1,24 @@
+// sim/trace_io.hpp: the readers and writers behind read_trace() and write_trace(), one per form.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "tiermem/trace.hpp"
+
+namespace tiermem::sim {
+
+bool is_binary_trace(std::span<const std::byte> prefix);
+// Whether the file at path starts with the binary form's magic. Throws Error(system).
+bool is_binary_trace_file(const std::string& path);
+Trace read_binary_trace(const std::string& path);
+void write_binary_trace(const Trace& trace, const std::string& path);
+
+void write_csv_trace(const Trace& trace, const std::string& path);
+void write_oracle_general(const Trace& trace, const std::string& path);
+
+// "gpu" or "dram" (the sim room does not link the core, which has to_string(Tier)).
+std::string_view tier_name(Tier tier) noexcept;
+
+}  // namespace tiermem::sim

@@ -1,0 +1,119 @@
+// tests/test_registry.cpp: building policies by name, and the errors for bad specs.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "policies/registry.hpp"
+#include "tiermem/error.hpp"
+
+namespace tiermem::policies {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::config);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error";
+  return "";
+}
+
+TEST(Registry, BuildsEveryRowByName) {
+  for (const auto& entry : eviction_policies()) {
+    auto policy = make_eviction_policy(entry.name, {16, 4096});
+    EXPECT_EQ(policy->name(), entry.name);
+  }
+  for (const auto& entry : prefetch_policies()) {
+    auto policy = make_prefetch_policy(entry.name, {16, 4096});
+    EXPECT_EQ(policy->name(), entry.name);
+  }
+}
+
+TEST(Registry, OnlyBeladyWantsNextUse) {
+  for (const auto& entry : eviction_policies()) {
+    EXPECT_EQ(make_eviction_policy(entry.name, {16, 4096})->wants_next_use(),
+              entry.name == "belady");
+  }
+}
+
+TEST(Registry, AcceptsParameters) {
+  EXPECT_EQ(make_eviction_policy("s3fifo:small=0.2,ghost=1,move=2", {10, 4096})->name(), "s3fifo");
+  EXPECT_EQ(make_eviction_policy("2q:kin=0.5,kout=1", {10, 4096})->name(), "2q");
+  EXPECT_EQ(make_prefetch_policy("schedule:lead=2,depth=4,gbps=2.5", {10, 4096})->name(),
+            "schedule");
+}
+
+TEST(Registry, UnknownNameListsTheKnownOnes) {
+  std::string message = error_of([] { make_eviction_policy("mru", {16, 4096}); });
+  EXPECT_THAT(message, HasSubstr("unknown eviction policy 'mru'"));
+  EXPECT_THAT(message, HasSubstr("s3fifo"));
+  EXPECT_THAT(error_of([] {
+                make_prefetch_policy("oracle", {16, 4096});
+              }),
+              HasSubstr("unknown prefetch policy 'oracle'"));
+}
+
+TEST(Registry, UnknownParameterIsNamed) {
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("lru:size=3", {16, 4096});
+              }),
+              HasSubstr("policy 'lru' has no parameter 'size' (accepted: none)"));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("arc:p=3", {16, 4096});
+              }),
+              HasSubstr("no parameter 'p'"));
+}
+
+TEST(Registry, OutOfRangeParameterNamesTheRange) {
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("s3fifo:small=2", {16, 4096});
+              }),
+              HasSubstr("small=2 is not a number in [0.01, 0.9]"));
+  EXPECT_THAT(error_of([] {
+                make_prefetch_policy("sequential:depth=0", {16, 4096});
+              }),
+              HasSubstr("depth=0 is not an integer in [1, 1048576]"));
+  EXPECT_THAT(error_of([] {
+                make_prefetch_policy("stride:depth=x", {16, 4096});
+              }),
+              HasSubstr("depth=x"));
+  EXPECT_THAT(error_of([] {
+                make_prefetch_policy("sequential:tier=nvme", {16, 4096});
+              }),
+              HasSubstr("tier=nvme is not a tier that can be prefetched into (gpu, dram)"));
+}
+
+TEST(Registry, MalformedSpecNamesThePosition) {
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("s3fifo:small", {16, 4096});
+              }),
+              HasSubstr("expected key=value at position 7"));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy(":x=1", {16, 4096});
+              }),
+              HasSubstr("missing policy name"));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("2q:kin=0.1,kin=0.2", {16, 4096});
+              }),
+              HasSubstr("parameter 'kin' given twice"));
+}
+
+TEST(Registry, CapacityAndPageSizeAreRequiredWhereUsed) {
+  for (std::string_view name : {"2q", "arc", "s3fifo"}) {
+    EXPECT_THAT(error_of([&] {
+                  make_eviction_policy(name, {0, 4096});
+                }),
+                HasSubstr("needs the tier's capacity in pages"));
+  }
+  EXPECT_EQ(make_eviction_policy("lru", {0, 0})->name(), "lru");
+  EXPECT_THAT(error_of([] {
+                make_prefetch_policy("schedule", {0, 0});
+              }),
+              HasSubstr("needs the page size"));
+}
+
+}  // namespace
+}  // namespace tiermem::policies

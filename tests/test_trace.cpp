@@ -1,0 +1,271 @@
+// tests/test_trace.cpp: the binary and CSV trace forms agree, malformed files give errors with
+// the offset or line, TraceWriter's records, and the oracleGeneral export's layout.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "sim/file_io.hpp"
+#include "tiermem/error.hpp"
+#include "tiermem/sim.hpp"
+#include "tiermem/trace.hpp"
+#include "tiermem/workload.hpp"
+
+namespace tiermem {
+namespace {
+
+using ::testing::HasSubstr;
+
+class TraceFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tiermem-trace-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  void write_text(const std::string& name, const std::string& text) const {
+    std::ofstream(path(name), std::ios::binary) << text;
+  }
+  std::string error_of(const std::string& file) const {
+    try {
+      read_trace(path(file), 4096);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::invalid_argument) << e.what();
+      return e.what();
+    }
+    ADD_FAILURE() << file << " was accepted";
+    return "";
+  }
+
+  std::filesystem::path dir_;
+};
+
+Trace sample() {
+  Trace trace;
+  trace.page_size = 4096;
+  trace.tensor_pages = {4, 2, 8};
+  trace.accesses = {
+      {0, 50, 0, 0, 4, TraceOp::read, Tier::gpu},
+      {50, 0, 1, 1, 1, TraceOp::write, Tier::dram},
+      {60, 0, 2, 3, 2, TraceOp::read_write, Tier::dram},
+      {61, 1000, 0, 2, 1, TraceOp::read, Tier::gpu},
+  };
+  return trace;
+}
+
+TEST_F(TraceFiles, BinaryRoundTrip) {
+  Trace trace = sample();
+  write_trace(trace, path("t.bin"), TraceFormat::binary);
+  EXPECT_EQ(read_trace(path("t.bin")), trace);
+  // 64-byte header, 3 tensor records, 4 accesses, 2 compute markers each for 2 accesses.
+  EXPECT_EQ(std::filesystem::file_size(path("t.bin")), 64u + 24u * (3 + 4 + 4));
+}
+
+TEST_F(TraceFiles, BinaryAndCsvAgree) {
+  Trace trace = sample();
+  write_trace(trace, path("t.bin"), TraceFormat::binary);
+  write_trace(read_trace(path("t.bin")), path("t.csv"), TraceFormat::csv);
+  Trace from_csv = read_trace(path("t.csv"), 4096);
+  EXPECT_EQ(from_csv.accesses, trace.accesses);
+  // CSV has no tensor sizes: they end at the highest page accessed (tensor 2: page 4).
+  EXPECT_EQ(from_csv.tensor_pages, (std::vector<uint32_t>{4, 2, 5}));
+  write_trace(from_csv, path("t2.bin"), TraceFormat::binary);
+  write_trace(read_trace(path("t2.bin")), path("t2.csv"), TraceFormat::csv);
+  EXPECT_EQ(sim::read_file(path("t2.csv")), sim::read_file(path("t.csv")));
+  // Pages never accessed do not matter to a replay: both forms simulate alike.
+  sim::Config config;
+  config.dram_bytes = 6 * 4096;
+  config.gpu_bytes = 4 * 4096;
+  sim::Result a = sim::simulate(trace, config);
+  sim::Result b = sim::simulate(from_csv, config);
+  EXPECT_EQ(a.misses, b.misses);
+  EXPECT_EQ(a.bytes_read, b.bytes_read);
+  EXPECT_EQ(a.stall_ns, b.stall_ns);
+}
+
+TEST_F(TraceFiles, GeneratedTraceSurvivesBothForms) {
+  workload::RandomAccesses options;
+  options.pages = 300;
+  options.tensors = 7;
+  options.events = 30000;  // with compute spans, 90000 records: reads cross block bounds
+  options.alpha = 0.9;
+  options.write_fraction = 0.2;
+  options.compute_ns = 10;
+  options.page_size = 65536;
+  Trace trace = workload::random_accesses(options);
+  write_trace(trace, path("z.bin"), TraceFormat::binary);
+  write_trace(trace, path("z.csv"), TraceFormat::csv);
+  EXPECT_EQ(read_trace(path("z.bin")), trace);
+  EXPECT_EQ(read_trace(path("z.csv"), 65536), trace);
+}
+
+TEST_F(TraceFiles, StreamedReplayEqualsInMemoryReplay) {
+  workload::LayerStreaming options;
+  options.model = "phi-3-mini";
+  options.tokens = 2;
+  options.prompt = 16;
+  options.page_size = 32 << 20;
+  Trace trace = workload::layer_streaming(options);
+  write_trace(trace, path("l.bin"), TraceFormat::binary);
+  sim::Config config;
+  config.dram_bytes = trace.footprint_bytes() / 3;
+  config.prefetch = "sequential";
+  config.belady_baseline = false;
+  sim::Result streamed = sim::simulate(path("l.bin"), config);
+  sim::Result whole = sim::simulate(trace, config);
+  EXPECT_EQ(streamed.accesses, trace.page_accesses());
+  EXPECT_EQ(streamed.misses, whole.misses);
+  EXPECT_EQ(streamed.stall_ns, whole.stall_ns);
+  EXPECT_EQ(streamed.compute_ns, whole.compute_ns);
+  EXPECT_EQ(streamed.prefetch_useful, whole.prefetch_useful);
+  TraceReader reader(path("l.bin"));
+  size_t accesses = 0;
+  for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) accesses += batch.size();
+  EXPECT_EQ(accesses, trace.accesses.size());
+  EXPECT_EQ(reader.tensor_pages(), trace.tensor_pages);
+}
+
+TEST_F(TraceFiles, MinimalCsvDefaultsAndInferredSizes) {
+  write_text("m.csv", "tensor,page,op\n0,3,r\n\n2,0,w\n1,1,rw\n");
+  Trace trace = read_trace(path("m.csv"), 8192);
+  EXPECT_EQ(trace.page_size, 8192u);
+  EXPECT_EQ(trace.tensor_pages, (std::vector<uint32_t>{4, 2, 1}));
+  ASSERT_EQ(trace.accesses.size(), 3u);
+  EXPECT_EQ(trace.accesses[0].tier, Tier::dram);
+  EXPECT_EQ(trace.accesses[1].op, TraceOp::write);
+  EXPECT_EQ(trace.accesses[2].op, TraceOp::read_write);
+  write_text("c.csv", "op,page,tensor,compute_ns,time_ns\r\nr,0,0,5,100\r\n");
+  Trace columns = read_trace(path("c.csv"), 4096);
+  EXPECT_EQ(columns.accesses[0].compute_ns, 5u);
+  EXPECT_EQ(columns.accesses[0].time_ns, 100u);
+}
+
+TEST_F(TraceFiles, MalformedCsvNamesTheLine) {
+  write_text("a.csv", "tensor,page,op\n0,0,r\n0,1,x\n");
+  EXPECT_THAT(error_of("a.csv"), HasSubstr("line 3: unknown op 'x' (known: r, w, rw)"));
+  write_text("b.csv", "tensor,page,op\n0,0\n");
+  EXPECT_THAT(error_of("b.csv"), HasSubstr("line 2: 2 fields where the header has 3"));
+  write_text("c.csv", "tensor,page,op\n0,-1,r\n");
+  EXPECT_THAT(error_of("c.csv"), HasSubstr("line 2: page '-1' is not an integer"));
+  write_text("d.csv", "tensor,page,mode\n");
+  EXPECT_THAT(error_of("d.csv"), HasSubstr("line 1: unknown column 'mode'"));
+  write_text("e.csv", "tensor,op\n");
+  EXPECT_THAT(error_of("e.csv"), HasSubstr("lacks column 'page'"));
+  write_text("f.csv", "tensor,page,op,count\n0,0,r,0\n");
+  EXPECT_THAT(error_of("f.csv"), HasSubstr("line 2: count 0"));
+  write_text("g.csv", "tensor,page,op,tier\n0,0,r,nvme\n");
+  EXPECT_THAT(error_of("g.csv"), HasSubstr("line 2: unknown tier 'nvme'"));
+  write_text("h.csv", "");
+  EXPECT_THAT(error_of("h.csv"), HasSubstr("no header line"));
+}
+
+TEST_F(TraceFiles, TruncatedBinaryNamesTheOffset) {
+  write_trace(sample(), path("t.bin"), TraceFormat::binary);
+  std::filesystem::resize_file(path("t.bin"), 64 + 24 * 5 + 7);
+  EXPECT_THAT(error_of("t.bin"),
+              HasSubstr("offset 184: truncated: 7 bytes of a partial record at the end"));
+  std::filesystem::resize_file(path("t.bin"), 64 + 24 * 5);
+  EXPECT_THAT(error_of("t.bin"), HasSubstr("the header promises 11 records, the file holds 5"));
+  std::filesystem::resize_file(path("t.bin"), 40);
+  EXPECT_THAT(error_of("t.bin"), HasSubstr("ends inside its 64-byte header"));
+}
+
+TEST_F(TraceFiles, WrongVersionAndUnknownKind) {
+  write_trace(sample(), path("t.bin"), TraceFormat::binary);
+  std::string bytes = sim::read_file(path("t.bin"));
+  std::string version = bytes;
+  version[8] = 2;
+  write_text("v.bin", version);
+  EXPECT_THAT(error_of("v.bin"),
+              HasSubstr("offset 8: version 2 is not supported (this build reads version 1)"));
+  std::string kind = bytes;
+  kind[64 + 24 * 6 + 20] = 42;  // the second access's kind byte (after a compute span)
+  write_text("k.bin", kind);
+  EXPECT_THAT(error_of("k.bin"), HasSubstr("offset 208: unknown record kind 42"));
+  std::string undeclared = bytes;
+  undeclared[64 + 24 * 3 + 8] = 9;  // the first access names tensor 9
+  write_text("u.bin", undeclared);
+  EXPECT_THAT(error_of("u.bin"),
+              HasSubstr("offset 136: access to tensor 9, which was not declared"));
+}
+
+TEST_F(TraceFiles, WriterRedeclaredIdsAndComputeSpans) {
+  {
+    TraceWriter writer(path("live.bin"), 4096);
+    writer.tensor(5, 2);
+    writer.access(10, 5, 1, 1, TraceOp::read, Tier::dram);
+    writer.compute_begin(20);
+    writer.compute_end(70);
+    writer.tensor(5, 3);  // the slot was reused by a new tensor
+    writer.access(80, 5, 2, 1, TraceOp::write, Tier::gpu);
+    EXPECT_EQ(writer.records(), 6u);
+  }  // the destructor closes and records the count
+  Trace trace = read_trace(path("live.bin"));
+  EXPECT_EQ(trace.tensor_pages, (std::vector<uint32_t>{2, 3}));
+  ASSERT_EQ(trace.accesses.size(), 2u);
+  EXPECT_EQ(trace.accesses[0].compute_ns, 50u);
+  EXPECT_EQ(trace.accesses[1].tensor, 1u);
+  EXPECT_EQ(trace.accesses[1].tier, Tier::gpu);
+}
+
+TEST_F(TraceFiles, UnwritablePathIsASystemError) {
+  try {
+    TraceWriter writer(path("missing/dir/t.bin"), 4096);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::system);
+    EXPECT_THAT(e.what(), HasSubstr("missing/dir/t.bin"));
+  }
+}
+
+TEST_F(TraceFiles, OracleGeneralLayout) {
+  Trace trace;
+  trace.page_size = 4096;
+  trace.tensor_pages = {2, 1};
+  // Pages 0, 2, 0, 1 (tensor 0 page 1 is id 1, tensor 1 page 0 is id 2).
+  trace.accesses = {{3'000'000'000, 0, 0, 0, 1, TraceOp::read, Tier::dram},
+                    {0, 0, 1, 0, 1, TraceOp::read, Tier::dram},
+                    {0, 0, 0, 0, 2, TraceOp::write, Tier::dram}};
+  write_trace(trace, path("o.bin"), TraceFormat::oracle_general);
+  std::string bytes = sim::read_file(path("o.bin"));
+  ASSERT_EQ(bytes.size(), 4u * 24);
+  struct Expect {
+    uint32_t time;
+    uint64_t id;
+    int64_t next;
+  };
+  Expect expected[] = {{3, 0, 3}, {0, 2, -1}, {0, 0, -1}, {0, 1, -1}};
+  for (int i = 0; i < 4; ++i) {
+    uint32_t time = 0, size = 0;
+    uint64_t id = 0;
+    int64_t next = 0;
+    std::memcpy(&time, bytes.data() + 24 * i, 4);
+    std::memcpy(&id, bytes.data() + 24 * i + 4, 8);
+    std::memcpy(&size, bytes.data() + 24 * i + 12, 4);
+    std::memcpy(&next, bytes.data() + 24 * i + 16, 8);
+    EXPECT_EQ(time, expected[i].time) << i;
+    EXPECT_EQ(id, expected[i].id) << i;
+    EXPECT_EQ(size, 4096u);
+    EXPECT_EQ(next, expected[i].next) << i;
+  }
+}
+
+TEST(Trace, ValidateNamesTheAccess) {
+  Trace trace = sample();
+  trace.accesses[2].count = 9;
+  try {
+    trace.validate();
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("trace access 2 (tensor 2, pages 3+9): beyond the tensor's 8"));
+  }
+}
+
+}  // namespace
+}  // namespace tiermem

@@ -1,0 +1,300 @@
+// tools/cmd_sim.cpp: `tiermem sim`: replay a trace against eviction and prefetch policies and
+// tier capacities on simulated devices; report, sweep capacities into miss-ratio curves, plot.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "tiermem/config.hpp"
+#include "tiermem/sim.hpp"
+#include "tools/cli.hpp"
+#include "tools/command.hpp"
+#include "tools/operands.hpp"
+
+extern char** environ;
+
+namespace tiermem::tools {
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: tiermem sim TRACE [--eviction SPEC]... [--prefetch SPEC] [--dram SIZE|N%] "
+    "[--gpu SIZE|N%]\n"
+    "                   [--sweep N|LIST] [--csv | --json] [--plot FILE.png]\n"
+    "       tiermem sim --list\n"
+    "Replays TRACE (binary or CSV, see `tiermem trace`) on simulated tiers. Sizes take units\n"
+    "(512MiB, 8GiB) or a percentage of the trace's footprint. Every figure is simulated and\n"
+    "deterministic; accesses_per_sec is per simulated second (--timing adds the replay speed).";
+
+// "8GiB" or "50%" of the footprint.
+uint64_t capacity(const std::string& text, uint64_t footprint, const std::string& option) {
+  if (!text.empty() && text.back() == '%') {
+    char* end = nullptr;
+    double percent = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size() - 1 || !(percent >= 0 && percent <= 1000)) {
+      throw Error(Errc::invalid_argument,
+                  "--" + option + " '" + text + "' is not a percentage in [0, 1000]");
+    }
+    return static_cast<uint64_t>(static_cast<double>(footprint) * percent / 100.0);
+  }
+  try {
+    return parse_size(text);
+  } catch (const Error& e) {
+    throw Error(Errc::invalid_argument, "--" + option + ": " + e.what());
+  }
+}
+
+// --sweep N: N capacities from footprint/N to the footprint; else a comma-separated list.
+std::vector<uint64_t> sweep_points(const std::string& text, uint64_t footprint) {
+  std::vector<uint64_t> points;
+  if (text.find_first_not_of("0123456789") == std::string::npos) {
+    uint64_t n = std::strtoull(text.c_str(), nullptr, 10);
+    if (n < 1 || n > 1000) {
+      throw Error(Errc::invalid_argument, "--sweep " + text + " is not a count in [1, 1000]");
+    }
+    for (uint64_t k = 1; k <= n; ++k) points.push_back(footprint * k / n);
+    return points;
+  }
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = std::min(text.find(',', pos), text.size());
+    points.push_back(capacity(text.substr(pos, comma - pos), footprint, "sweep"));
+    pos = comma + 1;
+  }
+  return points;
+}
+
+class JsonFields final : public sim::ResultVisitor {
+ public:
+  boost::json::object object;
+  void label(std::string_view n, std::string_view v) override { object[n] = v; }
+  void counter(std::string_view n, uint64_t v) override { object[n] = v; }
+  void ratio(std::string_view n, double v) override { object[n] = v; }
+};
+
+class TextFields final : public sim::ResultVisitor {
+ public:
+  explicit TextFields(bool csv) : csv_(csv) {}
+  std::string names;
+  std::string values;
+  void label(std::string_view n, std::string_view v) override { add(n, std::string(v)); }
+  void counter(std::string_view n, uint64_t v) override { add(n, std::to_string(v)); }
+  void ratio(std::string_view n, double v) override {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", v);
+    add(n, text);
+  }
+
+ private:
+  void add(std::string_view name, const std::string& value) {
+    if (csv_) {
+      names += names.empty() ? "" : ",";
+      names += name;
+      values += values.empty() ? "" : ",";
+      values += value;
+    } else {
+      values += "  " + std::string(name) + " " + value + "\n";
+    }
+  }
+  bool csv_;
+};
+
+struct Run {
+  uint64_t dram_bytes;
+  uint64_t gpu_bytes;
+  sim::Result result;
+  double replay_per_sec;  // wall clock
+};
+
+void list_policies() {
+  auto print = [](const char* title, const std::vector<sim::PolicyInfo>& rows) {
+    std::printf("%s\n", title);
+    for (const sim::PolicyInfo& row : rows) {
+      std::printf("  %-11s %s\n", row.name.c_str(), row.doc.c_str());
+      if (!row.params.empty()) std::printf("  %-11s params: %s\n", "", row.params.c_str());
+    }
+  };
+  print("eviction policies (--eviction NAME[:KEY=VALUE,...]):", sim::eviction_policies());
+  print("prefetch policies (--prefetch NAME[:KEY=VALUE,...]):", sim::prefetch_policies());
+}
+
+// Draws the miss-ratio curves of a sweep with gnuplot.
+void plot(const std::vector<Run>& runs, const std::vector<std::string>& evictions,
+          const std::string& trace_name, const std::string& png) {
+  char dir_template[] = "/tmp/tiermem-plot-XXXXXX";
+  if (::mkdtemp(dir_template) == nullptr) {
+    throw Error(Errc::system, "cannot create a temporary directory for gnuplot", errno);
+  }
+  std::filesystem::path dir(dir_template);
+  std::ofstream data(dir / "curves.dat");
+  for (size_t i = 0; i < runs.size(); i += evictions.size()) {
+    data << static_cast<double>(runs[i].dram_bytes) / (1ull << 30);
+    for (size_t e = 0; e < evictions.size(); ++e) data << " " << runs[i + e].result.miss_ratio();
+    const sim::Result& r = runs[i].result;
+    data << " " << (r.accesses ? static_cast<double>(r.belady_misses) / r.accesses : 0.0) << "\n";
+  }
+  data.close();
+  std::ofstream script(dir / "curves.gp");
+  script << "set terminal pngcairo size 960,600\nset output '" << png << "'\n"
+         << "set title 'miss ratio: " << std::filesystem::path(trace_name).filename().string()
+         << "' noenhanced\nset xlabel 'dram capacity (GiB)'\nset ylabel 'miss ratio'\n"
+         << "set yrange [0:*]\nset grid\nset key outside right noenhanced\nplot ";
+  for (size_t e = 0; e < evictions.size(); ++e) {
+    script << "'" << (dir / "curves.dat").string() << "' using 1:" << e + 2
+           << " with linespoints title '" << evictions[e] << "', ";
+  }
+  script << "'" << (dir / "curves.dat").string() << "' using 1:" << evictions.size() + 2
+         << " with lines dashtype 2 title 'belady (optimum)'\n";
+  script.close();
+  std::string script_path = (dir / "curves.gp").string();
+  char* argv[] = {const_cast<char*>("gnuplot"), script_path.data(), nullptr};
+  pid_t pid = 0;
+  int spawned = ::posix_spawnp(&pid, "gnuplot", nullptr, nullptr, argv, environ);
+  int status = 0;
+  if (spawned == 0) ::waitpid(pid, &status, 0);
+  std::filesystem::remove_all(dir);
+  if (spawned != 0) {
+    throw Error(Errc::unsupported, "cannot run gnuplot (is it installed?)", spawned);
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw Error(Errc::system, "gnuplot failed to draw " + png);
+  }
+}
+
+int simulate_command(std::span<char*> args) {
+  po::options_description options("tiermem sim");
+  options.add_options()                                    //
+      ("list", "list the eviction and prefetch policies")  //
+      ("eviction", po::value<std::vector<std::string>>()->composing(),
+       "eviction policy spec, for every tier (repeatable: one run each; default lru)")       //
+      ("prefetch", po::value<std::string>()->default_value("none"), "prefetch policy spec")  //
+      ("dram", po::value<std::string>()->default_value("50%"), "dram tier capacity")         //
+      ("gpu", po::value<std::string>()->default_value("0"),
+       "gpu tier capacity; 0: none (gpu accesses go to dram)")  //
+      ("nvme", po::value<std::string>()->default_value(""),
+       "nvme<->dram link: gbps=2,write_gbps=0,lat_us=100,qd=32 (any subset)")  //
+      ("pcie", po::value<std::string>()->default_value(""),
+       "dram<->gpu link: gbps=55,write_gbps=0,lat_us=10,qd=4 (any subset)")                      //
+      ("budget", po::value<std::string>()->default_value("256MiB"), "prefetch bytes in flight")  //
+      ("page-size", po::value<std::string>()->default_value("2MiB"), "page size of CSV traces")  //
+      ("schedule", po::value<std::string>(),
+       "trace file holding the access order the application registers (one iteration)")  //
+      ("future", po::value<std::string>()->default_value("trace"),
+       "where Belady learns next uses: trace (an oracle) or schedule (the registered order, "
+       "as in a live pool)")  //
+      ("sweep", po::value<std::string>(),
+       "dram capacities: N points up to the footprint, or a list (1GiB,25%,...)")   //
+      ("no-belady", "skip the Belady baseline run (no gap figures)")                //
+      ("timing", "also report the replay speed in wall-clock accesses per second")  //
+      ("csv", "print one CSV row per run")                                          //
+      ("json", "print the report, then one JSON object as the last line")           //
+      ("plot", po::value<std::string>(), "draw the sweep's miss-ratio curves into FILE.png");
+  std::vector<std::string> files;
+  std::vector<char*> rest = take_operands(args, 1, files);
+  po::variables_map vars;
+  if (!parse_args(rest, options, vars, kUsage)) return 0;
+  if (vars.count("list")) {
+    list_policies();
+    return 0;
+  }
+  require_operands(files, 1, "one trace file (tiermem sim TRACE ...)");
+  if (vars.count("plot") && !vars.count("sweep")) {
+    throw Error(Errc::invalid_argument, "--plot draws miss-ratio curves: give --sweep too");
+  }
+  Trace trace = read_trace(files[0], size_option(vars, "page-size"));
+  uint64_t footprint = trace.footprint_bytes();
+  sim::Config config;
+  config.prefetch = vars["prefetch"].as<std::string>();
+  config.gpu_bytes = capacity(vars["gpu"].as<std::string>(), footprint, "gpu");
+  config.nvme = sim::Link::parse(vars["nvme"].as<std::string>(), config.nvme);
+  config.pcie = sim::Link::parse(vars["pcie"].as<std::string>(), config.pcie);
+  config.prefetch_budget = size_option(vars, "budget");
+  config.belady_baseline = !vars.count("no-belady");
+  const std::string& future = vars["future"].as<std::string>();
+  if (future != "trace" && future != "schedule") {
+    throw Error(Errc::invalid_argument, "--future '" + future + "' is not trace or schedule");
+  }
+  config.future = future == "schedule" ? sim::Future::schedule : sim::Future::trace;
+  if (vars.count("schedule")) {
+    config.schedule = std::make_shared<const Trace>(
+        read_trace(vars["schedule"].as<std::string>(), size_option(vars, "page-size")));
+  }
+  std::vector<std::string> evictions = vars.count("eviction")
+                                           ? vars["eviction"].as<std::vector<std::string>>()
+                                           : std::vector<std::string>{"lru"};
+  std::vector<uint64_t> drams =
+      vars.count("sweep")
+          ? sweep_points(vars["sweep"].as<std::string>(), footprint)
+          : std::vector<uint64_t>{capacity(vars["dram"].as<std::string>(), footprint, "dram")};
+  std::vector<Run> runs;
+  for (uint64_t dram : drams) {
+    for (const std::string& eviction : evictions) {
+      config.dram_bytes = dram;
+      config.eviction = eviction;
+      auto start = std::chrono::steady_clock::now();
+      sim::Result result = sim::simulate(trace, config);
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      runs.push_back({dram, config.gpu_bytes, result,
+                      seconds > 0 ? static_cast<double>(result.accesses) / seconds : 0.0});
+    }
+  }
+  bool timing = vars.count("timing") != 0;
+  if (vars.count("csv")) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      TextFields fields(true);
+      runs[i].result.visit(fields);
+      if (i == 0) {
+        std::printf("dram_bytes,gpu_bytes,%s%s\n", fields.names.c_str(),
+                    timing ? ",replay_accesses_per_sec" : "");
+      }
+      std::printf("%llu,%llu,%s", static_cast<unsigned long long>(runs[i].dram_bytes),
+                  static_cast<unsigned long long>(runs[i].gpu_bytes), fields.values.c_str());
+      if (timing) std::printf(",%.6g", runs[i].replay_per_sec);
+      std::printf("\n");
+    }
+  } else {
+    std::printf("trace %s: %llu page accesses, footprint %s\n", files[0].c_str(),
+                static_cast<unsigned long long>(trace.page_accesses()),
+                format_size(footprint).c_str());
+    for (const Run& run : runs) {
+      TextFields fields(false);
+      run.result.visit(fields);
+      std::printf("%s + %s, dram %s, gpu %s\n%s", run.result.eviction.c_str(),
+                  run.result.prefetch.c_str(), format_size(run.dram_bytes).c_str(),
+                  format_size(run.gpu_bytes).c_str(), fields.values.c_str());
+      if (timing) std::printf("  replay_accesses_per_sec %.6g\n", run.replay_per_sec);
+    }
+  }
+  if (vars.count("plot")) plot(runs, evictions, files[0], vars["plot"].as<std::string>());
+  if (vars.count("json")) {
+    boost::json::array all;
+    for (const Run& run : runs) {
+      JsonFields fields;
+      run.result.visit(fields);
+      fields.object["dram_bytes"] = run.dram_bytes;
+      fields.object["gpu_bytes"] = run.gpu_bytes;
+      if (timing) fields.object["replay_accesses_per_sec"] = run.replay_per_sec;
+      all.push_back(std::move(fields.object));
+    }
+    boost::json::object report = all.front().as_object();
+    if (all.size() > 1) report["runs"] = std::move(all);
+    print_json_last(report);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_sim(std::span<char*> args) {
+  return guarded("sim", [&] { return simulate_command(args); });
+}
+
+}  // namespace tiermem::tools
