@@ -185,7 +185,9 @@ class Ring {
   std::deque<Piece> pending_;  // waiting for a free slot
   std::vector<Piece> slots_;   // in flight, indexed by user_data
   std::vector<uint32_t> free_;
-  const unsigned reap_batch_;  // a quarter of the queue depth, as fio's batch submission
+  // An eighth of the queue depth: 4 KiB random reads at QD 64 measured best at 4 to 8, and
+  // worse at 16 (-3 %) and 32 (-8 %); sequential 1 MiB reads did not care.
+  const unsigned reap_batch_;
 };
 
 thread_local const Ring* t_current_ring = nullptr;
@@ -194,7 +196,7 @@ Ring::Ring(RequestTracker& tracker, TransferHook* hook, const EngineConfig& conf
     : tracker_(tracker),
       hook_(hook),
       slots_(config.queue_depth),
-      reap_batch_(std::clamp(config.queue_depth / 4, 1u, kMaxReapBatch)) {
+      reap_batch_(std::clamp(config.queue_depth / 8, 1u, kMaxReapBatch)) {
   for (uint32_t i = config.queue_depth; i-- > 0;) free_.push_back(i);
   io_uring_params params{};
   if (config.sqpoll) {
