@@ -1,7 +1,11 @@
 // tools/io_bench.cpp: IoBench, the measuring loop of `tiermem io` and `tiermem tune`.
 //
 // qd x threads chains each keep one request in flight: a request's callback records its
-// latency and starts the chain's next request, so the engine never waits for this loop.
+// latency and starts the chain's next request, so the engine never waits for this loop. The
+// blocks are split into one contiguous region per thread, as fio's numjobs with
+// offset_increment splits a file: chain c works in region c % threads, and since the engine
+// keeps a request started from a completion on that completion's ring, each ring streams
+// through a region of its own, and its neighbouring requests can merge in the block layer.
 #include "tools/io_bench.hpp"
 
 #include <fcntl.h>
@@ -51,7 +55,12 @@ class Run {
         slots_(slots),
         total_(blocks_per_file * files.size()),
         chains_(trial.queue_depth * trial.threads),
+        regions_(trial.threads),
         started_(chains_) {
+    for (uint32_t r = 0; r < trial.threads; ++r) {
+      regions_[r].begin = total_ * r / trial.threads;
+      regions_[r].length = total_ * (r + 1) / trial.threads - regions_[r].begin;
+    }
     if (trial.random) {
       order_.resize(total_);
       std::iota(order_.begin(), order_.end(), uint64_t{0});
@@ -83,13 +92,15 @@ class Run {
 
  private:
   void issue(uint32_t chain) {
-    uint64_t k = next_.fetch_add(1, std::memory_order_relaxed);
-    bool over = trial_.seconds > 0 ? now_ns() >= deadline_ns_ : k >= total_;
-    if (over || failed_.load(std::memory_order_relaxed)) {
+    Region& region = regions_[chain % regions_.size()];
+    uint64_t k = region.next.fetch_add(1, std::memory_order_relaxed);
+    bool over = trial_.seconds > 0 ? now_ns() >= deadline_ns_ : k >= region.length;
+    if (over || region.length == 0 || failed_.load(std::memory_order_relaxed)) {
       end_chain();
       return;
     }
-    uint64_t block = trial_.random ? order_[k % total_] : k % total_;
+    uint64_t position = region.begin + k % region.length;
+    uint64_t block = trial_.random ? order_[position] : position;
     IoFile& file = files_[block % files_.size()];
     uint64_t offset = (block / files_.size()) * trial_.block;
     std::span<std::byte> memory(buffer_ + (chain % slots_) * trial_.block, trial_.block);
@@ -137,11 +148,16 @@ class Run {
   const uint64_t slots_;
   const uint64_t total_;
   const uint32_t chains_;
-  std::vector<uint64_t> order_;
+  std::vector<uint64_t> order_;  // the blocks in random order, for random trials
+  struct alignas(64) Region {    // positions [begin, begin + length) of the order
+    uint64_t begin = 0;
+    uint64_t length = 0;
+    std::atomic<uint64_t> next{0};
+  };
+  std::vector<Region> regions_;
   std::vector<uint64_t> started_;  // per chain: when its request was started
   uint64_t start_ns_ = 0;
   uint64_t deadline_ns_ = 0;
-  std::atomic<uint64_t> next_{0};
   std::atomic<uint64_t> completed_{0};
   std::atomic<bool> failed_{false};
   LatencyHistogram latency_;
