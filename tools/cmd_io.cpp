@@ -22,7 +22,9 @@ int run_io(std::span<char*> args) {
         ("pattern", po::value<std::string>()->default_value("seq"), "seq or rand")         //
         ("block", po::value<std::string>()->default_value("1MiB"), "bytes per request")    //
         ("qd", po::value<uint32_t>()->default_value(32), "requests in flight per thread")  //
-        ("threads", po::value<uint32_t>()->default_value(1), "I/O threads (rings)")        //
+        ("threads", po::value<uint32_t>()->default_value(1),
+         "I/O threads (rings); each streams through its own part of the blocks, like fio's "
+         "numjobs with offset_increment")  //
         ("time", po::value<double>()->default_value(0),
          "seconds to run, going round the file again as needed; 0: every block once")  //
         ("json", "print one JSON object as the last line");
