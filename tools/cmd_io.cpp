@@ -34,7 +34,7 @@ int run_io(std::span<char*> args) {
     if (!parse_args(args, options, vars,
                     "usage: tiermem io [--op read|write] [--dir DIR]... [--file PATH]... "
                     "[--size SIZE] [--block SIZE] [--qd N] [--threads N] [--engine uring|psync] "
-                    "[--no-direct] [--pattern seq|rand] [--time S] [--json]")) {
+                    "[--direct|--no-direct] [--pattern seq|rand] [--time S] [--json]")) {
       return 0;
     }
     IoTrial trial = trial_from(vars);

@@ -36,6 +36,7 @@ IoTarget target_from(const po::variables_map& vars) {
 void add_engine_options(po::options_description& options, const char* default_buffer) {
   options.add_options()                                                                     //
       ("engine", po::value<std::string>()->default_value("uring"), "uring, psync or auto")  //
+      ("direct", "O_DIRECT (the default)")                                                  //
       ("no-direct", "buffered I/O instead of O_DIRECT")                                     //
       ("sqpoll", "io_uring kernel-side submission polling")                                 //
       ("no-fixed-buffers", "do not register the buffer with io_uring")                      //
@@ -46,6 +47,9 @@ void add_engine_options(po::options_description& options, const char* default_bu
 IoTrial trial_from(const po::variables_map& vars) {
   IoTrial trial;
   trial.engine = vars["engine"].as<std::string>();
+  if (vars.count("direct") && vars.count("no-direct")) {
+    throw Error(Errc::invalid_argument, "--direct and --no-direct contradict each other");
+  }
   trial.direct = vars.count("no-direct") == 0;
   trial.sqpoll = vars.count("sqpoll") != 0;
   trial.register_buffers = vars.count("no-fixed-buffers") == 0;
