@@ -21,9 +21,9 @@ struct ModelTensors {
   explicit ModelTensors(const workload::ModelShape& m) {
     uint64_t hidden = m.hidden;
     uint64_t kv_dim = hidden / m.heads * m.kv_heads;
-    layer_elements = {hidden * hidden, hidden * kv_dim, hidden * kv_dim, hidden * hidden};
-    for (int i = 0; i < (m.gated ? 3 : 2); ++i) layer_elements.push_back(hidden * m.ffn);
-    layer_elements.push_back(2 * hidden);
+    for (const workload::LayerWeight& weight : workload::layer_weights(m)) {
+      layer_elements.push_back(weight.elements());
+    }
     embedding_elements = uint64_t{m.vocab} * hidden;
     head_elements = m.tied ? 0 : embedding_elements;
     kv_elements_per_token = 2 * kv_dim;

@@ -37,4 +37,22 @@ const ModelShape& find_model(std::string_view name) {
   throw Error(Errc::invalid_argument, fmt::format("unknown model '{}' (known: {})", name, known));
 }
 
+std::vector<LayerWeight> layer_weights(const ModelShape& m) {
+  const uint64_t hidden = m.hidden, ffn = m.ffn;
+  const uint64_t kv_dim = hidden / m.heads * m.kv_heads;  // grouped-query attention shrinks k, v
+  std::vector<LayerWeight> weights = {{"attn.q", hidden, hidden},
+                                      {"attn.k", kv_dim, hidden},
+                                      {"attn.v", kv_dim, hidden},
+                                      {"attn.o", hidden, hidden}};
+  if (m.gated) {
+    weights.insert(weights.end(), {{"mlp.gate", ffn, hidden},
+                                   {"mlp.up", ffn, hidden},
+                                   {"mlp.down", hidden, ffn}});
+  } else {
+    weights.insert(weights.end(), {{"mlp.fc1", ffn, hidden}, {"mlp.fc2", hidden, ffn}});
+  }
+  weights.push_back({"norms", 2, hidden});
+  return weights;
+}
+
 }  // namespace tiermem::workload

@@ -252,6 +252,23 @@ TEST_F(PoolTest, AFullyPinnedTierSaysSoAndRecovers) {
   EXPECT_NO_THROW(b.pin(Tier::dram, Access::read));
 }
 
+TEST_F(PoolTest, DirtyGpuPagesWithNowhereToGoFailThePinAndStayIntact) {
+  Pool pool(testing::small_config(dir, 4, 4));
+  Tensor g = pool.allocate({4 * kPage}, DType::u8, "g");
+  {
+    Pin pin = g.pin(Tier::gpu, Access::write);  // the gpu tier: four dirty pages
+    fill(pin, 8);
+  }
+  Tensor d = pool.allocate({4 * kPage}, DType::u8, "d");
+  Pin all_dram = d.pin(Tier::dram, Access::write);  // no dram frame to write them down to
+  Tensor x = pool.allocate({kPage}, DType::u8, "x");
+  expect_error([&] { x.pin(Tier::gpu, Access::read); }, Errc::tier_full, {"dram", "pinned"});
+  all_dram.reset();
+  EXPECT_NO_THROW(x.pin(Tier::gpu, Access::read));  // a gpu page went down to dram
+  Pin pin = g.pin(Tier::dram, Access::read);
+  EXPECT_EQ(mismatches(pin, 8), 0u);
+}
+
 TEST_F(PoolTest, WritePinsConflictWithPinsInTheOtherTier) {
   Pool pool(testing::small_config(dir, 16, 4));
   Tensor t = pool.allocate({kPage}, DType::u8, "t");

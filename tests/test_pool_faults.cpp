@@ -48,7 +48,7 @@ TEST(PoolFaults, AFailedWriteBackKeepsThePageInDram) {
   Tensor more = pool->allocate(std::vector<uint64_t>{kPage}, DType::u8, "more", {});
   expect_error(
       [&] { pool->pin(more, Tier::dram, Access::read, ByteRange::whole()); }, Errc::io,
-      {"writing page", "of tensor 'full'", "stays valid there", "at offset", "No space left"});
+      {"writing page", "of tensor 'full'", "stays valid in dram", "at offset", "No space left"});
   expect_error([&] { pool->flush(&full); }, Errc::io, {"'full'"});
   EXPECT_EQ(mismatches(*pool, full, 1), 0u);
   for (const PageResidency& r : pool->residency(full)) EXPECT_TRUE(r.in(Tier::dram) && r.dirty);

@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "tiermem/page_table.hpp"
 #include "tiermem/types.hpp"
@@ -22,8 +23,9 @@ namespace tiermem::detail {
 
 struct AccessRecord {
   PageId page;
+  uint64_t time;  // ns on the steady clock; 0 when nobody needs it (no trace is recorded)
   Tier tier;
-  bool write;
+  Access access;
 };
 
 struct AccessCounters {
@@ -49,11 +51,11 @@ class AccessLog {
     Writer& operator=(const Writer&) = delete;
 
     // One pinned page that was resident.
-    void hit(PageId page, Tier tier, bool write, bool was_prefetched) noexcept {
-      ++s_.counters.hits[static_cast<int>(tier)];
+    void hit(const AccessRecord& record, bool was_prefetched) noexcept {
+      ++s_.counters.hits[static_cast<int>(record.tier)];
       s_.counters.prefetch_useful += was_prefetched;
       if (s_.count < kCapacity) {
-        s_.records[s_.count++] = AccessRecord{page, tier, write};
+        s_.records[s_.count++] = record;
       } else {
         ++s_.counters.dropped;
       }
@@ -66,18 +68,14 @@ class AccessLog {
     Stripe& s_;
   };
 
-  // Hands every buffered record to fn, oldest first per stripe. The caller holds the
-  // migration engine's mutex.
-  template <class Fn>
-  void drain(Fn&& fn) {
-    std::array<AccessRecord, kCapacity> copy;
+  // Moves every buffered record to the end of out, oldest first per stripe. The caller holds
+  // the migration engine's mutex.
+  void drain(std::vector<AccessRecord>& out) {
     for (Stripe& s : stripes_) {
       lock(s);
-      uint32_t n = s.count;
-      for (uint32_t i = 0; i < n; ++i) copy[i] = s.records[i];
+      out.insert(out.end(), s.records.begin(), s.records.begin() + s.count);
       s.count = 0;
       s.busy.store(false, std::memory_order_release);
-      for (uint32_t i = 0; i < n; ++i) fn(copy[i]);
     }
   }
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -121,10 +122,11 @@ bool MigrationEngine::set_busy_if_unpinned(PageId page, Tier tier) {
   return true;
 }
 
-policies::AccessEvent MigrationEngine::event(PageId page, Tier tier, bool write) const {
+policies::AccessEvent MigrationEngine::event(PageId page, Tier tier, bool write, uint64_t time) {
   const PageEntry& entry = parts_.pages[page];
   return {.page = page,
-          .time = support::now_ns(),
+          .time = time,
+          .next_use = next_uses_ ? cursor_.next_use(page) : policies::kNever,
           .tensor = entry.tensor,
           .index = entry.index,
           .tensor_pages = parts_.tensors[entry.tensor].page_count,
@@ -144,11 +146,13 @@ std::string MigrationEngine::io_failure(const PageOp& op, const io::Result& resu
     NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
     where = fmt::format(" ({} at offset {})", loc.file->path, result.error_offset);
   }
-  std::string what = op.kind == PageOp::Kind::fetch
-                         ? fmt::format("bringing {} into {}", describe(op.page), to_string(op.tier))
-                         : fmt::format("writing {} down from {}; it stays valid there",
-                                       describe(op.page), to_string(op.tier));
-  return fmt::format("{} failed{}: {}", what, where, std::strerror(result.error));
+  if (op.kind == PageOp::Kind::fetch) {
+    return fmt::format("bringing {} into {} failed{}: {}", describe(op.page), to_string(op.tier),
+                       where, std::strerror(result.error));
+  }
+  return fmt::format("writing {} down from {} failed{}: {}; the page stays valid in {}",
+                     describe(op.page), to_string(op.tier), where, std::strerror(result.error),
+                     to_string(op.tier));
 }
 
 // ---- requests ----------------------------------------------------------------------------
@@ -158,14 +162,18 @@ void MigrationEngine::submit(std::span<const PageRequest> requests) {
   {
     std::lock_guard lock(mutex_);
     drain_log(actions);
-    ProposalSink sink(actions.proposals);
+    const uint64_t now = support::now_ns();
     for (const PageRequest& request : requests) {
       if (request.goal == Goal::pin) {
         ++counters_.tiers[at(request.tier)].misses;
-        parts_.prefetch.on_access(event(request.page, request.tier, request.write), sink);
+        Access access = !request.write      ? Access::read
+                        : request.skip_read ? Access::write
+                                            : Access::read_write;
+        observe({request.page, now, request.tier, access}, actions);
       }
-      advance(request, actions);
     }
+    flush_trace_access();
+    for (const PageRequest& request : requests) advance(request, actions);
     settle(actions);
   }
   run(actions);
@@ -183,13 +191,149 @@ void MigrationEngine::try_drain() {
 }
 
 void MigrationEngine::drain_log(Actions& actions) {
+  drained_.clear();
+  parts_.log.drain(drained_);
+  // Stripes are drained one after another; a trace wants the accesses in the order they were
+  // made, which their timestamps give.
+  if (trace_) {
+    std::stable_sort(drained_.begin(), drained_.end(),
+                     [](const AccessRecord& a, const AccessRecord& b) { return a.time < b.time; });
+  }
+  for (const AccessRecord& record : drained_) observe(record, actions);
+  flush_trace_access();
+}
+
+// One access, as the policies (and a trace) hear of it.
+void MigrationEngine::observe(const AccessRecord& record, Actions& actions) {
+  const uint64_t time = record.time != 0 ? record.time : support::now_ns();
+  if (trace_) trace_access({record.page, time, record.tier, record.access});
+  if (next_uses_) cursor_.follow(record.page);
+  policies::AccessEvent e = event(record.page, record.tier, record.access != Access::read, time);
+  PageState s{parts_.pages[record.page].state.load(std::memory_order_acquire)};
+  if (s.tracked(record.tier)) parts_.eviction[at(record.tier)]->touch(e);
   ProposalSink sink(actions.proposals);
-  parts_.log.drain([&](const AccessRecord& record) {
-    policies::AccessEvent e = event(record.page, record.tier, record.write);
-    PageState s{parts_.pages[record.page].state.load(std::memory_order_acquire)};
-    if (s.tracked(record.tier)) parts_.eviction[at(record.tier)]->touch(e);
-    parts_.prefetch.on_access(e, sink);
-  });
+  parts_.prefetch.on_access(e, sink);
+}
+
+// ---- schedule and trace ------------------------------------------------------------------
+
+void MigrationEngine::set_schedule(std::shared_ptr<const policies::Schedule> schedule) {
+  std::lock_guard lock(mutex_);
+  parts_.prefetch.set_schedule(schedule);
+  bool wanted = false;
+  for (policies::EvictionPolicy* policy : parts_.eviction) {
+    wanted |= policy != nullptr && policy->wants_next_use();
+  }
+  next_uses_ = wanted && schedule != nullptr;
+  cursor_.reset(next_uses_ ? std::move(schedule) : nullptr);
+}
+
+void MigrationEngine::start_trace(std::unique_ptr<TraceWriter> writer,
+                                  const std::vector<std::pair<uint32_t, uint32_t>>& live) {
+  std::lock_guard lock(mutex_);
+  if (trace_) throw Error(Errc::busy, "a trace is being recorded already; stop it first");
+  Actions unused;
+  drain_log(unused);  // accesses before now are not part of the trace
+  for (const auto& [slot, pages] : live) writer->tensor(slot, pages);
+  trace_ = std::move(writer);
+  tracing_.store(true, std::memory_order_relaxed);
+}
+
+void MigrationEngine::stop_trace() {
+  Actions actions;
+  {
+    std::lock_guard lock(mutex_);
+    if (!trace_) return;
+    drain_log(actions);
+    try {
+      trace_->close();
+    } catch (const Error& e) {
+      support::log().error("trace: {}", e.what());
+    }
+    trace_.reset();
+    tracing_.store(false, std::memory_order_relaxed);
+    settle(actions);
+  }
+  run(actions);
+}
+
+void MigrationEngine::trace_tensor(uint32_t slot, uint32_t pages) {
+  std::lock_guard lock(mutex_);
+  if (trace_) trace_->tensor(slot, pages);
+}
+
+void MigrationEngine::trace_compute(bool begin) {
+  Actions actions;
+  {
+    std::lock_guard lock(mutex_);
+    if (!trace_) return;
+    drain_log(actions);  // the accesses before the mark come first
+    try {
+      begin ? trace_->compute_begin(support::now_ns()) : trace_->compute_end(support::now_ns());
+    } catch (const Error& e) {
+      trace_failed(e);
+    }
+    settle(actions);
+  }
+  run(actions);
+}
+
+void MigrationEngine::trace_access(const AccessRecord& record) {
+  const PageEntry& entry = parts_.pages[record.page];
+  const TraceOp op = record.access == Access::read    ? TraceOp::read
+                     : record.access == Access::write ? TraceOp::write
+                                                      : TraceOp::read_write;
+  PendingAccess& p = pending_;
+  if (p.count > 0 && p.time == record.time && p.tensor == entry.tensor && p.op == op &&
+      p.tier == record.tier && p.first + p.count == entry.index) {
+    ++p.count;
+    return;
+  }
+  flush_trace_access();
+  p = {record.time, entry.tensor, entry.index, 1, op, record.tier};
+}
+
+void MigrationEngine::flush_trace_access() {
+  if (!trace_ || pending_.count == 0) return;
+  try {
+    trace_->access(pending_.time, pending_.tensor, pending_.first, pending_.count, pending_.op,
+                   pending_.tier);
+  } catch (const Error& e) {
+    trace_failed(e);
+  }
+  pending_.count = 0;
+}
+
+// A trace that cannot be written stops; the pool goes on.
+void MigrationEngine::trace_failed(const Error& error) noexcept {
+  support::log().error("trace: {}; recording stops", error.what());
+  trace_.reset();
+  tracing_.store(false, std::memory_order_relaxed);
+}
+
+// ---- fill throughput ---------------------------------------------------------------------
+
+void MigrationEngine::fill_started(Tier tier) {
+  Throughput& t = fill_[at(tier)];
+  if (t.active++ == 0) t.busy_since = support::now_ns();
+}
+
+// Every 32 pages filled, the prefetch policy hears the tier's fill bandwidth over the time
+// fetches into it were under way.
+void MigrationEngine::fill_ended(Tier tier, bool filled) {
+  Throughput& t = fill_[at(tier)];
+  uint64_t now = support::now_ns();
+  if (--t.active == 0) t.busy_ns += now - t.busy_since;
+  if (filled) t.bytes += parts_.page_size;
+  if (t.bytes < 32 * parts_.page_size) return;
+  uint64_t busy = t.busy_ns + (t.active > 0 ? now - t.busy_since : 0);
+  if (t.active > 0) t.busy_since = now;
+  if (busy > 0) {
+    parts_.prefetch.observe_bandwidth(
+        static_cast<uint8_t>(tier), static_cast<double>(t.bytes) * 1e9 / static_cast<double>(busy));
+  }
+  t.bytes = 0;
+  t.busy_ns = 0;
 }
 
 void MigrationEngine::advance(const PageRequest& request, Actions& actions) {
@@ -257,8 +401,9 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
                                   to_string(upper_or_lower)));
     }
     PageRequest waiter = request;
-    // Only bytes that are nothing but an NVMe copy are worth not reading.
-    waiter.unread = request.skip_read && s.valid_mask() == PageState::tier_bit(Tier::nvme);
+    // Bytes that are only on nvme (or nowhere yet) need not come when they are all to be
+    // overwritten; a copy in the other tier would go stale anyway, so it is copied as usual.
+    waiter.unread = request.skip_read && (s.valid_mask() & ~PageState::tier_bit(Tier::nvme)) == 0;
     if (tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) && !waiter.unread) {
       // nvme -> dram first; the request comes back here when that is done.
       start_fetch(request.page, Tier::dram, false, false, &request, actions);
@@ -277,7 +422,6 @@ void MigrationEngine::advance_prefetch(const PageRequest& request, Actions& acti
     start_fetch(request.page, Tier::dram, true, false, &request, actions);
     return;
   }
-  ++counters_.prefetch_issued;
   start_fetch(request.page, request.tier, true, false, nullptr, actions);
 }
 
@@ -310,6 +454,8 @@ void MigrationEngine::advance_flush(const PageRequest& request, Actions& actions
     return join(request);
   }
   if (!s.dirty()) return done(request, nullptr, request.acted, actions);
+  // A page pinned for writing is still being written: a copy now would be stale at once.
+  if (s.writers() != 0) return done(request, nullptr, false, actions);
   PageRequest waiter = request;
   waiter.acted = true;
   // A gpu-only page goes to dram first; the request comes back and writes it on to nvme.
@@ -351,6 +497,7 @@ void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool sk
     if (free_frames_[at(tier)].empty()) return end_op(*op, nullptr, actions);
     uint32_t frame = free_frames_[at(tier)].back();
     free_frames_[at(tier)].pop_back();
+    if (op->waiters.empty()) ++counters_.prefetch_issued;  // a stop on the way up is not one
     return give_frame(*op, frame, actions);
   }
   waiting_[at(tier)].push_back(op);
@@ -389,6 +536,7 @@ void MigrationEngine::start_writeback(PageId page, Tier from, bool evicting,
 void MigrationEngine::give_frame(PageOp& op, uint32_t frame, Actions& actions) {
   op.frame = frame;
   ++in_flight_[at(op.frame_tier)];
+  if (op.kind == PageOp::Kind::fetch) fill_started(op.tier);
   PageState s{parts_.pages[op.page].state.load(std::memory_order_acquire)};
   using Step = PageOp::Step;
   if (op.kind == PageOp::Kind::writeback) {
@@ -481,12 +629,15 @@ MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Act
 }
 
 // The page is busy (the caller set it) and another tier holds the same bytes: let the copy in
-// tier go, put its frame on the free list, and make the page idle again.
-void MigrationEngine::drop_copy(PageId page, Tier tier, Actions&) {
+// tier go, put its frame on the free list, and make the page idle again. unread: the copy
+// never held the page's bytes (a failed write pin's); the page may be left with no copy, that
+// is unbacked, as it was before.
+void MigrationEngine::drop_copy(PageId page, Tier tier, Actions&, [[maybe_unused]] bool unread) {
   PageEntry& entry = parts_.pages[page];
   PageState s{entry.state.load(std::memory_order_acquire)};
   assert(s.busy() && s.valid(tier) && s.pins(tier) == 0 &&
-         (s.valid_mask() & ~PageState::tier_bit(tier)) != 0 && "dropping the last copy");
+         (unread || (s.valid_mask() & ~PageState::tier_bit(tier)) != 0) &&
+         "dropping the last copy");
   if (s.tracked(tier)) parts_.eviction[at(tier)]->remove(page);
   try {
     arena(tier).unmap(view_place(page, tier), parts_.page_size);
@@ -570,7 +721,7 @@ void MigrationEngine::finish_fetch(PageOp& op, Actions& actions) {
     s.set_tracked(tier, true);
     if (prefetched) s.set_prefetched(true);
   });
-  parts_.eviction[at(tier)]->insert(event(op.page, tier, false));
+  parts_.eviction[at(tier)]->insert(event(op.page, tier, false, support::now_ns()));
   using Step = PageOp::Step;
   Tier from = op.step == Step::nvme_read ? Tier::nvme
               : op.step == Step::gpu_out ? Tier::gpu
@@ -607,7 +758,7 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
         s.set_valid(Tier::dram, true);
         s.set_tracked(Tier::dram, true);
       });
-      parts_.eviction[at(Tier::dram)]->insert(event(op.page, Tier::dram, false));
+      parts_.eviction[at(Tier::dram)]->insert(event(op.page, Tier::dram, false, support::now_ns()));
     } else {
       free_frames_[at(Tier::dram)].push_back(op.frame);
     }
@@ -643,18 +794,6 @@ void MigrationEngine::fail_op(PageOp& op, const io::Result& result, Actions& act
     free_frames_[at(op.frame_tier)].push_back(op.frame);
     op.frame = kNoFrame;
   }
-  if (op.kind == PageOp::Kind::writeback && op.evicting) {
-    // The page stays where it was; the oldest operation waiting for the frame it would have
-    // freed gets the error, so that a failing disk cannot make eviction retry forever.
-    update(op.page, [&](PageState& s) { s.set_tracked(op.tier, true); });
-    parts_.eviction[at(op.tier)]->insert(event(op.page, op.tier, false));
-    std::deque<PageOp*>& waiting = waiting_[at(op.tier)];
-    if (!waiting.empty()) {
-      PageOp* starved = waiting.front();
-      waiting.pop_front();
-      end_op(*starved, &failure, actions);
-    }
-  }
   end_op(op, &failure, actions);
 }
 
@@ -662,8 +801,24 @@ void MigrationEngine::end_op(PageOp& op, const Failure* failure, Actions& action
   ops_.erase(op.page);
   if (op.step != PageOp::Step::wait_frame && op.frame_tier != Tier::nvme) {
     --in_flight_[at(op.frame_tier)];
+    if (op.kind == PageOp::Kind::fetch) fill_ended(op.tier, failure == nullptr);
   }
-  if (op.kind == PageOp::Kind::writeback && op.evicting) --freeing_[at(op.tier)];
+  if (op.kind == PageOp::Kind::writeback && op.evicting) {
+    --freeing_[at(op.tier)];
+    if (failure != nullptr) {
+      // The victim stays where it was, evictable again; and the oldest operation waiting for
+      // the frame it would have freed gets the error, so that eviction cannot retry forever
+      // (on a failing disk, or a lower tier with every frame pinned).
+      update(op.page, [&](PageState& s) { s.set_tracked(op.tier, true); });
+      parts_.eviction[at(op.tier)]->insert(event(op.page, op.tier, false, support::now_ns()));
+      std::deque<PageOp*>& waiting = waiting_[at(op.tier)];
+      if (!waiting.empty()) {
+        PageOp* starved = waiting.front();
+        waiting.pop_front();
+        end_op(*starved, failure, actions);
+      }
+    }
+  }
   if (op.prefetch) prefetch_bytes_ -= parts_.page_size;
   const bool flush = op.kind == PageOp::Kind::writeback && !op.evicting;
   update(op.page, [&](PageState& s) {
@@ -817,8 +972,8 @@ void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier
   {
     std::lock_guard lock(mutex_);
     for (PageId page : pages) {
-      // Taken by someone else meanwhile: the copy stays; being clean, eviction drops it.
-      if (set_busy_if_unpinned(page, tier)) drop_copy(page, tier, actions);
+      // Taken by someone else meanwhile: the copy stays (it is what they pinned).
+      if (set_busy_if_unpinned(page, tier)) drop_copy(page, tier, actions, true);
     }
     settle(actions);
   }

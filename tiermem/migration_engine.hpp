@@ -26,6 +26,7 @@
 #include "io/engine.hpp"
 #include "policies/eviction_policy.hpp"
 #include "policies/prefetch_policy.hpp"
+#include "policies/schedule_cursor.hpp"
 #include "tiermem/access_log.hpp"
 #include "tiermem/gpu_backend.hpp"
 #include "tiermem/host_arena.hpp"
@@ -34,6 +35,7 @@
 #include "tiermem/page_table.hpp"
 #include "tiermem/stats.hpp"
 #include "tiermem/tensor_table.hpp"
+#include "tiermem/trace.hpp"
 
 namespace tiermem::detail {
 
@@ -123,6 +125,20 @@ class MigrationEngine {
   // Drains the access log into the policies if the mutex is free right now; never blocks.
   void try_drain();
 
+  // Hands the application's access order to the prefetch policy, and follows it to tell the
+  // eviction policy of next uses where it wants them. Null withdraws it.
+  void set_schedule(std::shared_ptr<const policies::Schedule> schedule);
+
+  // Records every access from now on through writer, after declaring the live tensors
+  // (slot, pages). Throws Error(busy) while recording already.
+  void start_trace(std::unique_ptr<TraceWriter> writer,
+                   const std::vector<std::pair<uint32_t, uint32_t>>& live);
+  void stop_trace();
+  bool tracing() const noexcept { return tracing_.load(std::memory_order_relaxed); }
+  // A new tensor in slot (while recording), and the application's compute spans.
+  void trace_tensor(uint32_t slot, uint32_t pages);
+  void trace_compute(bool begin);
+
   // Gives a new tensor its page ids and NVMe slots and resets its pages to unbacked. Throws
   // Error(out_of_space) with nothing taken when either runs out.
   PageId add_tensor(uint32_t slot, const TensorRecord& record);
@@ -132,7 +148,8 @@ class MigrationEngine {
   void remove_tensor(TensorRecord& record);
 
   // Gives up the copies in tier of pages that a failed write pin fetched without their bytes
-  // (PageRequest::unread); their valid copy in nvme was never touched.
+  // (PageRequest::unread): their copy in nvme, which was never touched, is valid again, or,
+  // never written before, they are unbacked again.
   void undo_unread_pages(std::span<const PageId> pages, Tier tier);
 
   void fill_stats(Stats& stats);
@@ -157,7 +174,7 @@ class MigrationEngine {
   bool service_waiting(Tier tier, Actions& actions);
   void settle(Actions& actions);
   Grab evict_one(Tier tier, bool clean_only, Actions& actions);
-  void drop_copy(PageId page, Tier tier, Actions& actions);
+  void drop_copy(PageId page, Tier tier, Actions& actions, bool unread = false);
   void free_frame(Tier tier, uint32_t frame, Actions& actions);
   void step_done(PageOp& op, const io::Result& result) noexcept;
   void finish_fetch(PageOp& op, Actions& actions);
@@ -166,13 +183,19 @@ class MigrationEngine {
   void fail_op(PageOp& op, const io::Result& result, Actions& actions);
   void done(const PageRequest& request, const Failure* failure, bool effect, Actions& actions);
   void drain_log(Actions& actions);
+  void observe(const AccessRecord& record, Actions& actions);
+  void trace_access(const AccessRecord& record);
+  void flush_trace_access();
+  void trace_failed(const Error& error) noexcept;
+  void fill_started(Tier tier);
+  void fill_ended(Tier tier, bool filled);
   void run(Actions& actions) noexcept;
   void launch(PageOp& op, std::vector<io::Request>& io_batch) noexcept;
 
   // State-word updates made under the mutex; they CAS because pins change counts lock-free.
   PageState update(PageId page, auto&& change);
   bool set_busy_if_unpinned(PageId page, Tier tier);
-  policies::AccessEvent event(PageId page, Tier tier, bool write) const;
+  policies::AccessEvent event(PageId page, Tier tier, bool write, uint64_t time);
   std::string describe(PageId page) const;
   std::string io_failure(const PageOp& op, const io::Result& result) const;
   FrameArena& arena(Tier tier) noexcept;
@@ -183,11 +206,36 @@ class MigrationEngine {
   std::condition_variable idle_;  // signalled whenever an operation ends
   std::unordered_map<PageId, PageOp*> ops_;
   std::vector<uint32_t> free_frames_[2];
-  std::deque<PageOp*> waiting_[2];  // operations waiting for a frame, oldest first
-  uint32_t in_flight_[2] = {};      // operations holding a frame of, or freeing one in, a tier
-  uint32_t freeing_[2] = {};        // evicting write-backs that will free a frame of a tier
-  uint64_t prefetch_bytes_ = 0;     // prefetch fetches under way
-  Stats counters_;                  // the engine's share of the pool's statistics
+  std::deque<PageOp*> waiting_[2];     // operations waiting for a frame, oldest first
+  uint32_t in_flight_[2] = {};         // operations holding a frame of, or freeing one in, a tier
+  uint32_t freeing_[2] = {};           // evicting write-backs that will free a frame of a tier
+  uint64_t prefetch_bytes_ = 0;        // prefetch fetches under way
+  Stats counters_;                     // the engine's share of the pool's statistics
+  std::vector<AccessRecord> drained_;  // reused by drain_log
+
+  // The registered schedule, followed along the accesses when an eviction policy wants to
+  // know next uses.
+  policies::ScheduleCursor cursor_;
+  bool next_uses_ = false;
+
+  // Fill throughput of each tier while fetches into it are under way, for prefetch timing.
+  struct Throughput {
+    uint32_t active = 0;
+    uint64_t busy_since = 0;
+    uint64_t busy_ns = 0;
+    uint64_t bytes = 0;
+  };
+  Throughput fill_[2];
+
+  // Trace recording; accesses of consecutive pages at one moment become one record.
+  std::unique_ptr<TraceWriter> trace_;
+  std::atomic<bool> tracing_{false};
+  struct PendingAccess {
+    uint64_t time = 0;
+    uint32_t tensor = 0, first = 0, count = 0;
+    TraceOp op = TraceOp::read;
+    Tier tier = Tier::dram;
+  } pending_;
 };
 
 }  // namespace tiermem::detail

@@ -17,6 +17,21 @@ Tensor Pool::allocate(std::span<const uint64_t> shape, DType dtype, std::string_
 void Pool::flush() {
   core_->flush(nullptr);
 }
+void Pool::set_schedule(std::span<const ScheduleStep> steps) {
+  core_->set_schedule(steps);
+}
+void Pool::start_trace(const std::string& path) {
+  core_->start_trace(path);
+}
+void Pool::stop_trace() {
+  core_->stop_trace();
+}
+void Pool::compute_begin() {
+  core_->engine().trace_compute(true);
+}
+void Pool::compute_end() {
+  core_->engine().trace_compute(false);
+}
 Stats Pool::stats() const {
   return core_->stats();
 }

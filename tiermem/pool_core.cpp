@@ -11,6 +11,7 @@
 
 #include "policies/registry.hpp"
 #include "support/align.hpp"
+#include "support/clock.hpp"
 #include "support/log.hpp"
 #include "tiermem/error.hpp"
 #include "tiermem/page_state.hpp"
@@ -229,6 +230,7 @@ Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::str
     tensors_.release(slot);
     throw;
   }
+  engine_->trace_tensor(slot, record.page_count);
   uint32_t generation = record.generation.fetch_add(1, std::memory_order_release) + 1;
   live_tensors_.fetch_add(1, std::memory_order_relaxed);
   live_bytes_.fetch_add(bytes, std::memory_order_relaxed);
@@ -306,7 +308,9 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   void* data = arena.view_base() + (record.first_page << page_shift_) + span.offset;
 
   uint32_t resident = 0;
-  bool drain = prefetch_active_;
+  const bool tracing = engine_->tracing();
+  const uint64_t now = tracing ? support::now_ns() : 0;
+  bool drain = prefetch_active_ || tracing;
   {
     AccessLog::Writer log(log_);
     for (; resident < span.count; ++resident) {
@@ -320,7 +324,7 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
       } while (ok && !word.compare_exchange_weak(old, pinned.word, std::memory_order_acquire,
                                                  std::memory_order_relaxed));
       if (!ok) break;
-      log.hit(first + resident, tier, write, PageState{old}.prefetched());
+      log.hit({first + resident, now, tier, access}, PageState{old}.prefetched());
     }
     if (resident == span.count) log.pin();
     drain |= log.full();
@@ -461,6 +465,35 @@ void PoolCore::flush(const Tensor* tensor) {
     tensors_.for_each_live(add);
   }
   wait_for(requests);
+}
+
+void PoolCore::set_schedule(std::span<const ScheduleStep> steps) {
+  auto schedule = std::make_shared<policies::Schedule>();
+  for (const ScheduleStep& step : steps) {
+    const TensorRecord& record = this->record(step.tensor);
+    check_pinnable(step.tier);
+    const PageSpan span = page_span(record, step.range);
+    schedule->steps.push_back({.first = record.first_page + span.first,
+                               .count = span.count,
+                               .tier = static_cast<uint8_t>(step.tier)});
+  }
+  engine_->set_schedule(schedule->steps.empty() ? nullptr : std::move(schedule));
+}
+
+void PoolCore::start_trace(const std::string& path) {
+  std::lock_guard lock(tensors_mutex_);  // no tensor comes or goes while they are declared
+  std::vector<std::pair<uint32_t, uint32_t>> live;
+  for (uint32_t slot = 0; slot < tensors_.slots(); ++slot) {
+    const TensorRecord& record = tensors_[slot];
+    if (record.generation.load(std::memory_order_acquire) & 1) {
+      live.emplace_back(slot, record.page_count);
+    }
+  }
+  engine_->start_trace(std::make_unique<TraceWriter>(path, page_size_), live);
+}
+
+void PoolCore::stop_trace() {
+  engine_->stop_trace();
 }
 
 PageResidency PoolCore::residency(const Tensor& tensor, uint64_t page) const {

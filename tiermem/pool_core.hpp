@@ -49,6 +49,9 @@ class PoolCore {
   void prefetch(const Tensor& tensor, Tier tier, ByteRange range);
   uint64_t evict(const Tensor& tensor, Tier tier);
   void flush(const Tensor* tensor);  // null: every tensor
+  void set_schedule(std::span<const ScheduleStep> steps);
+  void start_trace(const std::string& path);
+  void stop_trace();
   PageResidency residency(const Tensor& tensor, uint64_t page) const;
   std::vector<PageResidency> residency(const Tensor& tensor) const;
 

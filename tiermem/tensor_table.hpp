@@ -50,10 +50,13 @@ class TensorTable {
   uint32_t acquire();
   void release(uint32_t slot);
 
+  // Slots handed out so far, live or free. Callers serialise it with acquire/release.
+  uint32_t slots() const noexcept { return used_chunks_ * kChunkSlots; }
+
   // Calls fn(record) for every live tensor. Callers serialise it with acquire/release.
   template <class Fn>
   void for_each_live(Fn&& fn) {
-    for (uint32_t slot = 0; slot < used_chunks_ * kChunkSlots; ++slot) {
+    for (uint32_t slot = 0; slot < slots(); ++slot) {
       TensorRecord& record = (*this)[slot];
       if (record.generation.load(std::memory_order_acquire) & 1) fn(record);
     }

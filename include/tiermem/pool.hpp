@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "tiermem/config.hpp"
@@ -12,6 +13,13 @@
 #include "tiermem/tensor.hpp"
 
 namespace tiermem {
+
+// One step of an application's access order: a byte range of a tensor, used in a tier.
+struct ScheduleStep {
+  Tensor tensor;
+  ByteRange range = ByteRange::whole();
+  Tier tier = Tier::dram;
+};
 
 struct TensorOptions {
   // Each write or read_write pin, when it ends, starts writing its pages down to nvme
@@ -48,6 +56,25 @@ class Pool {
 
   // Writes every dirty page of every tensor down to nvme. Blocks until confirmed.
   void flush();
+
+  // Registers the application's access order: one iteration of an order that repeats, such as
+  // every layer's weights in forward order, once per token. The "schedule" prefetch policy
+  // reads ahead along it and the "belady" eviction policy judges next uses by it. Replaces an
+  // earlier schedule; an empty one withdraws it. Register it again after releasing tensors in
+  // it. Throws Error(invalid_argument) or Error(released) naming a bad step; the earlier
+  // schedule then stays.
+  void set_schedule(std::span<const ScheduleStep> steps);
+
+  // Records every access from now on to path, in tiermem's binary trace format (see
+  // tiermem/trace.hpp), for `tiermem sim` to replay. Throws Error(busy) while recording
+  // already, Error(system) when the file cannot be created.
+  void start_trace(const std::string& path);
+  // Finishes the trace file; no-op when not recording.
+  void stop_trace();
+  // Marks a span of the application's compute in the trace, so that a replay can tell how
+  // much I/O it could hide. No-ops when not recording.
+  void compute_begin();
+  void compute_end();
 
   // A snapshot of the counters. Never blocks on I/O.
   Stats stats() const;

@@ -67,8 +67,9 @@ class Tensor {
   // pages stay. Throws Error(io) if a write-back failed (the page then stays in tier).
   uint64_t evict(Tier tier) const;
 
-  // Writes every dirty page down to nvme; pages stay resident and become clean. Blocks until
-  // the writes are confirmed. Throws Error(io) if one failed (the data stays valid above).
+  // Writes every dirty page down to nvme; pages stay resident and become clean. Pages pinned
+  // for writing right now are left dirty: they are still being written. Blocks until the
+  // writes are confirmed. Throws Error(io) if one failed (the data stays valid above).
   void flush() const;
 
   PageResidency residency(uint64_t page) const;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "tiermem/trace.hpp"
 
@@ -30,6 +31,17 @@ struct ModelShape {
 std::span<const ModelShape> models() noexcept;
 // Throws Error(invalid_argument) naming the model and listing the known ones.
 const ModelShape& find_model(std::string_view name);
+
+// One weight of a layer: a matrix of rows x cols elements (the norms: 2 x hidden).
+struct LayerWeight {
+  std::string_view name;  // attn.q, attn.k, attn.v, attn.o, then mlp.fc1, mlp.fc2 or
+                          // mlp.gate, mlp.up, mlp.down, then norms
+  uint64_t rows;
+  uint64_t cols;
+  uint64_t elements() const noexcept { return rows * cols; }
+};
+// The weights of one layer, in the order a forward pass reads them.
+std::vector<LayerWeight> layer_weights(const ModelShape& model);
 
 // Inference that streams weights layer by layer for every token (ZeRO-Inference): per token,
 // the embedding row, then per layer its attention and MLP weights (in weight_tier), the
