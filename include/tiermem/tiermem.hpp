@@ -3,6 +3,7 @@
 
 #include "tiermem/config.hpp"
 #include "tiermem/error.hpp"
+#include "tiermem/file_io.hpp"
 #include "tiermem/locked_buffer.hpp"
 #include "tiermem/pin.hpp"
 #include "tiermem/pool.hpp"
