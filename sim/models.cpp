@@ -45,9 +45,8 @@ std::vector<LayerWeight> layer_weights(const ModelShape& m) {
                                       {"attn.v", kv_dim, hidden},
                                       {"attn.o", hidden, hidden}};
   if (m.gated) {
-    weights.insert(weights.end(), {{"mlp.gate", ffn, hidden},
-                                   {"mlp.up", ffn, hidden},
-                                   {"mlp.down", hidden, ffn}});
+    weights.insert(weights.end(),
+                   {{"mlp.gate", ffn, hidden}, {"mlp.up", ffn, hidden}, {"mlp.down", hidden, ffn}});
   } else {
     weights.insert(weights.end(), {{"mlp.fc1", ffn, hidden}, {"mlp.fc2", hidden, ffn}});
   }

@@ -316,6 +316,26 @@ TEST(EngineOnTmpfs, BufferedFileRoundTripsUnderBothEngines) {
   }
 }
 
+TEST(UringEngine, SqpollRingsSharingOneKernelThreadRoundTrip) {
+  EngineConfig config = small_config("uring");
+  config.sqpoll = true;
+  std::unique_ptr<Engine> engine;
+  try {
+    engine = make_uring_engine(config);
+  } catch (const Error& e) {
+    GTEST_SKIP() << "no SQPOLL here: " << e.what();
+  }
+  constexpr uint64_t kSize = 1 << 20;
+  ScratchFile scratch(kSize);
+  OpenFile open_file(scratch.path(), false);
+  AlignedBytes source(kSize);
+  AlignedBytes target(kSize);
+  testing::fill_random(source.data(), kSize, 12);
+  ASSERT_EQ(run_one(*engine, Op::write, open_file.file(), 0, source.data(), kSize).error, 0);
+  ASSERT_EQ(run_one(*engine, Op::read, open_file.file(), 0, target.data(), kSize).error, 0);
+  EXPECT_EQ(std::memcmp(source.data(), target.data(), kSize), 0);
+}
+
 TEST(EngineConfig, ValuesOutsideTheirRangeAreRefusedByName) {
   struct Case {
     EngineConfig config;

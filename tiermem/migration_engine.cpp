@@ -65,18 +65,9 @@ struct MigrationEngine::Actions {
   std::vector<policies::PrefetchProposal> proposals;  // from the prefetch policy
 };
 
-namespace {
-
-// Collects the prefetch policy's proposals.
-struct ProposalSink final : policies::PrefetchSink {
-  std::vector<policies::PrefetchProposal>& out;
-  explicit ProposalSink(std::vector<policies::PrefetchProposal>& o) : out(o) {}
-  void propose(const policies::PrefetchProposal& proposal) override { out.push_back(proposal); }
-};
-
-}  // namespace
-
-MigrationEngine::MigrationEngine(const Parts& parts) : parts_(parts) {
+MigrationEngine::MigrationEngine(const Parts& parts)
+    : parts_(parts),
+      observer_(parts.pages, parts.tensors, parts_.eviction, parts.prefetch, parts.page_size) {
   for (Tier tier : {Tier::gpu, Tier::dram}) {
     if (tier == Tier::gpu && parts_.gpu == nullptr) continue;
     uint32_t frames = arena(tier).frame_count();
@@ -123,18 +114,6 @@ bool MigrationEngine::set_busy_if_unpinned(PageId page, Tier tier) {
   return true;
 }
 
-policies::AccessEvent MigrationEngine::event(PageId page, Tier tier, bool write, uint64_t time) {
-  const PageEntry& entry = parts_.pages[page];
-  return {.page = page,
-          .time = time,
-          .next_use = next_uses_ ? cursor_.next_use(page) : policies::kNever,
-          .tensor = entry.tensor,
-          .index = entry.index,
-          .tensor_pages = parts_.tensors[entry.tensor].page_count,
-          .tier = static_cast<uint8_t>(tier),
-          .write = write};
-}
-
 std::string MigrationEngine::describe(PageId page) const {
   const PageEntry& entry = parts_.pages[page];
   return fmt::format("page {} of tensor '{}'", entry.index, parts_.tensors[entry.tensor].name);
@@ -171,10 +150,10 @@ void MigrationEngine::submit(std::span<const PageRequest> requests) {
         Access access = !request.write      ? Access::read
                         : request.skip_read ? Access::write
                                             : Access::read_write;
-        observe({request.page, now, request.tier, access}, actions);
+        observer_.access({request.page, now, request.tier, access}, actions.proposals);
       }
     }
-    flush_trace_access();
+    observer_.end_of_batch();
     for (const PageRequest& request : requests) advance(request, actions);
     settle(actions);
   }
@@ -197,63 +176,38 @@ void MigrationEngine::drain_log(Actions& actions) {
   parts_.log.drain(drained_);
   // Stripes are drained one after another; a trace wants the accesses in the order they were
   // made, which their timestamps give.
-  if (trace_) {
+  if (observer_.tracing()) {
     std::stable_sort(drained_.begin(), drained_.end(),
                      [](const AccessRecord& a, const AccessRecord& b) { return a.time < b.time; });
   }
-  for (const AccessRecord& record : drained_) observe(record, actions);
-  flush_trace_access();
+  for (const AccessRecord& record : drained_) observer_.access(record, actions.proposals);
+  observer_.end_of_batch();
 }
 
-// One access, as the policies (and a trace) hear of it.
-void MigrationEngine::observe(const AccessRecord& record, Actions& actions) {
-  const uint64_t time = record.time != 0 ? record.time : support::now_ns();
-  if (trace_) trace_access({record.page, time, record.tier, record.access});
-  if (next_uses_) cursor_.follow(record.page);
-  policies::AccessEvent e = event(record.page, record.tier, record.access != Access::read, time);
-  PageState s{parts_.pages[record.page].state.load(std::memory_order_acquire)};
-  if (s.tracked(record.tier)) parts_.eviction[at(record.tier)]->touch(e);
-  ProposalSink sink(actions.proposals);
-  parts_.prefetch.on_access(e, sink);
-}
-
-// ---- schedule and trace ------------------------------------------------------------------
+// ---- schedule and trace: the observer's, under the mutex ----------------------------------
 
 void MigrationEngine::set_schedule(std::shared_ptr<const policies::Schedule> schedule) {
   std::lock_guard lock(mutex_);
-  parts_.prefetch.set_schedule(schedule);
-  bool wanted = false;
-  for (policies::EvictionPolicy* policy : parts_.eviction) {
-    wanted |= policy != nullptr && policy->wants_next_use();
-  }
-  next_uses_ = wanted && schedule != nullptr;
-  cursor_.reset(next_uses_ ? std::move(schedule) : nullptr);
+  observer_.set_schedule(std::move(schedule));
 }
 
 void MigrationEngine::start_trace(std::unique_ptr<TraceWriter> writer,
                                   const std::vector<std::pair<uint32_t, uint32_t>>& live) {
   std::lock_guard lock(mutex_);
-  if (trace_) throw Error(Errc::busy, "a trace is being recorded already; stop it first");
+  if (observer_.tracing()) {
+    throw Error(Errc::busy, "a trace is being recorded already; stop it first");
+  }
   Actions unused;
   drain_log(unused);  // accesses before now are not part of the trace
-  for (const auto& [slot, pages] : live) writer->tensor(slot, pages);
-  trace_ = std::move(writer);
-  tracing_.store(true, std::memory_order_relaxed);
+  observer_.start_trace(std::move(writer), live);
 }
 
 void MigrationEngine::stop_trace() {
   Actions actions;
   {
     std::lock_guard lock(mutex_);
-    if (!trace_) return;
     drain_log(actions);
-    try {
-      trace_->close();
-    } catch (const Error& e) {
-      support::log().error("trace: {}", e.what());
-    }
-    trace_.reset();
-    tracing_.store(false, std::memory_order_relaxed);
+    observer_.stop_trace();
     settle(actions);
   }
   run(actions);
@@ -261,81 +215,18 @@ void MigrationEngine::stop_trace() {
 
 void MigrationEngine::trace_tensor(uint32_t slot, uint32_t pages) {
   std::lock_guard lock(mutex_);
-  if (trace_) trace_->tensor(slot, pages);
+  observer_.trace_tensor(slot, pages);
 }
 
 void MigrationEngine::trace_compute(bool begin) {
   Actions actions;
   {
     std::lock_guard lock(mutex_);
-    if (!trace_) return;
     drain_log(actions);  // the accesses before the mark come first
-    try {
-      begin ? trace_->compute_begin(support::now_ns()) : trace_->compute_end(support::now_ns());
-    } catch (const Error& e) {
-      trace_failed(e);
-    }
+    observer_.trace_compute(begin, support::now_ns());
     settle(actions);
   }
   run(actions);
-}
-
-void MigrationEngine::trace_access(const AccessRecord& record) {
-  const PageEntry& entry = parts_.pages[record.page];
-  const TraceOp op = record.access == Access::read    ? TraceOp::read
-                     : record.access == Access::write ? TraceOp::write
-                                                      : TraceOp::read_write;
-  PendingAccess& p = pending_;
-  if (p.count > 0 && p.time == record.time && p.tensor == entry.tensor && p.op == op &&
-      p.tier == record.tier && p.first + p.count == entry.index) {
-    ++p.count;
-    return;
-  }
-  flush_trace_access();
-  p = {record.time, entry.tensor, entry.index, 1, op, record.tier};
-}
-
-void MigrationEngine::flush_trace_access() {
-  if (!trace_ || pending_.count == 0) return;
-  try {
-    trace_->access(pending_.time, pending_.tensor, pending_.first, pending_.count, pending_.op,
-                   pending_.tier);
-  } catch (const Error& e) {
-    trace_failed(e);
-  }
-  pending_.count = 0;
-}
-
-// A trace that cannot be written stops; the pool goes on.
-void MigrationEngine::trace_failed(const Error& error) noexcept {
-  support::log().error("trace: {}; recording stops", error.what());
-  trace_.reset();
-  tracing_.store(false, std::memory_order_relaxed);
-}
-
-// ---- fill throughput ---------------------------------------------------------------------
-
-void MigrationEngine::fill_started(Tier tier) {
-  Throughput& t = fill_[at(tier)];
-  if (t.active++ == 0) t.busy_since = support::now_ns();
-}
-
-// Every 32 pages filled, the prefetch policy hears the tier's fill bandwidth over the time
-// fetches into it were under way.
-void MigrationEngine::fill_ended(Tier tier, bool filled) {
-  Throughput& t = fill_[at(tier)];
-  uint64_t now = support::now_ns();
-  if (--t.active == 0) t.busy_ns += now - t.busy_since;
-  if (filled) t.bytes += parts_.page_size;
-  if (t.bytes < 32 * parts_.page_size) return;
-  uint64_t busy = t.busy_ns + (t.active > 0 ? now - t.busy_since : 0);
-  if (t.active > 0) t.busy_since = now;
-  if (busy > 0) {
-    parts_.prefetch.observe_bandwidth(
-        static_cast<uint8_t>(tier), static_cast<double>(t.bytes) * 1e9 / static_cast<double>(busy));
-  }
-  t.bytes = 0;
-  t.busy_ns = 0;
 }
 
 void MigrationEngine::advance(const PageRequest& request, Actions& actions) {
@@ -540,7 +431,7 @@ void MigrationEngine::start_writeback(PageId page, Tier from, bool evicting,
 void MigrationEngine::give_frame(PageOp& op, uint32_t frame, Actions& actions) {
   op.frame = frame;
   ++in_flight_[at(op.frame_tier)];
-  if (op.kind == PageOp::Kind::fetch) fill_started(op.tier);
+  if (op.kind == PageOp::Kind::fetch) observer_.fill_started(op.tier);
   PageState s{parts_.pages[op.page].state.load(std::memory_order_acquire)};
   using Step = PageOp::Step;
   if (op.kind == PageOp::Kind::writeback) {
@@ -728,7 +619,7 @@ void MigrationEngine::finish_fetch(PageOp& op, Actions& actions) {
     s.set_tracked(tier, true);
     if (prefetched) s.set_prefetched(true);
   });
-  parts_.eviction[at(tier)]->insert(event(op.page, tier, false, support::now_ns()));
+  parts_.eviction[at(tier)]->insert(observer_.arrival(op.page, tier));
   using Step = PageOp::Step;
   Tier from = op.step == Step::nvme_read || op.step == Step::gpu_direct ? Tier::nvme
               : op.step == Step::gpu_out                                ? Tier::gpu
@@ -765,7 +656,7 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
         s.set_valid(Tier::dram, true);
         s.set_tracked(Tier::dram, true);
       });
-      parts_.eviction[at(Tier::dram)]->insert(event(op.page, Tier::dram, false, support::now_ns()));
+      parts_.eviction[at(Tier::dram)]->insert(observer_.arrival(op.page, Tier::dram));
     } else {
       free_frames_[at(Tier::dram)].push_back(op.frame);
     }
@@ -808,7 +699,7 @@ void MigrationEngine::end_op(PageOp& op, const Failure* failure, Actions& action
   ops_.erase(op.page);
   if (op.step != PageOp::Step::wait_frame && op.frame_tier != Tier::nvme) {
     --in_flight_[at(op.frame_tier)];
-    if (op.kind == PageOp::Kind::fetch) fill_ended(op.tier, failure == nullptr);
+    if (op.kind == PageOp::Kind::fetch) observer_.fill_ended(op.tier, failure == nullptr);
   }
   if (op.kind == PageOp::Kind::writeback && op.evicting) {
     --freeing_[at(op.tier)];
@@ -817,7 +708,7 @@ void MigrationEngine::end_op(PageOp& op, const Failure* failure, Actions& action
       // the frame it would have freed gets the error, so that eviction cannot retry forever
       // (on a failing disk, or a lower tier with every frame pinned).
       update(op.page, [&](PageState& s) { s.set_tracked(op.tier, true); });
-      parts_.eviction[at(op.tier)]->insert(event(op.page, op.tier, false, support::now_ns()));
+      parts_.eviction[at(op.tier)]->insert(observer_.arrival(op.page, op.tier));
       std::deque<PageOp*>& waiting = waiting_[at(op.tier)];
       if (!waiting.empty()) {
         PageOp* starved = waiting.front();
@@ -993,25 +884,8 @@ void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier
 
 void MigrationEngine::fill_stats(Stats& stats) {
   std::lock_guard lock(mutex_);
-  for (int t = 0; t < 2; ++t) {
-    TierStats& tier = stats.tiers[t];
-    tier.free_frames = free_frames_[t].size();
-    tier.misses = counters_.tiers[t].misses;
-    tier.evictions = counters_.tiers[t].evictions;
-    tier.writebacks = counters_.tiers[t].writebacks;
-  }
-  for (int from = 0; from < kTierCount; ++from) {
-    for (int to = 0; to < kTierCount; ++to) {
-      stats.moves[from][to] = counters_.moves[from][to];
-      stats.moved_bytes[from][to] = counters_.moved_bytes[from][to];
-    }
-  }
-  stats.zero_fills = counters_.zero_fills;
-  stats.prefetch_issued = counters_.prefetch_issued;
-  stats.prefetch_useful = counters_.prefetch_useful;
-  stats.prefetch_late = counters_.prefetch_late;
-  stats.prefetch_useless = counters_.prefetch_useless;
-  stats.io_errors = counters_.io_errors;
+  stats = counters_;
+  for (int t = 0; t < 2; ++t) stats.tiers[t].free_frames = free_frames_[t].size();
 }
 
 }  // namespace tiermem::detail

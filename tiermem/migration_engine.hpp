@@ -26,8 +26,8 @@
 #include "io/engine.hpp"
 #include "policies/eviction_policy.hpp"
 #include "policies/prefetch_policy.hpp"
-#include "policies/schedule_cursor.hpp"
 #include "tiermem/access_log.hpp"
+#include "tiermem/access_observer.hpp"
 #include "tiermem/gpu_backend.hpp"
 #include "tiermem/host_arena.hpp"
 #include "tiermem/nvme_store.hpp"
@@ -134,7 +134,7 @@ class MigrationEngine {
   void start_trace(std::unique_ptr<TraceWriter> writer,
                    const std::vector<std::pair<uint32_t, uint32_t>>& live);
   void stop_trace();
-  bool tracing() const noexcept { return tracing_.load(std::memory_order_relaxed); }
+  bool tracing() const noexcept { return observer_.tracing(); }
   // A new tensor in slot (while recording), and the application's compute spans.
   void trace_tensor(uint32_t slot, uint32_t pages);
   void trace_compute(bool begin);
@@ -152,6 +152,8 @@ class MigrationEngine {
   // never written before, they are unbacked again.
   void undo_unread_pages(std::span<const PageId> pages, Tier tier);
 
+  // Sets stats to the engine's counters: misses, evictions, write-backs, moves, zero fills,
+  // prefetch and I/O errors, and free frames. The rest is the caller's to fill in.
   void fill_stats(Stats& stats);
 
  private:
@@ -183,19 +185,12 @@ class MigrationEngine {
   void fail_op(PageOp& op, const io::Result& result, Actions& actions);
   void done(const PageRequest& request, const Failure* failure, bool effect, Actions& actions);
   void drain_log(Actions& actions);
-  void observe(const AccessRecord& record, Actions& actions);
-  void trace_access(const AccessRecord& record);
-  void flush_trace_access();
-  void trace_failed(const Error& error) noexcept;
-  void fill_started(Tier tier);
-  void fill_ended(Tier tier, bool filled);
   void run(Actions& actions) noexcept;
   void launch(PageOp& op, std::vector<io::Request>& io_batch) noexcept;
 
   // State-word updates made under the mutex; they CAS because pins change counts lock-free.
   PageState update(PageId page, auto&& change);
   bool set_busy_if_unpinned(PageId page, Tier tier);
-  policies::AccessEvent event(PageId page, Tier tier, bool write, uint64_t time);
   std::string describe(PageId page) const;
   std::string io_failure(const PageOp& op, const io::Result& result) const;
   FrameArena& arena(Tier tier) noexcept;
@@ -213,29 +208,7 @@ class MigrationEngine {
   Stats counters_;                     // the engine's share of the pool's statistics
   std::vector<AccessRecord> drained_;  // reused by drain_log
 
-  // The registered schedule, followed along the accesses when an eviction policy wants to
-  // know next uses.
-  policies::ScheduleCursor cursor_;
-  bool next_uses_ = false;
-
-  // Fill throughput of each tier while fetches into it are under way, for prefetch timing.
-  struct Throughput {
-    uint32_t active = 0;
-    uint64_t busy_since = 0;
-    uint64_t busy_ns = 0;
-    uint64_t bytes = 0;
-  };
-  Throughput fill_[2];
-
-  // Trace recording; accesses of consecutive pages at one moment become one record.
-  std::unique_ptr<TraceWriter> trace_;
-  std::atomic<bool> tracing_{false};
-  struct PendingAccess {
-    uint64_t time = 0;
-    uint32_t tensor = 0, first = 0, count = 0;
-    TraceOp op = TraceOp::read;
-    Tier tier = Tier::dram;
-  } pending_;
+  AccessObserver observer_;  // after parts_, whose policies it refers to
 };
 
 }  // namespace tiermem::detail

@@ -15,8 +15,10 @@ struct Command {
 
 int run_config(std::span<char*> args);
 int run_demo(std::span<char*> args);
+int run_io(std::span<char*> args);
 int run_stress(std::span<char*> args);
 int run_sim(std::span<char*> args);
 int run_trace(std::span<char*> args);
+int run_tune(std::span<char*> args);
 
 }  // namespace tiermem::tools

@@ -38,21 +38,6 @@ uint8_t expected(uint64_t tensor, uint64_t page, uint32_t version, uint64_t at) 
   return static_cast<uint8_t>(expected_word(tensor, page, version, at / 8) >> (8 * (at % 8)));
 }
 
-struct Counters {
-  uint64_t operations = 0, read_pins = 0, write_pins = 0, retries = 0, io_errors = 0,
-           bytes_pinned = 0, bytes_checked = 0, mismatches = 0;
-  void add(const Counters& o) {
-    operations += o.operations;
-    read_pins += o.read_pins;
-    write_pins += o.write_pins;
-    retries += o.retries;
-    io_errors += o.io_errors;
-    bytes_pinned += o.bytes_pinned;
-    bytes_checked += o.bytes_checked;
-    mismatches += o.mismatches;
-  }
-};
-
 // Compares [begin, end) of the pinned bytes (byte offsets within the tensor) with versions:
 // whole words where they fit, bytes at the ragged ends. Returns the bytes that differ.
 uint64_t check(const Pin& pin, uint64_t pin_offset, uint64_t begin, uint64_t end, uint64_t index,
@@ -109,7 +94,7 @@ class Worker {
     }
   }
 
-  const Counters& counters() const { return counters_; }
+  const StressReport& counters() const { return counters_; }
 
  private:
   uint64_t below(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(random_); }
@@ -163,10 +148,21 @@ class Worker {
   uint64_t page_size_;
   bool has_gpu_;
   std::mt19937_64 random_;
-  Counters counters_;
+  StressReport counters_;
 };
 
 }  // namespace
+
+void StressReport::add(const StressReport& o) noexcept {
+  operations += o.operations;
+  read_pins += o.read_pins;
+  write_pins += o.write_pins;
+  retries += o.retries;
+  io_errors += o.io_errors;
+  bytes_pinned += o.bytes_pinned;
+  bytes_checked += o.bytes_checked;
+  mismatches += o.mismatches;
+}
 
 StressReport run_stress(Pool& pool, const StressOptions& options) {
   if (options.threads == 0) throw Error(Errc::invalid_argument, "stress needs at least 1 thread");
@@ -222,8 +218,8 @@ StressReport run_stress(Pool& pool, const StressOptions& options) {
   for (std::thread& thread : threads) thread.join();
   if (failure) std::rethrow_exception(failure);
 
-  Counters sum;
-  for (const Worker& worker : workers) sum.add(worker.counters());
+  StressReport report;
+  for (const Worker& worker : workers) report.add(worker.counters());
   if (options.verify) {
     // Every byte of every tensor, a few pages at a time, in an order unlike the writes'.
     for (uint64_t i = tensors.size(); i > 0; --i) {
@@ -236,26 +232,17 @@ StressReport run_stress(Pool& pool, const StressOptions& options) {
             pin = t.tensor.pin(Tier::dram, Access::read, {offset, end - offset});
           } catch (const Error& e) {
             if (e.code() != Errc::io || !options.retry_io_errors || attempt == 100) throw;
-            ++sum.io_errors;
+            ++report.io_errors;
           }
         }
-        sum.mismatches += check(pin, offset, offset, end, i - 1, t, page_size);
-        sum.bytes_checked += end - offset;
+        report.mismatches += check(pin, offset, offset, end, i - 1, t, page_size);
+        report.bytes_checked += end - offset;
       }
     }
   }
-  StressReport report;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (StressTensor& t : tensors) t.tensor.release();
   report.tensors = tensors.size();
-  report.operations = sum.operations;
-  report.read_pins = sum.read_pins;
-  report.write_pins = sum.write_pins;
-  report.retries = sum.retries;
-  report.io_errors = sum.io_errors;
-  report.bytes_pinned = sum.bytes_pinned;
-  report.bytes_checked = sum.bytes_checked;
-  report.mismatches = sum.mismatches;
   return report;
 }
 

@@ -38,6 +38,8 @@ struct StressReport {
   uint64_t mismatches = 0;  // bytes that differed from what was written
   double seconds = 0;
   bool verified() const noexcept { return mismatches == 0; }
+  // Adds another report's counts (not its tensors or seconds).
+  void add(const StressReport& other) noexcept;
 };
 
 // Runs the workload on pool; the tensors are released at the end. Errors other than the

@@ -1,0 +1,96 @@
+// tiermem/access_observer.hpp: what the policies and a recorded trace hear of page accesses.
+//
+// The migration engine hands this observer every access (drained from the access log, or a
+// pin that had to wait) and every page's arrival in a tier. The observer tells the tier's
+// eviction policy (when it tracks the page) and the prefetch policy, follows a registered
+// schedule to give next uses to policies that want them (Belady), records accesses to a trace
+// file when asked, and measures how fast each tier fills, for prefetch timing.
+//
+// Not thread-safe: the migration engine's mutex serialises every call but tracing().
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "policies/eviction_policy.hpp"
+#include "policies/prefetch_policy.hpp"
+#include "policies/schedule_cursor.hpp"
+#include "tiermem/access_log.hpp"
+#include "tiermem/page_table.hpp"
+#include "tiermem/tensor_table.hpp"
+#include "tiermem/trace.hpp"
+
+namespace tiermem::detail {
+
+class AccessObserver {
+ public:
+  // eviction: the policies of gpu (null without a gpu tier) and dram.
+  AccessObserver(const PageTable& pages, TensorTable& tensors,
+                 policies::EvictionPolicy* const (&eviction)[2], policies::PrefetchPolicy& prefetch,
+                 uint64_t page_size);
+
+  // Accesses, in the order they were made; the prefetch policy's proposals are appended to
+  // proposals. A trace holds back the last access to merge it with neighbours until
+  // end_of_batch().
+  void access(const AccessRecord& record, std::vector<policies::PrefetchProposal>& proposals);
+  void end_of_batch();
+
+  // The event a policy hears when page arrives in tier (with its next use where known).
+  policies::AccessEvent arrival(PageId page, Tier tier);
+
+  // Follows schedule from now on (null: none); the prefetch policy gets it too.
+  void set_schedule(std::shared_ptr<const policies::Schedule> schedule);
+
+  // Records accesses through writer from now on, after declaring the live tensors
+  // (slot, pages). Throws Error(busy) while recording already.
+  void start_trace(std::unique_ptr<TraceWriter> writer,
+                   const std::vector<std::pair<uint32_t, uint32_t>>& live);
+  // Closes the trace file (errors are logged); no-op when not recording.
+  void stop_trace() noexcept;
+  bool tracing() const noexcept { return tracing_.load(std::memory_order_relaxed); }
+  void trace_tensor(uint32_t slot, uint32_t pages);
+  void trace_compute(bool begin, uint64_t time);
+
+  // A fetch into tier started / ended (filled: it brought a page).
+  void fill_started(Tier tier);
+  void fill_ended(Tier tier, bool filled);
+
+ private:
+  policies::AccessEvent event(PageId page, Tier tier, bool write, uint64_t time) const;
+  void trace_access(const AccessRecord& record);
+  void trace_failed(const Error& error) noexcept;
+
+  const PageTable& pages_;
+  TensorTable& tensors_;
+  policies::EvictionPolicy* const (&eviction_)[2];
+  policies::PrefetchPolicy& prefetch_;
+  uint64_t page_size_;
+
+  // The registered schedule, followed along the accesses when an eviction policy wants to
+  // know next uses.
+  policies::ScheduleCursor cursor_;
+  bool next_uses_ = false;
+
+  // Trace recording; accesses of consecutive pages at one moment become one record.
+  std::unique_ptr<TraceWriter> trace_;
+  std::atomic<bool> tracing_{false};
+  struct PendingAccess {
+    uint64_t time = 0;
+    uint32_t tensor = 0, first = 0, count = 0;
+    TraceOp op = TraceOp::read;
+    Tier tier = Tier::dram;
+  } pending_;
+
+  // Fill throughput of each tier while fetches into it are under way.
+  struct Throughput {
+    uint32_t active = 0;
+    uint64_t busy_since = 0;
+    uint64_t busy_ns = 0;
+    uint64_t bytes = 0;
+  };
+  Throughput fill_[2];
+};
+
+}  // namespace tiermem::detail
