@@ -7,22 +7,25 @@
 #   read of a file of the same size in the same directory, fio run before and after, the
 #   better of its runs taken (gpu_tier_bench stream);
 #   the share of the transfer time hidden under a simulated compute step per layer 1.2 times
-#   as long as that layer's transfer (gpu_tier_bench stream --compute 1.2).
+#   as long as that layer's transfer (gpu_tier_bench stream --compute 1.2);
+#   GPU->DRAM->NVMe write-back of the whole set against fio's sequential write;
+#   the same stream with gpu.direct_storage=on (cuFile; in its compatibility mode where the
+#   nvidia-fs driver is missing), for comparison.
 # fio: io_uring, O_DIRECT, 1 MiB blocks, QD 32, batched submission and completion, registered
 # buffers and file, huge-page buffers (--mem=mmaphuge), 1 and 2 jobs (tiermem uses 2 rings).
 # As root the script reserves vm.nr_hugepages for fio and for the pools' DRAM tiers (so both
 # sides read into 2 MiB pages), and puts the old value back at the end.
 #
-# usage: bench/gpu_tier.sh --bin BUILD/bin --dir NVME_DIR [--fio FIO] [--layer 128MiB]
-#                          [--layers 24] [--dram 1GiB] [--gpu 512MiB] [--copy 1GiB]
+# usage: bench/gpu_tier.sh --bin BUILD/bin --dir NVME_DIR [--fio FIO] [--layer 64MiB]
+#                          [--layers 64] [--dram 1GiB] [--gpu 512MiB] [--copy 1GiB]
 #                          [--pages "2MiB 8MiB"] [--out DIR]
 set -euo pipefail
 
 bin=build/release/bin
 dir=${TMPDIR:-/tmp}
 fio=fio
-layer=128MiB
-layers=24
+layer=64MiB
+layers=64
 dram=1GiB
 gpu=512MiB
 copy=1GiB
@@ -69,15 +72,16 @@ echo "fio layout: $file, $set_bytes bytes" | log
 "$fio" --name=layout --filename="$file" --size="$set_bytes" --bs=1M --rw=write --direct=1 \
   --ioengine=io_uring --iodepth=32 --output-format=json >/dev/null
 
-# fio_read JOBS: prints the read bandwidth in GB/s. The jobs split the file.
-fio_read() {
-  local jobs=$1 part=$((set_bytes / $1))
-  "$fio" --name=read --filename="$file" --rw=read --bs=1M --iodepth=32 --numjobs="$jobs" \
+# fio_run read|write JOBS: prints the bandwidth in GB/s. The jobs split the file.
+fio_run() {
+  local rw=$1 jobs=$2 part=$((set_bytes / $2))
+  "$fio" --name="$rw" --filename="$file" --rw="$rw" --bs=1M --iodepth=32 --numjobs="$jobs" \
     --size="$part" --offset_increment="$part" --direct=1 --ioengine=io_uring \
     --iodepth_batch_submit=8 --iodepth_batch_complete_max=32 --fixedbufs --registerfiles \
     --mem=mmaphuge --group_reporting --output-format=json |
-    python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["jobs"][0]["read"]["bw_bytes"] / 1e9))'
+    python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["jobs"][0][sys.argv[1]]["bw_bytes"] / 1e9))' "$rw"
 }
+fio_read() { fio_run read "$1"; }
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]])' "$1"; }
 
 fio_runs=()
@@ -96,13 +100,24 @@ stream=$("$bench" stream --layer "$layer" --layers "$layers" --dram "$dram" --gp
   --dir "$dir" --compute 1.2 --log warn)
 echo "$stream" | log
 
+stream_gds=$("$bench" stream --layer "$layer" --layers "$layers" --dram "$dram" --gpu "$gpu" \
+  --dir "$dir" --compute 1.2 --direct-storage on --log warn)
+echo "$stream_gds" | log
+
 for jobs in 1 2; do fio_runs+=("$(fio_read $jobs)"); done
 echo "fio read after: 1 job ${fio_runs[2]} GB/s, 2 jobs ${fio_runs[3]} GB/s" | log
 fio_best=$(printf '%s\n' "${fio_runs[@]}" | sort -g | tail -1)
+fio_writes=()
+for jobs in 1 2; do fio_writes+=("$(fio_run write $jobs)"); done
+echo "fio write: 1 job ${fio_writes[0]} GB/s, 2 jobs ${fio_writes[1]} GB/s" | log
+fio_write_best=$(printf '%s\n' "${fio_writes[@]}" | sort -g | tail -1)
 
 nvme_gpu=$(json_field nvme_gpu_gbps <<<"$stream")
 nvme_dram=$(json_field nvme_dram_gbps <<<"$stream")
 hidden=$(json_field hidden <<<"$stream")
+writeback=$(json_field writeback_gbps <<<"$stream")
+gds_gpu=$(json_field nvme_gpu_gbps <<<"$stream_gds")
+gds_pages=$(json_field nvme_to_gpu_direct_pages <<<"$stream_gds")
 {
   echo
   echo "| target | measured | ratio | goal |"
@@ -115,4 +130,6 @@ hidden=$(json_field hidden <<<"$stream")
   echo "| NVMe->GPU streaming / fio read (best of ${#fio_runs[@]}: $fio_best GB/s) | $nvme_gpu GB/s | $(python3 -c "print('%.3f' % ($nvme_gpu / $fio_best))") | >= 0.9 |"
   echo "| NVMe->DRAM streaming / fio read | $nvme_dram GB/s | $(python3 -c "print('%.3f' % ($nvme_dram / $fio_best))") | (for comparison) |"
   echo "| transfer time hidden under compute 1.2x the transfer | | $(python3 -c "print('%.1f %%' % (100 * $hidden))") | >= 95 % |"
+  echo "| GPU->DRAM->NVMe write-back / fio write (best of 2: $fio_write_best GB/s) | $writeback GB/s | $(python3 -c "print('%.3f' % ($writeback / $fio_write_best))") | (for comparison) |"
+  echo "| NVMe->GPU with gpu.direct_storage=on ($gds_pages pages direct) / fio read | $gds_gpu GB/s | $(python3 -c "print('%.3f' % ($gds_gpu / $fio_best))") | (for comparison) |"
 } | log

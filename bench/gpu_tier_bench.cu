@@ -172,9 +172,20 @@ __global__ void compute(const uint64_t* layer, uint64_t words, uint64_t ns, uint
   if (sum == 42) *sink = sum;  // keeps the reads
 }
 
+__host__ __device__ uint64_t fill_word(uint64_t layer, uint64_t k) {
+  return (layer + 1) * 0xD1B54A32D192ED03ull ^ k;
+}
+
+__global__ void fill(uint64_t* words, uint64_t n, uint64_t layer) {
+  for (uint64_t k = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; k < n;
+       k += uint64_t{gridDim.x} * blockDim.x) {
+    words[k] = fill_word(layer, k);
+  }
+}
+
 int run_stream(const Options& o) {
-  const uint64_t layer = o.size("layer", "128MiB");
-  const auto layers = static_cast<uint32_t>(o.number("layers", 24));
+  const uint64_t layer = o.size("layer", "64MiB");
+  const auto layers = static_cast<uint32_t>(o.number("layers", 64));
   const uint64_t dram = o.size("dram", "1GiB");
   const uint64_t gpu = o.size("gpu", "512MiB");
   const double compute_ratio = o.number("compute", 1.2);
@@ -187,7 +198,7 @@ int run_stream(const Options& o) {
   Config config = base_config(o, dram, gpu, set + (1ull << 30));
   config.policy.eviction = "lru";
   config.policy.prefetch = o.get("prefetch", "schedule");
-  config.policy.prefetch_budget = o.size("prefetch-budget", format_size(2 * layer));
+  config.policy.prefetch_budget = o.size("prefetch-budget", "256MiB");
   Pool pool(config);
 
   // Load: every layer written once from the host; the set ends up on nvme.
@@ -259,7 +270,28 @@ int run_stream(const Options& o) {
   const double compute_s = compute_only(compute_ns);
   const auto [both_s, both_bytes] = pass(Tier::gpu, compute_ns);
   const double hidden = 1 - (both_s - compute_s) / gpu_s;
+
+  // Write-back: every layer overwritten on the device by a kernel on the stream (a write pin
+  // fetches nothing), then the set flushed: dirty gpu pages go GPU->DRAM->NVMe as evictions
+  // and the final flush need them, ordered after the kernels by the pins' events.
+  const Stats before_writes = pool.stats();
+  auto begin = Clock::now();
+  for (uint32_t i = 0; i < layers; ++i) {
+    Pin pin = tensors[i].pin_on_stream(stream, Access::write);
+    fill<<<132, 256, 0, stream>>>(static_cast<uint64_t*>(pin.data()), layer / 8, i);
+    check(cudaGetLastError(), "launch");
+  }
+  pool.flush();
+  const double write_s = since(begin);
   const Stats s = pool.stats();
+  const uint64_t written = s.moved_bytes[1][2] - before_writes.moved_bytes[1][2];
+  // The last layer, read back in dram, holds what its kernel wrote.
+  uint64_t wrong = 0;
+  {
+    Pin pin = tensors[layers - 1].pin(Tier::dram, Access::read);
+    const auto* words = static_cast<const uint64_t*>(pin.data());
+    for (uint64_t k = 0; k < layer / 8; ++k) wrong += words[k] != fill_word(layers - 1, k);
+  }
 
   auto gbps = [](uint64_t bytes, double seconds) {
     return static_cast<double>(bytes) / seconds / 1e9;
@@ -283,15 +315,20 @@ int run_stream(const Options& o) {
       "  transfer time hidden: %.1f %%  (1 - (with compute - compute alone) / "
       "transfer alone)\n",
       100 * hidden);
+  std::printf("  %-40s %7.3f s %8.2f GB/s (%s to nvme; %llu words of the last layer wrong)\n",
+              "gpu->dram->nvme write-back", write_s, gbps(set, write_s),
+              format_size(written).c_str(), static_cast<unsigned long long>(wrong));
   std::printf(
       "{\"bench\":\"stream\",\"layers\":%u,\"layer_bytes\":%llu,\"set_bytes\":%llu,"
       "\"dram_bytes\":%llu,\"gpu_bytes\":%llu,\"nvme_dram_gbps\":%.3f,\"nvme_gpu_gbps\":%.3f,"
       "\"compute_s\":%.4f,\"transfer_s\":%.4f,\"both_s\":%.4f,\"hidden\":%.4f,"
-      "\"nvme_to_gpu_direct_pages\":%llu,\"dram_huge_pages\":\"%s\"}\n",
+      "\"nvme_to_gpu_direct_pages\":%llu,\"dram_huge_pages\":\"%s\","
+      "\"writeback_gbps\":%.3f,\"writeback_wrong_words\":%llu}\n",
       layers, static_cast<unsigned long long>(layer), static_cast<unsigned long long>(set),
       static_cast<unsigned long long>(dram), static_cast<unsigned long long>(gpu),
       gbps(set, dram_s), gbps(set, gpu_s), compute_s, gpu_s, both_s, hidden,
-      static_cast<unsigned long long>(s.moves[2][0]), s.dram_huge_pages.c_str());
+      static_cast<unsigned long long>(s.moves[2][0]), s.dram_huge_pages.c_str(), gbps(set, write_s),
+      static_cast<unsigned long long>(wrong));
   check(cudaFree(sink), "free");
   check(cudaStreamDestroy(stream), "stream");
   return 0;
@@ -347,6 +384,12 @@ int run_vmm(const Options& o) {
       unmap_us.push_back(since(t0) * 1e6);
     }
   }
+  // One cuMemSetAccess over the whole run of mappings, as the gpu tier gives a pin's range.
+  for (int f = 0; f < frames; ++f) map(base + f * page, page, 0, handles[f], 0);
+  auto t0 = Clock::now();
+  set_access(base, page * frames, &access, 1);
+  const double range_us = since(t0) * 1e6;
+  for (int f = 0; f < frames; ++f) unmap(base + f * page, page);
   address_free(base, page * frames);
   for (auto h : handles) release(h);
   std::printf(
@@ -354,11 +397,14 @@ int run_vmm(const Options& o) {
       "us, cuMemUnmap %.1f us (medians of %zu)\n",
       format_size(page).c_str(), create_us, median(map_us), median(access_us), median(unmap_us),
       map_us.size());
+  std::printf("vmm: one cuMemSetAccess over %d mappings (%s): %.1f us\n", frames,
+              format_size(page * frames).c_str(), range_us);
   std::printf(
       "{\"bench\":\"vmm\",\"page\":%llu,\"create_us\":%.2f,\"map_us\":%.2f,"
-      "\"set_access_us\":%.2f,\"unmap_us\":%.2f}\n",
+      "\"set_access_us\":%.2f,\"unmap_us\":%.2f,\"set_access_range_us\":%.2f,"
+      "\"range_frames\":%d}\n",
       static_cast<unsigned long long>(page), create_us, median(map_us), median(access_us),
-      median(unmap_us));
+      median(unmap_us), range_us, frames);
   return 0;
 }
 
@@ -369,8 +415,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: gpu_tier_bench copy|stream|vmm [--key value]...\n"
                  "  copy:   --size 1GiB --page 2MiB --reps 7 --dir /tmp\n"
-                 "  stream: --layer 128MiB --layers 24 --dram 1GiB --gpu 512MiB --compute 1.2\n"
-                 "          --prefetch schedule --prefetch-budget 2xlayer --dir /tmp\n"
+                 "  stream: --layer 64MiB --layers 64 --dram 1GiB --gpu 512MiB --compute 1.2\n"
+                 "          --prefetch schedule --prefetch-budget 256MiB --dir /tmp\n"
                  "  vmm:    --page 2MiB --frames 256\n");
     return 2;
   }

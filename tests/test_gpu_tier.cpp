@@ -189,6 +189,34 @@ TEST_P(GpuTier, MorePagesThanFramesMoveBothWaysAndLoseNoByte) {
   EXPECT_GT(s.moves[1][0], 0u) << "nothing was copied up to the gpu tier";
 }
 
+TEST_P(GpuTier, AFlushOfMoreDirtyGpuPagesThanDramFramesWritesThemAll) {
+  // The dram frames fill with pages being flushed on to nvme; the rest of the gpu pages wait
+  // for those flushes instead of failing with tier_full.
+  OPEN_OR_SKIP(pool, gpu_config(dir, GetParam(), 4, 8));
+  Tensor t = pool->allocate({8 * kPage}, DType::u8, "t");
+  const std::vector<uint8_t> bytes = random_bytes(8 * kPage, 7);
+  put(t.pin(Tier::gpu, Access::write), bytes);
+  EXPECT_NO_THROW(pool->flush());
+  for (const PageResidency& r : t.residency()) EXPECT_TRUE(r.in(Tier::nvme) && !r.dirty);
+  t.evict(Tier::gpu);
+  t.evict(Tier::dram);
+  EXPECT_EQ(differing(get(t.pin(Tier::gpu, Access::read)), bytes), 0u);
+}
+
+TEST_P(GpuTier, APrefetchIntoGpuWithDramFullOfDirtyPagesIsSkipped) {
+  OPEN_OR_SKIP(pool, gpu_config(dir, GetParam(), 4, 8));
+  Tensor far = pool->allocate({4 * kPage}, DType::u8, "far");
+  const std::vector<uint8_t> bytes = random_bytes(4 * kPage, 8);
+  put(far.pin(Tier::dram, Access::write), bytes);
+  far.flush();
+  far.evict(Tier::dram);  // on nvme only
+  Tensor near = pool->allocate({4 * kPage}, DType::u8, "near");
+  put(near.pin(Tier::dram, Access::write), random_bytes(4 * kPage, 9));  // dram: all dirty
+  far.prefetch(Tier::gpu);  // no clean dram frame for its stop on the way: skipped
+  EXPECT_FALSE(far.residency(0).in(Tier::gpu));
+  EXPECT_EQ(differing(get(far.pin(Tier::gpu, Access::read)), bytes), 0u);  // a pin may wait
+}
+
 TEST_P(GpuTier, DirectStorageOnStillRoundTripsWhereverItFallsBack) {
   Config config = gpu_config(dir, GetParam());
   config.gpu.direct_storage = "on";

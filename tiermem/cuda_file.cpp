@@ -3,7 +3,9 @@
 #include "tiermem/cuda_file.hpp"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,10 +47,41 @@ namespace {
 constexpr int kReaderThreads = 8;  // reads in flight: cuFileRead blocks its thread
 
 std::string cufile_error(const CuFileError& e) {
-  if (e.err == 5011 /* CU_FILE_CUDA_DRIVER_ERROR */) {
-    return fmt::format("cuFile error 5011 ({})", cuda_error_text(e.cu_err));
+  switch (e.err) {
+    case 5008:
+      return "cuFile error 5008 (CU_FILE_IO_NOT_SUPPORTED: the filesystem is not supported)";
+    case 5009:
+      return "cuFile error 5009 (CU_FILE_DEVICE_NOT_SUPPORTED)";
+    case 5011:
+      return fmt::format("cuFile error 5011 (CU_FILE_CUDA_DRIVER_ERROR: {})",
+                         cuda_error_text(e.cu_err));
+    case 5018:
+      return "cuFile error 5018 (CU_FILE_INVALID_FILE_TYPE)";
+    case 5019:
+      return "cuFile error 5019 (CU_FILE_INVALID_FILE_OPEN_FLAG)";
+    case 5020:
+      return "cuFile error 5020 (CU_FILE_DIO_NOT_SET: not opened with O_DIRECT)";
+    default:
+      return fmt::format("cuFile error {}", e.err);
   }
-  return fmt::format("cuFile error {}", e.err);
+}
+
+// A read-only O_DIRECT descriptor of the same file: cuFile refuses descriptors opened with
+// O_TMPFILE (the NVMe tier's unnamed files) or O_NOFOLLOW (CU_FILE_INVALID_FILE_OPEN_FLAG),
+// so it gets its own, opened through /proc/self/fd and checked to be the same inode.
+int reopen_for_cufile(const io::File& file, std::string& why_not) {
+  int fd =
+      ::open(fmt::format("/proc/self/fd/{}", file.fd).c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  struct stat ours {};
+  struct stat theirs {};
+  if (fd < 0 || fstat(fd, &ours) != 0 || fstat(file.fd, &theirs) != 0 ||
+      ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev) {
+    why_not = fmt::format("'{}' cannot be reopened for cuFile: {}", file.path,
+                          fd < 0 ? std::strerror(errno) : "another file was reached");
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 // libcufile.so.0, loaded and its driver opened once per process; it stays open.
@@ -110,15 +143,17 @@ std::unique_ptr<CudaFileReader> CudaFileReader::open(const std::string& mode, CU
   std::unique_ptr<CudaFileReader> reader(new CudaFileReader(api, context, device_base));
   reader->kind_ = nvidia_fs ? "nvidia-fs" : "compatibility mode";
   for (const io::File* file : files) {
+    std::string why_not;
+    const int fd = reopen_for_cufile(*file, why_not);
+    if (fd < 0) return fallback(why_not);
+    reader->fds_.push_back(fd);
     CuFileDescr descr{};
     descr.type = 1;  // CU_FILE_HANDLE_TYPE_OPAQUE_FD
-    descr.handle.fd = file->fd;
+    descr.handle.fd = fd;
     void* handle = nullptr;
     if (CuFileError e = api.handle_register(&handle, &descr); e.err != 0) {
       return fallback(
-          fmt::format("cuFileHandleRegister of '{}' failed ({}): its filesystem "
-                      "may not support it",
-                      file->path, cufile_error(e)));
+          fmt::format("cuFileHandleRegister of '{}' failed: {}", file->path, cufile_error(e)));
     }
     reader->handles_.emplace(file, handle);
   }
@@ -153,6 +188,7 @@ CudaFileReader::~CudaFileReader() {
   for (std::thread& t : threads_) t.join();
   if (buffer_registered_) api_.buf_deregister(reinterpret_cast<const void*>(device_base_));
   for (auto& [file, handle] : handles_) api_.handle_deregister(handle);
+  for (int fd : fds_) ::close(fd);
 }
 
 void CudaFileReader::read(const io::File& file, uint64_t offset, uint64_t device_offset,

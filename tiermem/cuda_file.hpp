@@ -65,6 +65,7 @@ class CudaFileReader {
   bool buffer_registered_ = false;
   std::string kind_;
   std::unordered_map<const io::File*, void*> handles_;  // cuFile handles of the tier's files
+  std::vector<int> fds_;                                // the descriptors cuFile reads through
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<Read> queue_;

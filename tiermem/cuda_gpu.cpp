@@ -94,6 +94,14 @@ class FrameUses {
     }
   }
 
+  // Whether some recorded use of the frame may still be running (never blocks).
+  bool busy(uint32_t frame) {
+    if (!any()) return false;
+    std::lock_guard lock(mutex_);
+    prune(uses_[frame]);
+    return !uses_[frame].empty();
+  }
+
   // Blocks until every recorded use of the frame has finished, and forgets them.
   void wait(uint32_t frame) {
     if (!any()) return;
@@ -335,41 +343,113 @@ class CudaArena final : public FrameArena {
   }
   std::byte* view_base() const noexcept override { return as_pointer(views_); }
 
+  // Maps the frame at the place, without access yet: cuMemSetAccess costs about 34 us a call
+  // on an H100 (cuMemMap about 1 us), more than copying a 2 MiB page, and it takes a whole
+  // range at once, so make_accessible gives it to a pin's whole range in one call.
   void map(std::byte* at, uint32_t frame) override {
     const CUdeviceptr place = as_device(at);
     std::lock_guard lock(mutex_);
     CudaContextScope scope(context_);
+    retire(false);
+    // The place's last mapping may still be retiring: its users must finish first.
+    if (auto it = retiring_.find(place); it != retiring_.end()) {
+      uses_.wait(it->second);
+      cuda_check(cu().cuMemUnmap(place, frame_size()), "unmapping a gpu frame from a tensor view");
+      retiring_.erase(it);
+    }
     cuda_check(cu().cuMemMap(place, frame_size(), 0, handles_[frame], 0),
                "mapping a gpu frame into a tensor view");
-    if (CUresult r = cu().cuMemSetAccess(place, frame_size(), &access_, 1); r != CUDA_SUCCESS) {
-      cu().cuMemUnmap(place, frame_size());
-      cuda_check(r, "giving the device access to a tensor view");
-    }
-    mapped_.emplace(place, frame);
+    mapped_.emplace(place, Mapping{frame, false});
+    inaccessible_.fetch_add(1, std::memory_order_release);
   }
 
+  // The places leave the view at once for the engine, but a place whose frame the callers'
+  // streams may still be using stays mapped until that work has finished (a kernel must
+  // never find its addresses gone), without blocking the engine: the frame itself may be
+  // filled again meanwhile, since copies into it wait for that work on the device.
   void unmap(std::byte* at, uint64_t bytes) override {
     const CUdeviceptr first = as_device(at);
     std::lock_guard lock(mutex_);
     CudaContextScope scope(context_);
-    // Places are mapped one frame each, and cuMemUnmap takes whole mappings: unmap those in
-    // the range one by one.
+    // Places are mapped one frame each, and cuMemUnmap takes whole mappings.
     auto it = mapped_.lower_bound(first);
     while (it != mapped_.end() && it->first < first + bytes) {
-      uses_.wait(it->second);
-      cuda_check(cu().cuMemUnmap(it->first, frame_size()),
-                 "unmapping a gpu frame from a tensor view");
+      if (!it->second.accessible) inaccessible_.fetch_sub(1, std::memory_order_release);
+      if (uses_.busy(it->second.frame)) {
+        retiring_.emplace(it->first, it->second.frame);
+      } else {
+        cuda_check(cu().cuMemUnmap(it->first, frame_size()),
+                   "unmapping a gpu frame from a tensor view");
+      }
       it = mapped_.erase(it);
     }
+    retire(false);
+  }
+
+  // Whether some mapped place still lacks access.
+  bool has_inaccessible() const noexcept {
+    return inaccessible_.load(std::memory_order_acquire) != 0;
+  }
+
+  // Gives the device access to every mapped place in [at, at + bytes), one cuMemSetAccess per
+  // run of consecutive places (a pin's range is one run).
+  void make_accessible(std::byte* at, uint64_t bytes) {
+    if (!has_inaccessible()) return;
+    const CUdeviceptr first = as_device(at), end = first + bytes;
+    std::lock_guard lock(mutex_);
+    CudaContextScope scope(context_);
+    auto it = mapped_.lower_bound(first);
+    while (it != mapped_.end() && it->first < end) {
+      auto run = it;
+      CUdeviceptr next = it->first;
+      uint32_t lacking = 0;
+      for (; it != mapped_.end() && it->first == next && next < end; ++it, next += frame_size()) {
+        lacking += !it->second.accessible;
+      }
+      if (lacking == 0) continue;
+      cuda_check(cu().cuMemSetAccess(run->first, next - run->first, &access_, 1),
+                 "giving the device access to a tensor view");
+      for (; run != it; ++run) run->second.accessible = true;
+      inaccessible_.fetch_sub(lacking, std::memory_order_release);
+    }
+  }
+
+  // Waits for the users of every retiring place and unmaps it (at the end of the pool).
+  void retire_all() {
+    std::lock_guard lock(mutex_);
+    CudaContextScope scope(context_);
+    retire(true);
   }
 
   CUdeviceptr linear() const noexcept { return linear_; }
 
  private:
+  struct Mapping {
+    uint32_t frame;
+    bool accessible;
+  };
+
+  // Unmaps the retiring places whose users have finished; with wait, all of them, waiting.
+  void retire(bool wait) {
+    for (auto it = retiring_.begin(); it != retiring_.end();) {
+      if (wait) {
+        uses_.wait(it->second);
+      } else if (uses_.busy(it->second)) {
+        ++it;
+        continue;
+      }
+      cuda_check(cu().cuMemUnmap(it->first, frame_size()),
+                 "unmapping a gpu frame from a tensor view");
+      it = retiring_.erase(it);
+    }
+  }
+
   void release_all() noexcept {
     CudaContextScope scope(context_);
-    for (const auto& [place, frame] : mapped_) cu().cuMemUnmap(place, frame_size());
+    for (const auto& [place, mapping] : mapped_) cu().cuMemUnmap(place, frame_size());
+    for (const auto& [place, frame] : retiring_) cu().cuMemUnmap(place, frame_size());
     mapped_.clear();
+    retiring_.clear();
     if (views_ != 0) cu().cuMemAddressFree(views_, view_bytes_);
     if (linear_ != 0) {
       const uint64_t bytes = static_cast<uint64_t>(frame_count()) * frame_size();
@@ -391,7 +471,9 @@ class CudaArena final : public FrameArena {
   CUdeviceptr views_ = 0;
   uint64_t view_bytes_ = 0;
   std::mutex mutex_;
-  std::map<CUdeviceptr, uint32_t> mapped_;  // place -> the frame mapped there
+  std::map<CUdeviceptr, Mapping> mapped_;     // place -> the frame mapped there
+  std::map<CUdeviceptr, uint32_t> retiring_;  // unmapped for the engine, not yet for the device
+  std::atomic<uint32_t> inaccessible_{0};     // mapped places without access yet
 };
 
 // The primary context of a device, retained for the backend's life. It is the context the
@@ -478,6 +560,13 @@ class CudaGpu final : public GpuBackend {
                         format_size(frame_size),
                         format_size(static_cast<uint64_t>(frames) * frame_size));
   }
+  ~CudaGpu() override {
+    try {
+      arena_.retire_all();  // before uses_ goes: the callers' last work must end first
+    } catch (const Error& e) {
+      support::log().error("gpu: {}", e.what());
+    }
+  }
 
   std::string_view name() const noexcept override { return "cuda"; }
   FrameArena& arena() noexcept override { return arena_; }
@@ -513,7 +602,16 @@ class CudaGpu final : public GpuBackend {
   bool reads_direct() const noexcept override { return files_ != nullptr; }
   void read_direct(uint32_t frame, const io::File& file, uint64_t offset, uint64_t bytes,
                    io::Completion& done) override {
-    // A frame given to a fetch was unmapped from its last place, which waited for its users.
+    // cuFile writes the frame outside the copy streams: the callers' last work on it (through
+    // a retiring place) must have finished on the host's watch.
+    try {
+      CudaContextScope scope(context_.get());
+      uses_.wait(frame);
+    } catch (const Error& e) {
+      support::log().error("gpu: {}", e.what());
+      done.complete({.bytes = 0, .error = EIO});
+      return;
+    }
     files_->read(file, offset, static_cast<uint64_t>(frame) * arena_.frame_size(), bytes, done);
   }
 
@@ -533,8 +631,10 @@ class CudaGpu final : public GpuBackend {
                               static_cast<void*>(stream), device_));
     }
   }
-  bool pending_uses() const noexcept override { return uses_.any(); }
-  void begin_use(std::span<const uint32_t> frames, const GpuStream* stream) override {
+  bool begin_needed() const noexcept override { return uses_.any() || arena_.has_inaccessible(); }
+  void begin_use(std::byte* places, uint64_t bytes, std::span<const uint32_t> frames,
+                 const GpuStream* stream) override {
+    arena_.make_accessible(places, bytes);
     CudaContextScope scope(context_.get());
     if (stream != nullptr) {
       uses_.order(*stream, frames);

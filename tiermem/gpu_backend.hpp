@@ -43,16 +43,18 @@ class GpuBackend {
   virtual void read_direct(uint32_t /*frame*/, const io::File& /*file*/, uint64_t /*offset*/,
                            uint64_t /*bytes*/, io::Completion& /*done*/) {}
 
-  // Ordering with the callers' streams (see Tensor::pin_on_stream). check_stream throws
-  // Error(unsupported) for a backend without streams, Error(invalid_argument) for a stream
-  // the backend cannot use. begin_use orders a pin's start after earlier users of its frames:
-  // on the device for a stream, on the host (blocking) for stream == null. end_use records the
-  // end of a stream pin's work on its frames; copies out of or into them wait for it.
-  // pending_uses() is false when no recorded work may still be running, so that pins need not
-  // call begin_use. Errors throw Error(system).
+  // Before a gpu pin is handed out, and ordering with the callers' streams (see
+  // Tensor::pin_on_stream). check_stream throws Error(unsupported) for a backend without
+  // streams, Error(invalid_argument) for a stream the backend cannot use. begin_use readies
+  // the pin's places [places, places + bytes) for the device and orders the pin's start after
+  // earlier users of its frames: on the device for a stream, on the host (blocking) for
+  // stream == null. begin_needed() is false when a pin without a stream need not call it.
+  // end_use records the end of a stream pin's work on its frames; copies out of or into them
+  // wait for it. Errors throw Error(system).
   virtual void check_stream(GpuStream stream) const;
-  virtual bool pending_uses() const noexcept { return false; }
-  virtual void begin_use(std::span<const uint32_t> /*frames*/, const GpuStream* /*stream*/) {}
+  virtual bool begin_needed() const noexcept { return false; }
+  virtual void begin_use(std::byte* /*places*/, uint64_t /*bytes*/,
+                         std::span<const uint32_t> /*frames*/, const GpuStream* /*stream*/) {}
   virtual void end_use(std::span<const uint32_t> /*frames*/, GpuStream /*stream*/) {}
 };
 

@@ -389,7 +389,12 @@ void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool sk
     prefetch_bytes_ += parts_.page_size;
     // A prefetch takes a free frame or a clean victim's, and never waits for one.
     if (free_frames_[at(tier)].empty()) evict_one(tier, true, actions);
-    if (free_frames_[at(tier)].empty()) return end_op(*op, nullptr, actions);
+    if (free_frames_[at(tier)].empty()) {
+      // Skipped, with the request it carries (a gpu prefetch's stop in dram): re-advanced, it
+      // would start this again at once, without end.
+      op->waiters.clear();
+      return end_op(*op, nullptr, actions);
+    }
     uint32_t frame = free_frames_[at(tier)].back();
     free_frames_[at(tier)].pop_back();
     if (op->waiters.empty()) ++counters_.prefetch_issued;  // a stop on the way up is not one
@@ -412,6 +417,7 @@ void MigrationEngine::start_writeback(PageId page, Tier from, bool evicting,
     assert(PageState{parts_.pages[page].state.load()}.busy());  // the caller made it busy
     ++freeing_[at(from)];
   } else {
+    ++flushing_[at(from)];
     PageState s = update(page, [](PageState& n) {
       assert(!n.busy() && !n.writing());
       n.set_writing(true);
@@ -475,7 +481,7 @@ bool MigrationEngine::service_waiting(Tier tier, Actions& actions) {
       changed = true;
       continue;
     }
-    if (in_flight_[at(tier)] == 0 && freeing_[at(tier)] == 0) {
+    if (in_flight_[at(tier)] == 0 && freeing_[at(tier)] == 0 && flushing_[at(tier)] == 0) {
       Failure failure{
           Errc::tier_full,
           fmt::format(
@@ -701,6 +707,7 @@ void MigrationEngine::end_op(PageOp& op, const Failure* failure, Actions& action
     --in_flight_[at(op.frame_tier)];
     if (op.kind == PageOp::Kind::fetch) observer_.fill_ended(op.tier, failure == nullptr);
   }
+  if (op.kind == PageOp::Kind::writeback && !op.evicting) --flushing_[at(op.tier)];
   if (op.kind == PageOp::Kind::writeback && op.evicting) {
     --freeing_[at(op.tier)];
     if (failure != nullptr) {

@@ -201,11 +201,12 @@ class MigrationEngine {
   std::condition_variable idle_;  // signalled whenever an operation ends
   std::unordered_map<PageId, PageOp*> ops_;
   std::vector<uint32_t> free_frames_[2];
-  std::deque<PageOp*> waiting_[2];     // operations waiting for a frame, oldest first
-  uint32_t in_flight_[2] = {};         // operations holding a frame of, or freeing one in, a tier
-  uint32_t freeing_[2] = {};           // evicting write-backs that will free a frame of a tier
-  uint64_t prefetch_bytes_ = 0;        // prefetch fetches under way
-  Stats counters_;                     // the engine's share of the pool's statistics
+  std::deque<PageOp*> waiting_[2];  // operations waiting for a frame, oldest first
+  uint32_t in_flight_[2] = {};      // operations holding a frame of, or freeing one in, a tier
+  uint32_t freeing_[2] = {};        // evicting write-backs that will free a frame of a tier
+  uint32_t flushing_[2] = {};       // flushes out of a tier: each leaves a page evictable (clean)
+  uint64_t prefetch_bytes_ = 0;     // prefetch fetches under way
+  Stats counters_;                  // the engine's share of the pool's statistics
   std::vector<AccessRecord> drained_;  // reused by drain_log
 
   AccessObserver observer_;  // after parts_, whose policies it refers to

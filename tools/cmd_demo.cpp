@@ -74,19 +74,27 @@ int run_demo(std::span<char*> args) {
                                               vars["oversubscribe"].as<double>());
     base.nvme.capacity = 2 * target + (1ull << 30);
     if (vars.count("dir")) base.nvme.dirs = {vars["dir"].as<std::string>()};
-    if (on_gpu) base.gpu.capacity = base.dram.capacity / 4;
     base.policy.eviction = "belady";
     base.policy.prefetch = "schedule";
-    Config config = config_from(vars, base);
 
     // The scaled model: an embedding, then every layer's weights.
     const workload::ModelShape shape = scaled(model, target);
     std::vector<Weight> weights{{"embed", shape.vocab, shape.hidden}};
+    uint64_t largest = 0;
     for (uint32_t layer = 0; layer < shape.layers; ++layer) {
       for (const workload::LayerWeight& w : workload::layer_weights(shape)) {
         weights.push_back({fmt::format("layer{}.{}", layer, w.name), w.rows, w.cols});
       }
     }
+    for (const Weight& w : weights)
+      largest = std::max(largest, w.rows * w.cols * model.dtype_bytes);
+    // A quarter of the DRAM tier, and room for two of the largest weights (the embedding can
+    // exceed the quarter: a pin must fit the tier whole).
+    if (on_gpu) {
+      base.gpu.capacity = std::max(base.dram.capacity / 4, 2 * (largest + base.page_size - 1) /
+                                                               base.page_size * base.page_size);
+    }
+    Config config = config_from(vars, base);
 
     Pool pool(config);
     std::vector<Tensor> tensors;

@@ -11,8 +11,70 @@
 #include "tools/command.hpp"
 #include "tools/io_bench.hpp"
 #include "tools/io_options.hpp"
+#include "tools/io_pool.hpp"
 
 namespace tiermem::tools {
+
+namespace {
+
+// --to dram|gpu: the sequential read or write through a pool (tools/io_pool.hpp).
+int run_io_to_pool(const po::variables_map& vars, const std::string& to, const IoTrial& trial,
+                   const IoTarget& target) {
+  if (to != "dram" && to != "gpu") {
+    throw Error(Errc::invalid_argument, fmt::format("--to '{}' is not buffer, dram or gpu", to));
+  }
+  if (trial.random || !target.files.empty() || trial.seconds > 0) {
+    throw Error(Errc::invalid_argument,
+                "--to dram|gpu streams tensors in order through a pool's own files: it takes "
+                "neither --pattern rand, --file nor --time");
+  }
+  PoolIoTrial pool_trial{.tier = parse_tier(to),
+                         .write = trial.write,
+                         .size = target.size,
+                         .tensor = size_option(vars, "tensor"),
+                         .page = size_option(vars, "page"),
+                         .dirs = target.dirs,
+                         .engine = trial.engine,
+                         .threads = trial.threads,
+                         .queue_depth = trial.queue_depth,
+                         .block = trial.block,
+                         .direct = trial.direct};
+  PoolIoOutcome outcome = run_pool_io(pool_trial);
+  std::cout << fmt::format(
+      "{} through a pool, nvme {} {}: {:.2f} GiB in tensors of {}, pages of {}; dram tier {}{}\n",
+      trial.write ? "write" : "read", trial.write ? "<-" : "->", to,
+      static_cast<double>(outcome.bytes) / (1ull << 30), format_size(pool_trial.tensor),
+      format_size(pool_trial.page), format_size(outcome.dram_bytes),
+      pool_trial.tier == Tier::gpu
+          ? fmt::format(", gpu tier {} ({})", format_size(outcome.gpu_bytes), outcome.gpu_backend)
+          : "");
+  std::cout << fmt::format("{:.3f} GB/s ({:.2f} s)\n", outcome.gbps, outcome.seconds);
+  boost::json::object moved;
+  for (int from = 0; from < kTierCount; ++from) {
+    for (int tier = 0; tier < kTierCount; ++tier) {
+      if (outcome.moved[from][tier] == 0) continue;
+      std::string pair = fmt::format("{}_to_{}", to_string(static_cast<Tier>(from)),
+                                     to_string(static_cast<Tier>(tier)));
+      std::cout << fmt::format("  {:<14} {:>12}\n", pair,
+                               human_bytes(static_cast<double>(outcome.moved[from][tier])));
+      moved[pair] = outcome.moved[from][tier];
+    }
+  }
+  if (vars.count("json")) {
+    boost::json::object json;
+    json["op"] = trial.write ? "write" : "read";
+    json["to"] = to;
+    json["gpu_backend"] = outcome.gpu_backend;
+    json["bytes"] = outcome.bytes;
+    json["seconds"] = outcome.seconds;
+    json["gbps"] = outcome.gbps;
+    json["moved_bytes"] = moved;
+    print_json_last(json);
+  }
+  return 0;
+}
+
+}  // namespace
 
 int run_io(std::span<char*> args) {
   return guarded("io", [&] {
@@ -27,6 +89,13 @@ int run_io(std::span<char*> args) {
          "numjobs with offset_increment")  //
         ("time", po::value<double>()->default_value(0),
          "seconds to run, going round the file again as needed; 0: every block once")  //
+        ("to", po::value<std::string>()->default_value("buffer"),
+         "buffer (the I/O engine into memory of its own), or dram or gpu: through a pool, "
+         "tensors streamed between its NVMe tier and that tier (see --tensor, --page)")  //
+        ("tensor", po::value<std::string>()->default_value("64MiB"),
+         "with --to dram|gpu: bytes per tensor (one pin each)")  //
+        ("page", po::value<std::string>()->default_value("2MiB"),
+         "with --to dram|gpu: the pool's page size")  //
         ("json", "print one JSON object as the last line");
     add_target_options(options, "1GiB");
     add_engine_options(options, "1GiB");
@@ -34,7 +103,8 @@ int run_io(std::span<char*> args) {
     if (!parse_args(args, options, vars,
                     "usage: tiermem io [--op read|write] [--dir DIR]... [--file PATH]... "
                     "[--size SIZE] [--block SIZE] [--qd N] [--threads N] [--engine uring|psync] "
-                    "[--direct|--no-direct] [--pattern seq|rand] [--time S] [--json]")) {
+                    "[--direct|--no-direct] [--pattern seq|rand] [--time S] [--to buffer|dram|gpu] "
+                    "[--json]")) {
       return 0;
     }
     IoTrial trial = trial_from(vars);
@@ -54,6 +124,8 @@ int run_io(std::span<char*> args) {
     trial.threads = vars["threads"].as<uint32_t>();
     trial.seconds = vars["time"].as<double>();
     IoTarget target = target_from(vars);
+    const std::string& to = vars["to"].as<std::string>();
+    if (to != "buffer") return run_io_to_pool(vars, to, trial, target);
     uint64_t in_flight = uint64_t{trial.queue_depth} * trial.threads * trial.block;
     IoBench bench(target, std::max(trial.block, std::min(in_flight, size_option(vars, "buffer"))));
     if (!trial.write) bench.prepare_reads(trial);
