@@ -18,7 +18,7 @@
 #
 # usage: bench/gpu_tier.sh --bin BUILD/bin --dir NVME_DIR [--fio FIO] [--layer 64MiB]
 #                          [--layers 64] [--dram 1GiB] [--gpu 512MiB] [--copy 1GiB]
-#                          [--pages "2MiB 8MiB"] [--out DIR]
+#                          [--pages "2MiB 4MiB 8MiB"] [--out DIR]
 set -euo pipefail
 
 bin=build/release/bin
@@ -29,7 +29,7 @@ layers=64
 dram=1GiB
 gpu=512MiB
 copy=1GiB
-pages="2MiB 8MiB"
+pages="2MiB 4MiB 8MiB"
 out=
 while (($#)); do
   case $1 in
@@ -101,8 +101,9 @@ stream=$("$bench" stream --layer "$layer" --layers "$layers" --dram "$dram" --gp
 echo "$stream" | log
 
 stream_gds=$("$bench" stream --layer "$layer" --layers "$layers" --dram "$dram" --gpu "$gpu" \
-  --dir "$dir" --compute 1.2 --direct-storage on --log warn)
+  --dir "$dir" --compute 1.2 --direct-storage on --keep-files 1 --log warn)
 echo "$stream_gds" | log
+rm -rf "$dir"/tiermem.??????  # the kept (named) files
 
 for jobs in 1 2; do fio_runs+=("$(fio_read $jobs)"); done
 echo "fio read after: 1 job ${fio_runs[2]} GB/s, 2 jobs ${fio_runs[3]} GB/s" | log

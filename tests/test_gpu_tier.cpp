@@ -220,6 +220,7 @@ TEST_P(GpuTier, APrefetchIntoGpuWithDramFullOfDirtyPagesIsSkipped) {
 TEST_P(GpuTier, DirectStorageOnStillRoundTripsWhereverItFallsBack) {
   Config config = gpu_config(dir, GetParam());
   config.gpu.direct_storage = "on";
+  config.nvme.keep_files = true;  // named files (in dir, removed with it)
   OPEN_OR_SKIP(pool, config);
   const uint64_t size = 4 * kPage;
   Tensor t = pool->allocate({size}, DType::u8, "t");

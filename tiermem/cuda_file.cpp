@@ -61,6 +61,10 @@ std::string cufile_error(const CuFileError& e) {
       return "cuFile error 5019 (CU_FILE_INVALID_FILE_OPEN_FLAG)";
     case 5020:
       return "cuFile error 5020 (CU_FILE_DIO_NOT_SET: not opened with O_DIRECT)";
+    case 5027:
+      return "cuFile error 5027 (CU_FILE_HANDLE_NOT_REGISTERED)";
+    case 5028:
+      return "cuFile error 5028 (CU_FILE_HANDLE_ALREADY_REGISTERED)";
     default:
       return fmt::format("cuFile error {}", e.err);
   }

@@ -343,12 +343,19 @@ class CudaArena final : public FrameArena {
   }
   std::byte* view_base() const noexcept override { return as_pointer(views_); }
 
-  // Maps the frame at the place, without access yet: cuMemSetAccess costs about 34 us a call
-  // on an H100 (cuMemMap about 1 us), more than copying a 2 MiB page, and it takes a whole
-  // range at once, so make_accessible gives it to a pin's whole range in one call.
+  // Maps the frame at the place and gives the device access to it. cuMemSetAccess costs
+  // about 34 us per mapping on an H100 (cuMemMap about 1 us; one call over many mappings costs
+  // as much as one call each), close to the copy of a 2 MiB page at PCIe speed; so the
+  // backend maps a frame when its copy is launched (CudaGpu::copy_in), on the launching
+  // thread and while earlier copies run, and the engine's map when the page arrives finds it
+  // done. A place still mapped with another frame (a fetch that failed) is unmapped first.
   void map(std::byte* at, uint32_t frame) override {
     const CUdeviceptr place = as_device(at);
     std::lock_guard lock(mutex_);
+    if (auto it = mapped_.find(place); it != mapped_.end()) {
+      if (it->second == frame) return;
+      unmap_locked(it);
+    }
     CudaContextScope scope(context_);
     retire(false);
     // The place's last mapping may still be retiring: its users must finish first.
@@ -359,8 +366,11 @@ class CudaArena final : public FrameArena {
     }
     cuda_check(cu().cuMemMap(place, frame_size(), 0, handles_[frame], 0),
                "mapping a gpu frame into a tensor view");
-    mapped_.emplace(place, Mapping{frame, false});
-    inaccessible_.fetch_add(1, std::memory_order_release);
+    if (CUresult r = cu().cuMemSetAccess(place, frame_size(), &access_, 1); r != CUDA_SUCCESS) {
+      cu().cuMemUnmap(place, frame_size());
+      cuda_check(r, "giving the device access to a tensor view");
+    }
+    mapped_.emplace(place, frame);
   }
 
   // The places leave the view at once for the engine, but a place whose frame the callers'
@@ -370,48 +380,11 @@ class CudaArena final : public FrameArena {
   void unmap(std::byte* at, uint64_t bytes) override {
     const CUdeviceptr first = as_device(at);
     std::lock_guard lock(mutex_);
-    CudaContextScope scope(context_);
     // Places are mapped one frame each, and cuMemUnmap takes whole mappings.
     auto it = mapped_.lower_bound(first);
-    while (it != mapped_.end() && it->first < first + bytes) {
-      if (!it->second.accessible) inaccessible_.fetch_sub(1, std::memory_order_release);
-      if (uses_.busy(it->second.frame)) {
-        retiring_.emplace(it->first, it->second.frame);
-      } else {
-        cuda_check(cu().cuMemUnmap(it->first, frame_size()),
-                   "unmapping a gpu frame from a tensor view");
-      }
-      it = mapped_.erase(it);
-    }
-    retire(false);
-  }
-
-  // Whether some mapped place still lacks access.
-  bool has_inaccessible() const noexcept {
-    return inaccessible_.load(std::memory_order_acquire) != 0;
-  }
-
-  // Gives the device access to every mapped place in [at, at + bytes), one cuMemSetAccess per
-  // run of consecutive places (a pin's range is one run).
-  void make_accessible(std::byte* at, uint64_t bytes) {
-    if (!has_inaccessible()) return;
-    const CUdeviceptr first = as_device(at), end = first + bytes;
-    std::lock_guard lock(mutex_);
+    while (it != mapped_.end() && it->first < first + bytes) it = unmap_locked(it);
     CudaContextScope scope(context_);
-    auto it = mapped_.lower_bound(first);
-    while (it != mapped_.end() && it->first < end) {
-      auto run = it;
-      CUdeviceptr next = it->first;
-      uint32_t lacking = 0;
-      for (; it != mapped_.end() && it->first == next && next < end; ++it, next += frame_size()) {
-        lacking += !it->second.accessible;
-      }
-      if (lacking == 0) continue;
-      cuda_check(cu().cuMemSetAccess(run->first, next - run->first, &access_, 1),
-                 "giving the device access to a tensor view");
-      for (; run != it; ++run) run->second.accessible = true;
-      inaccessible_.fetch_sub(lacking, std::memory_order_release);
-    }
+    retire(false);
   }
 
   // Waits for the users of every retiring place and unmaps it (at the end of the pool).
@@ -424,10 +397,19 @@ class CudaArena final : public FrameArena {
   CUdeviceptr linear() const noexcept { return linear_; }
 
  private:
-  struct Mapping {
-    uint32_t frame;
-    bool accessible;
-  };
+  using Places = std::map<CUdeviceptr, uint32_t>;
+
+  // Unmaps one place now, or lets it retire while its frame's users may still run.
+  Places::iterator unmap_locked(Places::iterator it) {
+    if (uses_.busy(it->second)) {
+      retiring_.emplace(it->first, it->second);
+    } else {
+      CudaContextScope scope(context_);
+      cuda_check(cu().cuMemUnmap(it->first, frame_size()),
+                 "unmapping a gpu frame from a tensor view");
+    }
+    return mapped_.erase(it);
+  }
 
   // Unmaps the retiring places whose users have finished; with wait, all of them, waiting.
   void retire(bool wait) {
@@ -446,7 +428,7 @@ class CudaArena final : public FrameArena {
 
   void release_all() noexcept {
     CudaContextScope scope(context_);
-    for (const auto& [place, mapping] : mapped_) cu().cuMemUnmap(place, frame_size());
+    for (const auto& [place, frame] : mapped_) cu().cuMemUnmap(place, frame_size());
     for (const auto& [place, frame] : retiring_) cu().cuMemUnmap(place, frame_size());
     mapped_.clear();
     retiring_.clear();
@@ -471,9 +453,8 @@ class CudaArena final : public FrameArena {
   CUdeviceptr views_ = 0;
   uint64_t view_bytes_ = 0;
   std::mutex mutex_;
-  std::map<CUdeviceptr, Mapping> mapped_;     // place -> the frame mapped there
-  std::map<CUdeviceptr, uint32_t> retiring_;  // unmapped for the engine, not yet for the device
-  std::atomic<uint32_t> inaccessible_{0};     // mapped places without access yet
+  Places mapped_;    // place -> the frame mapped there
+  Places retiring_;  // unmapped for the engine, not yet for the device
 };
 
 // The primary context of a device, retained for the backend's life. It is the context the
@@ -571,8 +552,9 @@ class CudaGpu final : public GpuBackend {
   std::string_view name() const noexcept override { return "cuda"; }
   FrameArena& arena() noexcept override { return arena_; }
 
-  void copy_in(uint32_t frame, const std::byte* host, uint64_t bytes,
+  void copy_in(uint32_t frame, std::byte* place, const std::byte* host, uint64_t bytes,
                io::Completion& done) override {
+    if (!premap(place, frame, done)) return;
     h2d_.run(bytes, done, [&](CUstream stream) {
       uses_.order(stream, {&frame, 1});
       return cu().cuMemcpyHtoDAsync(as_device(arena_.frame_address(frame)), host, bytes, stream);
@@ -584,7 +566,8 @@ class CudaGpu final : public GpuBackend {
       return cu().cuMemcpyDtoHAsync(host, as_device(arena_.frame_address(frame)), bytes, stream);
     });
   }
-  void zero(uint32_t frame, io::Completion& done) override {
+  void zero(uint32_t frame, std::byte* place, io::Completion& done) override {
+    if (!premap(place, frame, done)) return;
     const uint64_t bytes = arena_.frame_size();
     h2d_.run(bytes, done, [&](CUstream stream) {
       uses_.order(stream, {&frame, 1});
@@ -600,8 +583,9 @@ class CudaGpu final : public GpuBackend {
                              static_cast<uint64_t>(arena_.frame_count()) * arena_.frame_size());
   }
   bool reads_direct() const noexcept override { return files_ != nullptr; }
-  void read_direct(uint32_t frame, const io::File& file, uint64_t offset, uint64_t bytes,
-                   io::Completion& done) override {
+  void read_direct(uint32_t frame, std::byte* place, const io::File& file, uint64_t offset,
+                   uint64_t bytes, io::Completion& done) override {
+    if (!premap(place, frame, done)) return;
     // cuFile writes the frame outside the copy streams: the callers' last work on it (through
     // a retiring place) must have finished on the host's watch.
     try {
@@ -631,10 +615,8 @@ class CudaGpu final : public GpuBackend {
                               static_cast<void*>(stream), device_));
     }
   }
-  bool begin_needed() const noexcept override { return uses_.any() || arena_.has_inaccessible(); }
-  void begin_use(std::byte* places, uint64_t bytes, std::span<const uint32_t> frames,
-                 const GpuStream* stream) override {
-    arena_.make_accessible(places, bytes);
+  bool begin_needed() const noexcept override { return uses_.any(); }
+  void begin_use(std::span<const uint32_t> frames, const GpuStream* stream) override {
     CudaContextScope scope(context_.get());
     if (stream != nullptr) {
       uses_.order(*stream, frames);
@@ -648,6 +630,19 @@ class CudaGpu final : public GpuBackend {
   }
 
  private:
+  // Maps the frame at the page's place before its copy (see CudaArena::map); on failure tells
+  // done of it and returns false.
+  bool premap(std::byte* place, uint32_t frame, io::Completion& done) noexcept {
+    try {
+      arena_.map(place, frame);
+      return true;
+    } catch (const Error& e) {
+      support::log().error("gpu: {}", e.what());
+      done.complete({.bytes = 0, .error = EIO});
+      return false;
+    }
+  }
+
   CUdevice device_;
   std::string name_;
   std::string direct_storage_;

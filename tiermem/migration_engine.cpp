@@ -773,16 +773,17 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
       return;
     }
     case Step::gpu_in:
-      return parts_.gpu->copy_in(op.frame, dram.frame_address(entry.frame[at(Tier::dram)]), size,
-                                 op);
+      return parts_.gpu->copy_in(op.frame, view_place(op.page, Tier::gpu),
+                                 dram.frame_address(entry.frame[at(Tier::dram)]), size, op);
     case Step::gpu_out:
       return parts_.gpu->copy_out(dram.frame_address(op.frame), entry.frame[at(Tier::gpu)], size,
                                   op);
     case Step::gpu_zero:
-      return parts_.gpu->zero(op.frame, op);
+      return parts_.gpu->zero(op.frame, view_place(op.page, Tier::gpu), op);
     case Step::gpu_direct: {
       NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
-      return parts_.gpu->read_direct(op.frame, *loc.file, loc.offset, size, op);
+      return parts_.gpu->read_direct(op.frame, view_place(op.page, Tier::gpu), *loc.file,
+                                     loc.offset, size, op);
     }
     case Step::host_zero:
       std::memset(dram.frame_address(op.frame), 0, size);

@@ -401,8 +401,7 @@ Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, v
                        uint64_t size, std::optional<GpuStream> stream) {
   if (tier == Tier::gpu && (stream || gpu_->begin_needed())) {
     try {
-      gpu_->begin_use(gpu_->arena().view_base() + (first << page_shift_), count * page_size_,
-                      gpu_frames(first, count), stream ? &*stream : nullptr);
+      gpu_->begin_use(gpu_frames(first, count), stream ? &*stream : nullptr);
     } catch (...) {
       for (uint32_t i = 0; i < count; ++i) unpin_page(first + i, tier, access != Access::read);
       throw;

@@ -66,9 +66,9 @@ class PoolCore {
   void unpin_page(PageId page, Tier tier, bool write) noexcept;
   // Counts one successful pin call.
   void count_pin() noexcept { AccessLog::Writer(log_).pin(); }
-  // A Pin over pages already pinned. For the gpu tier it first readies the pages' places for
-  // the device and orders the pin after earlier device work on the frames
-  // (GpuBackend::begin_use); if that fails it unpins the pages and throws.
+  // A Pin over pages already pinned. For the gpu tier it first orders the pin after earlier
+  // device work on the frames (GpuBackend::begin_use); if that fails it unpins the pages and
+  // throws.
   Pin make_pin(PageId first, uint32_t count, Tier tier, Access access, void* data, uint64_t size,
                std::optional<GpuStream> stream);
   std::atomic<uint64_t>& page_state(PageId page) noexcept;
