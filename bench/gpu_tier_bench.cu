@@ -81,7 +81,7 @@ Config base_config(const Options& o, uint64_t dram, uint64_t gpu, uint64_t nvme)
 
 int run_copy(const Options& o) {
   const uint64_t size = o.size("size", "1GiB");
-  const int reps = static_cast<int>(o.number("reps", 7));
+  const int reps = static_cast<int>(o.number("reps", 11));
   cudaStream_t stream;
   check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
 
@@ -92,23 +92,15 @@ int run_copy(const Options& o) {
   check(cudaMalloc(&device, size), "cudaMalloc");
   std::memset(host, 1, size);
   auto time_copy = [&](cudaMemcpyKind kind) {
-    std::vector<double> t;
-    for (int r = -1; r < reps; ++r) {  // one warm-up
-      auto start = Clock::now();
-      if (kind == cudaMemcpyHostToDevice) {
-        check(cudaMemcpyAsync(device, host, size, kind, stream), "copy");
-      } else {
-        check(cudaMemcpyAsync(host, device, size, kind, stream), "copy");
-      }
-      check(cudaStreamSynchronize(stream), "sync");
-      if (r >= 0) t.push_back(since(start));
+    auto start = Clock::now();
+    if (kind == cudaMemcpyHostToDevice) {
+      check(cudaMemcpyAsync(device, host, size, kind, stream), "copy");
+    } else {
+      check(cudaMemcpyAsync(host, device, size, kind, stream), "copy");
     }
-    return static_cast<double>(size) / median(t) / 1e9;
+    check(cudaStreamSynchronize(stream), "sync");
+    return since(start);
   };
-  const double memcpy_h2d = time_copy(cudaMemcpyHostToDevice);
-  const double memcpy_d2h = time_copy(cudaMemcpyDeviceToHost);
-  check(cudaFreeHost(host), "free");
-  check(cudaFree(device), "free");
 
   // tiermem: the same bytes as one tensor, between the dram and gpu tiers.
   Config config = base_config(o, size + (64ull << 20), size, 2 * size);
@@ -118,38 +110,57 @@ int run_copy(const Options& o) {
     Pin pin = t.pin(Tier::dram, Access::write);
     std::memset(pin.data(), 2, size);
   }
-  std::vector<double> in, out;
-  for (int r = -1; r < reps; ++r) {
+  auto time_pin = [&] {
     t.evict(Tier::gpu);  // clean: dropped, nothing copied
     auto start = Clock::now();
     Pin pin = t.pin(Tier::gpu, Access::read);  // dram -> gpu
-    if (r >= 0) in.push_back(since(start));
-  }
-  for (int r = -1; r < reps; ++r) {
+    return since(start);
+  };
+  auto time_evict = [&] {
     { Pin pin = t.pin(Tier::gpu, Access::read_write); }  // the gpu copy becomes the only one
     auto start = Clock::now();
     t.evict(Tier::gpu);  // gpu -> dram
-    if (r >= 0) out.push_back(since(start));
+    return since(start);
+  };
+
+  // Reference and tiermem alternate; the ratio is the median of the repetitions' ratios.
+  std::vector<double> memcpy_in, pin_in, memcpy_out, evict_out, ratio_in, ratio_out;
+  for (int r = -1; r < reps; ++r) {  // one warm-up
+    double a = time_copy(cudaMemcpyHostToDevice), b = time_pin();
+    double c = time_copy(cudaMemcpyDeviceToHost), d = time_evict();
+    if (r < 0) continue;
+    memcpy_in.push_back(a);
+    pin_in.push_back(b);
+    memcpy_out.push_back(c);
+    evict_out.push_back(d);
+    ratio_in.push_back(a / b);
+    ratio_out.push_back(c / d);
   }
-  const double pin_h2d = static_cast<double>(size) / median(in) / 1e9;
-  const double evict_d2h = static_cast<double>(size) / median(out) / 1e9;
+  check(cudaFreeHost(host), "free");
+  check(cudaFree(device), "free");
+  auto gbps = [&](const std::vector<double>& t) {
+    return static_cast<double>(size) / median(t) / 1e9;
+  };
+  const double h2d_ratio = median(ratio_in), d2h_ratio = median(ratio_out);
   const Stats s = pool.stats();
 
-  std::printf("copy of %s in pages of %s, median of %d; dram tier huge pages: %s\n",
-              format_size(size).c_str(), format_size(config.page_size).c_str(), reps,
-              s.dram_huge_pages.c_str());
-  std::printf("  %-34s %8.2f GB/s\n", "cudaMemcpyAsync H2D (pinned)", memcpy_h2d);
-  std::printf("  %-34s %8.2f GB/s  ratio %.3f\n", "tiermem pin dram->gpu", pin_h2d,
-              pin_h2d / memcpy_h2d);
-  std::printf("  %-34s %8.2f GB/s\n", "cudaMemcpyAsync D2H (pinned)", memcpy_d2h);
-  std::printf("  %-34s %8.2f GB/s  ratio %.3f\n", "tiermem evict gpu->dram", evict_d2h,
-              evict_d2h / memcpy_d2h);
+  std::printf(
+      "copy of %s in pages of %s, %d alternating repetitions (medians); dram tier huge "
+      "pages: %s\n",
+      format_size(size).c_str(), format_size(config.page_size).c_str(), reps,
+      s.dram_huge_pages.c_str());
+  std::printf("  %-34s %8.2f GB/s\n", "cudaMemcpyAsync H2D (pinned)", gbps(memcpy_in));
+  std::printf("  %-34s %8.2f GB/s  ratio %.3f (min %.3f)\n", "tiermem pin dram->gpu", gbps(pin_in),
+              h2d_ratio, *std::min_element(ratio_in.begin(), ratio_in.end()));
+  std::printf("  %-34s %8.2f GB/s\n", "cudaMemcpyAsync D2H (pinned)", gbps(memcpy_out));
+  std::printf("  %-34s %8.2f GB/s  ratio %.3f (min %.3f)\n", "tiermem evict gpu->dram",
+              gbps(evict_out), d2h_ratio, *std::min_element(ratio_out.begin(), ratio_out.end()));
   std::printf(
       "{\"bench\":\"copy\",\"bytes\":%llu,\"page\":%llu,\"memcpy_h2d_gbps\":%.3f,"
       "\"pin_h2d_gbps\":%.3f,\"h2d_ratio\":%.4f,\"memcpy_d2h_gbps\":%.3f,"
       "\"evict_d2h_gbps\":%.3f,\"d2h_ratio\":%.4f,\"dram_huge_pages\":\"%s\"}\n",
       static_cast<unsigned long long>(size), static_cast<unsigned long long>(config.page_size),
-      memcpy_h2d, pin_h2d, pin_h2d / memcpy_h2d, memcpy_d2h, evict_d2h, evict_d2h / memcpy_d2h,
+      gbps(memcpy_in), gbps(pin_in), h2d_ratio, gbps(memcpy_out), gbps(evict_out), d2h_ratio,
       s.dram_huge_pages.c_str());
   check(cudaStreamDestroy(stream), "stream");
   return 0;
@@ -265,6 +276,15 @@ int run_stream(const Options& o) {
     return since(begin);
   };
 
+  if (o.get("only", "") == "transfer") {  // one NVMe->GPU pass: for rounds alternating with fio
+    const auto [seconds, bytes] = pass(Tier::gpu, 0);
+    std::printf("stream nvme->gpu: %s in %.3f s = %.3f GB/s (%s from nvme)\n",
+                format_size(set).c_str(), seconds, static_cast<double>(set) / seconds / 1e9,
+                format_size(bytes).c_str());
+    std::printf("{\"bench\":\"stream\",\"nvme_gpu_gbps\":%.3f}\n",
+                static_cast<double>(set) / seconds / 1e9);
+    return 0;
+  }
   pass(Tier::gpu, 0);  // warm-up: maps, events, the disk's own caches
   const auto [dram_s, dram_bytes] = pass(Tier::dram, 0);
   const auto [gpu_s, gpu_bytes] = pass(Tier::gpu, 0);
@@ -435,12 +455,13 @@ int run_vmm(const Options& o) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: gpu_tier_bench copy|stream|vmm [--key value]...\n"
-                 "  copy:   --size 1GiB --page 2MiB --reps 7 --dir /tmp\n"
-                 "  stream: --layer 64MiB --layers 64 --dram 1GiB --gpu 512MiB --compute 1.2\n"
-                 "          --prefetch schedule --prefetch-budget 256MiB --dir /tmp\n"
-                 "  vmm:    --page 2MiB --frames 256\n");
+    std::fprintf(
+        stderr,
+        "usage: gpu_tier_bench copy|stream|vmm [--key value]...\n"
+        "  copy:   --size 1GiB --page 2MiB --reps 11 --dir /tmp\n"
+        "  stream: --layer 64MiB --layers 64 --dram 1GiB --gpu 512MiB --compute 1.2\n"
+        "          --prefetch schedule --prefetch-budget 256MiB --dir /tmp [--only transfer]\n"
+        "  vmm:    --page 2MiB --frames 256\n");
     return 2;
   }
   Options o;
