@@ -44,8 +44,9 @@ CUdeviceptr as_device(const std::byte* pointer) {
 
 // The callers' work on frames that may still be running: for every frame, the events recorded
 // on the callers' streams when stream pins of it ended. Copies into or out of a frame wait
-// for them on the device; unmapping a frame from a place waits for them on the host (a kernel
-// must never find its addresses gone). Events recorded by one unpin are shared by its frames.
+// for them on the device; a place whose frame they may still use stays mapped until they have
+// finished (CudaArena::unmap: a kernel must never find its addresses gone); pins without a
+// stream wait for them on the host. Events recorded by one unpin are shared by its frames.
 class FrameUses {
  public:
   FrameUses(CUcontext context, uint32_t frames) : context_(context), uses_(frames) {}
