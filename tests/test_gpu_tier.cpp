@@ -2,8 +2,6 @@
 // backend: the emulation (everywhere) and CUDA (where a device is present; skipped, saying
 // why, elsewhere). Random bytes travel NVMe -> DRAM -> GPU -> DRAM -> NVMe and are checked
 // byte for byte; the gpu pins' bytes are read and written with cudaMemcpy on CUDA.
-#include <gmock/gmock.h>
-
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -250,34 +248,21 @@ TEST_P(GpuTier, PinsOnStreamsNeedCuda) {
 
 TEST_P(GpuTier, CudaRefusesPageSizesItCannotMap) {
   if (!cuda()) GTEST_SKIP() << "only CUDA maps pages with an allocation granularity";
+  OPEN_OR_SKIP(device_present, gpu_config(dir, GetParam()));
   Config config = gpu_config(dir, GetParam());
   config.page_size = 64 << 10;
   config.dram.capacity = 16 * config.page_size;
   config.gpu.capacity = 8 * config.page_size;
-  try {
-    std::unique_ptr<Pool> pool = open(config);
-    if (!pool) GTEST_SKIP() << skip_reason_;
-    ADD_FAILURE() << "a 64KiB page size was accepted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::invalid_argument) << e.what();
-    EXPECT_THAT(e.what(), ::testing::HasSubstr("page_size 64KiB"));
-    EXPECT_THAT(e.what(), ::testing::HasSubstr("allocation granularity"));
-  }
+  expect_error([&] { Pool pool(config); }, Errc::invalid_argument,
+               {"page_size 64KiB", "allocation granularity"});
 }
 
 TEST_P(GpuTier, CudaSaysWhenTheDeviceHasTooLittleMemory) {
   if (!cuda()) GTEST_SKIP() << "the emulation takes host memory, not device memory";
+  OPEN_OR_SKIP(device_present, gpu_config(dir, GetParam()));
   Config config = gpu_config(dir, GetParam());
   config.gpu.capacity = 64ull << 40;  // far beyond any device today
-  try {
-    std::unique_ptr<Pool> pool = open(config);
-    if (!pool) GTEST_SKIP() << skip_reason_;
-    ADD_FAILURE() << "64TiB of device memory was granted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::system) << e.what();
-    EXPECT_THAT(e.what(), ::testing::HasSubstr("gpu.capacity 64TiB"));
-    EXPECT_THAT(e.what(), ::testing::HasSubstr("free of"));
-  }
+  expect_error([&] { Pool pool(config); }, Errc::system, {"gpu.capacity 64TiB", "free of"});
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GpuTier, ::testing::Values("emulated", "cuda"),
