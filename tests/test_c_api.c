@@ -12,6 +12,7 @@ static int failures = 0;
 
 #define CHECK(cond)                                                                     \
   do {                                                                                  \
+    ++checks;                                                                           \
     if (!(cond)) {                                                                      \
       fprintf(stderr, "%s:%d: %s failed (last error: %s)\n", __FILE__, __LINE__, #cond, \
               tiermem_last_error());                                                    \
