@@ -2,6 +2,8 @@
 // figures and its visitor (the one place that names every figure), and the policy listings.
 #include <fmt/format.h>
 
+#include <boost/json.hpp>
+
 #include <charconv>
 #include <string>
 
@@ -133,6 +135,17 @@ std::vector<PolicyInfo> eviction_policies() {
 
 std::vector<PolicyInfo> prefetch_policies() {
   return listing(policies::prefetch_policies());
+}
+
+std::string Result::to_json() const {
+  struct Fields final : ResultVisitor {
+    boost::json::object object;
+    void label(std::string_view n, std::string_view v) override { object[n] = v; }
+    void counter(std::string_view n, uint64_t v) override { object[n] = v; }
+    void ratio(std::string_view n, double v) override { object[n] = v; }
+  } fields;
+  visit(fields);
+  return boost::json::serialize(fields.object);
 }
 
 }  // namespace tiermem::sim

@@ -71,14 +71,6 @@ std::vector<uint64_t> sweep_points(const std::string& text, uint64_t footprint) 
   return points;
 }
 
-class JsonFields final : public sim::ResultVisitor {
- public:
-  boost::json::object object;
-  void label(std::string_view n, std::string_view v) override { object[n] = v; }
-  void counter(std::string_view n, uint64_t v) override { object[n] = v; }
-  void ratio(std::string_view n, double v) override { object[n] = v; }
-};
-
 class TextFields final : public sim::ResultVisitor {
  public:
   explicit TextFields(bool csv) : csv_(csv) {}
@@ -277,12 +269,11 @@ int simulate_command(std::span<char*> args) {
   if (vars.count("json")) {
     boost::json::array all;
     for (const Run& run : runs) {
-      JsonFields fields;
-      run.result.visit(fields);
-      fields.object["dram_bytes"] = run.dram_bytes;
-      fields.object["gpu_bytes"] = run.gpu_bytes;
-      if (timing) fields.object["replay_accesses_per_sec"] = run.replay_per_sec;
-      all.push_back(std::move(fields.object));
+      boost::json::object fields = boost::json::parse(run.result.to_json()).as_object();
+      fields["dram_bytes"] = run.dram_bytes;
+      fields["gpu_bytes"] = run.gpu_bytes;
+      if (timing) fields["replay_accesses_per_sec"] = run.replay_per_sec;
+      all.push_back(std::move(fields));
     }
     boost::json::object report = all.front().as_object();
     if (all.size() > 1) report["runs"] = std::move(all);

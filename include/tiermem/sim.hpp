@@ -110,6 +110,8 @@ struct Result {
   double gap_bytes() const noexcept;
 
   void visit(ResultVisitor& visitor) const;
+  // Every figure as one JSON object, by the names visit() gives.
+  std::string to_json() const;
 };
 
 // Replays trace under config. Throws Error(config) for an unknown policy or parameter,
