@@ -149,6 +149,24 @@ TEST_P(GpuTier, AMultiPageGpuPinIsOneContiguousRange) {
   EXPECT_EQ(differing(get(again), bytes), 0u);
 }
 
+TEST_P(GpuTier, APinOverScatteredFramesIsStillOneContiguousRange) {
+  OPEN_OR_SKIP(pool, gpu_config(dir, GetParam()));
+  Tensor t = pool->allocate({3 * kPage}, DType::u8, "t");
+  const std::vector<uint8_t> bytes = random_bytes(3 * kPage, 4);
+  put(t.pin(Tier::dram, Access::write), bytes);
+  // Pages 0 and 2 come up first and take the first free frames; page 1 comes last, so the
+  // three pages do not sit in consecutive frames (CUDA must map their places).
+  {
+    Pin first = t.pin(Tier::gpu, Access::read, {0, 1});
+    Pin third = t.pin(Tier::gpu, Access::read, {2 * kPage, 1});
+    Pin all = t.pin(Tier::gpu, Access::read);
+    EXPECT_EQ(differing(get(all), bytes), 0u);
+  }
+  EXPECT_EQ(t.evict(Tier::gpu), 3u);
+  Pin all = t.pin(Tier::gpu, Access::read);  // now they come up in order
+  EXPECT_EQ(differing(get(all), bytes), 0u);
+}
+
 TEST_P(GpuTier, UnbackedPagesReadAsZerosOnTheGpu) {
   OPEN_OR_SKIP(pool, gpu_config(dir, GetParam()));
   Tensor t = pool->allocate({3 * kPage}, DType::u8, "t");

@@ -344,13 +344,16 @@ class CudaArena final : public FrameArena {
   }
   std::byte* view_base() const noexcept override { return as_pointer(views_); }
 
-  // Maps the frame at the place and gives the device access to it. cuMemSetAccess costs
-  // about 34 us per mapping on an H100 (cuMemMap about 1 us; one call over many mappings costs
-  // as much as one call each), close to the copy of a 2 MiB page at PCIe speed; so the
-  // backend maps a frame when its copy is launched (CudaGpu::copy_in), on the launching
-  // thread and while earlier copies run, and the engine's map when the page arrives finds it
-  // done. A place still mapped with another frame (a fetch that failed) is unmapped first.
-  void map(std::byte* at, uint32_t frame) override {
+  // Places are mapped lazily (FrameArena::maps_lazily): cuMemSetAccess costs about 30 us per
+  // mapping on an H100 (cuMemMap about 1 us; one call over many mappings costs as much as one
+  // call each), as long as copying a 2 MiB page over PCIe, and the driver serialises it. Pins
+  // of one page or of consecutive frames use the linear view and need no mapping at all.
+  bool maps_lazily() const noexcept override { return true; }
+  void map(std::byte*, uint32_t) override {}
+
+  // Maps the frame at the place and gives the device access to it. A place still mapped with
+  // another frame is unmapped first.
+  void show(std::byte* at, uint32_t frame) override {
     const CUdeviceptr place = as_device(at);
     std::lock_guard lock(mutex_);
     if (auto it = mapped_.find(place); it != mapped_.end()) {
@@ -553,9 +556,8 @@ class CudaGpu final : public GpuBackend {
   std::string_view name() const noexcept override { return "cuda"; }
   FrameArena& arena() noexcept override { return arena_; }
 
-  void copy_in(uint32_t frame, std::byte* place, const std::byte* host, uint64_t bytes,
+  void copy_in(uint32_t frame, const std::byte* host, uint64_t bytes,
                io::Completion& done) override {
-    if (!premap(place, frame, done)) return;
     h2d_.run(bytes, done, [&](CUstream stream) {
       uses_.order(stream, {&frame, 1});
       return cu().cuMemcpyHtoDAsync(as_device(arena_.frame_address(frame)), host, bytes, stream);
@@ -567,8 +569,7 @@ class CudaGpu final : public GpuBackend {
       return cu().cuMemcpyDtoHAsync(host, as_device(arena_.frame_address(frame)), bytes, stream);
     });
   }
-  void zero(uint32_t frame, std::byte* place, io::Completion& done) override {
-    if (!premap(place, frame, done)) return;
+  void zero(uint32_t frame, io::Completion& done) override {
     const uint64_t bytes = arena_.frame_size();
     h2d_.run(bytes, done, [&](CUstream stream) {
       uses_.order(stream, {&frame, 1});
@@ -584,9 +585,8 @@ class CudaGpu final : public GpuBackend {
                              static_cast<uint64_t>(arena_.frame_count()) * arena_.frame_size());
   }
   bool reads_direct() const noexcept override { return files_ != nullptr; }
-  void read_direct(uint32_t frame, std::byte* place, const io::File& file, uint64_t offset,
-                   uint64_t bytes, io::Completion& done) override {
-    if (!premap(place, frame, done)) return;
+  void read_direct(uint32_t frame, const io::File& file, uint64_t offset, uint64_t bytes,
+                   io::Completion& done) override {
     // cuFile writes the frame outside the copy streams: the callers' last work on it (through
     // a retiring place) must have finished on the host's watch.
     try {
@@ -631,19 +631,6 @@ class CudaGpu final : public GpuBackend {
   }
 
  private:
-  // Maps the frame at the page's place before its copy (see CudaArena::map); on failure tells
-  // done of it and returns false.
-  bool premap(std::byte* place, uint32_t frame, io::Completion& done) noexcept {
-    try {
-      arena_.map(place, frame);
-      return true;
-    } catch (const Error& e) {
-      support::log().error("gpu: {}", e.what());
-      done.complete({.bytes = 0, .error = EIO});
-      return false;
-    }
-  }
-
   CUdevice device_;
   std::string name_;
   std::string direct_storage_;

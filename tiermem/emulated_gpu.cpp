@@ -22,7 +22,7 @@ class EmulatedGpu final : public GpuBackend {
   std::string_view name() const noexcept override { return "emulated"; }
   FrameArena& arena() noexcept override { return arena_; }
 
-  void copy_in(uint32_t frame, std::byte*, const std::byte* host, uint64_t bytes,
+  void copy_in(uint32_t frame, const std::byte* host, uint64_t bytes,
                io::Completion& done) override {
     std::memcpy(arena_.frame_address(frame), host, bytes);
     done.complete({.bytes = bytes});
@@ -31,7 +31,7 @@ class EmulatedGpu final : public GpuBackend {
     std::memcpy(host, arena_.frame_address(frame), bytes);
     done.complete({.bytes = bytes});
   }
-  void zero(uint32_t frame, std::byte*, io::Completion& done) override {
+  void zero(uint32_t frame, io::Completion& done) override {
     std::memset(arena_.frame_address(frame), 0, arena_.frame_size());
     done.complete({.bytes = arena_.frame_size()});
   }

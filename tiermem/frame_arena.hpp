@@ -30,11 +30,20 @@ class FrameArena {
 
   // The place of page id 0; nothing is mapped anywhere in the region at first.
   virtual std::byte* view_base() const noexcept = 0;
-  // Maps frame at `at` (a page's place) / makes `bytes` from `at` (whole places)
-  // inaccessible again. Throw Error(system) when the kernel refuses (vm.max_map_count, for
-  // host memory).
+  // The page whose place is `at` now lives in frame: the arena maps the frame there at once,
+  // or, if it maps lazily, when show() asks. Throws Error(system) when the kernel refuses
+  // (vm.max_map_count, for host memory).
   virtual void map(std::byte* at, uint32_t frame) = 0;
+  // The pages of `bytes` from `at` (whole places) left: their places become inaccessible.
   virtual void unmap(std::byte* at, uint64_t bytes) = 0;
+
+  // An arena whose mappings are costly (device memory: a mapping costs about as long as
+  // copying a 2 MiB page over PCIe) maps a page's place only when a pin needs it there, that
+  // is, when the pin's frames are not consecutive; a pin of one page, or of pages in
+  // consecutive frames, uses the frames' own addresses. show(at, frame) maps now what map()
+  // noted; the page must be pinned.
+  virtual bool maps_lazily() const noexcept { return false; }
+  virtual void show(std::byte* /*at*/, uint32_t /*frame*/) {}
 
  private:
   uint32_t frames_;

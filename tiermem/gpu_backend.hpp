@@ -28,13 +28,11 @@ class GpuBackend {
 
   // Each starts one copy and calls done.complete() once it is finished: later, from another
   // thread, or before returning. host is a frame of the DRAM tier. A copy out of or into a
-  // frame starts only after the callers' work on it recorded by end_use has finished. place:
-  // where the page being filled will be mapped (FrameArena::map); a backend may map it now,
-  // so that the engine's map when the page arrives costs nothing.
-  virtual void copy_in(uint32_t frame, std::byte* place, const std::byte* host, uint64_t bytes,
+  // frame starts only after the callers' work on it recorded by end_use has finished.
+  virtual void copy_in(uint32_t frame, const std::byte* host, uint64_t bytes,
                        io::Completion& done) = 0;
   virtual void copy_out(std::byte* host, uint32_t frame, uint64_t bytes, io::Completion& done) = 0;
-  virtual void zero(uint32_t frame, std::byte* place, io::Completion& done) = 0;
+  virtual void zero(uint32_t frame, io::Completion& done) = 0;
 
   // Direct NVMe reads into frames (GPUDirect Storage). attach_storage is called at pool start
   // with every file of the NVMe tier, and with none before the files close; reads_direct()
@@ -42,8 +40,8 @@ class GpuBackend {
   // copies.
   virtual void attach_storage(std::span<const io::File* const>) {}
   virtual bool reads_direct() const noexcept { return false; }
-  virtual void read_direct(uint32_t /*frame*/, std::byte* /*place*/, const io::File& /*file*/,
-                           uint64_t /*offset*/, uint64_t /*bytes*/, io::Completion& /*done*/) {}
+  virtual void read_direct(uint32_t /*frame*/, const io::File& /*file*/, uint64_t /*offset*/,
+                           uint64_t /*bytes*/, io::Completion& /*done*/) {}
 
   // Ordering with the callers' streams (see Tensor::pin_on_stream). check_stream throws
   // Error(unsupported) for a backend without streams, Error(invalid_argument) for a stream the

@@ -70,9 +70,7 @@ MigrationEngine::MigrationEngine(const Parts& parts)
       observer_(parts.pages, parts.tensors, parts_.eviction, parts.prefetch, parts.page_size) {
   for (Tier tier : {Tier::gpu, Tier::dram}) {
     if (tier == Tier::gpu && parts_.gpu == nullptr) continue;
-    uint32_t frames = arena(tier).frame_count();
-    free_frames_[at(tier)].reserve(frames);
-    for (uint32_t f = frames; f > 0; --f) free_frames_[at(tier)].push_back(f - 1);
+    free_frames_[at(tier)] = FramePool(arena(tier).frame_count());
   }
 }
 
@@ -395,8 +393,7 @@ void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool sk
       op->waiters.clear();
       return end_op(*op, nullptr, actions);
     }
-    uint32_t frame = free_frames_[at(tier)].back();
-    free_frames_[at(tier)].pop_back();
+    uint32_t frame = free_frames_[at(tier)].take(wanted_frame(page, tier));
     if (op->waiters.empty()) ++counters_.prefetch_issued;  // a stop on the way up is not one
     return give_frame(*op, frame, actions);
   }
@@ -458,20 +455,35 @@ void MigrationEngine::give_frame(PageOp& op, uint32_t frame, Actions& actions) {
   actions.launch.push_back(&op);
 }
 
+// The frame after the one holding the previous page of the same tensor in tier (being filled
+// or resident), so that consecutive pages tend to sit in consecutive frames; FramePool::kNone
+// for a first page or one whose predecessor is not in tier.
+uint32_t MigrationEngine::wanted_frame(PageId page, Tier tier) const {
+  if (parts_.pages[page].index == 0) return FramePool::kNone;
+  const PageId previous = page - 1;
+  uint32_t frame = kNoFrame;
+  if (auto it = ops_.find(previous); it != ops_.end() && it->second->frame_tier == tier) {
+    frame = it->second->frame;
+  }
+  if (frame == kNoFrame &&
+      PageState{parts_.pages[previous].state.load(std::memory_order_acquire)}.valid(tier)) {
+    frame = parts_.pages[previous].frame[at(tier)];
+  }
+  return frame == kNoFrame ? FramePool::kNone : frame + 1;
+}
+
 // Hands free frames to waiting operations, evicting as needed; fails the waiters with
 // tier_full when nothing can ever free a frame (every frame pinned, nothing under way).
 // Returns whether it changed anything.
 bool MigrationEngine::service_waiting(Tier tier, Actions& actions) {
   bool changed = false;
   std::deque<PageOp*>& waiting = waiting_[at(tier)];
-  std::vector<uint32_t>& free = free_frames_[at(tier)];
+  FramePool& free = free_frames_[at(tier)];
   while (!waiting.empty()) {
     if (!free.empty()) {
       PageOp* op = waiting.front();
       waiting.pop_front();
-      uint32_t frame = free.back();
-      free.pop_back();
-      give_frame(*op, frame, actions);
+      give_frame(*op, free.take(wanted_frame(op->page, tier)), actions);
       changed = true;
       continue;
     }
@@ -548,7 +560,7 @@ void MigrationEngine::drop_copy(PageId page, Tier tier, Actions&, [[maybe_unused
   } catch (const Error& e) {
     support::log().critical("{}", e.what());  // the frame stays mapped; it is still reused
   }
-  free_frames_[at(tier)].push_back(entry.frame[at(tier)]);
+  free_frames_[at(tier)].give(entry.frame[at(tier)]);
   entry.frame[at(tier)] = kNoFrame;
   if (s.prefetched() && tier == Tier::dram) ++counters_.prefetch_useless;
   update(page, [&](PageState& n) {
@@ -612,7 +624,7 @@ void MigrationEngine::finish_fetch(PageOp& op, Actions& actions) {
   try {
     arena(tier).map(view_place(op.page, tier), op.frame);
   } catch (const Error& e) {
-    free_frames_[at(tier)].push_back(op.frame);
+    free_frames_[at(tier)].give(op.frame);
     op.frame = kNoFrame;
     Failure failure{e.code(), e.what(), e.sys_errno()};
     return end_op(op, &failure, actions);
@@ -652,7 +664,7 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
       try {
         arena(Tier::dram).map(view_place(op.page, Tier::dram), op.frame);
       } catch (const Error& e) {
-        free_frames_[at(Tier::dram)].push_back(op.frame);
+        free_frames_[at(Tier::dram)].give(op.frame);
         op.frame = kNoFrame;
         Failure failure{e.code(), e.what(), e.sys_errno()};
         return end_op(op, &failure, actions);
@@ -664,7 +676,7 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
       });
       parts_.eviction[at(Tier::dram)]->insert(observer_.arrival(op.page, Tier::dram));
     } else {
-      free_frames_[at(Tier::dram)].push_back(op.frame);
+      free_frames_[at(Tier::dram)].give(op.frame);
     }
     op.frame = kNoFrame;
   } else if (copy_good) {
@@ -679,7 +691,7 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
     } catch (const Error& e) {
       support::log().critical("{}", e.what());
     }
-    free_frames_[at(from)].push_back(entry.frame[at(from)]);
+    free_frames_[at(from)].give(entry.frame[at(from)]);
     entry.frame[at(from)] = kNoFrame;
     PageState s = update(op.page, [&](PageState& n) {
       n.set_valid(from, false);
@@ -695,7 +707,7 @@ void MigrationEngine::fail_op(PageOp& op, const io::Result& result, Actions& act
   Failure failure{Errc::io, io_failure(op, result), result.error};
   support::log().warn("{}", failure.message);
   if (op.frame != kNoFrame) {
-    free_frames_[at(op.frame_tier)].push_back(op.frame);
+    free_frames_[at(op.frame_tier)].give(op.frame);
     op.frame = kNoFrame;
   }
   end_op(op, &failure, actions);
@@ -773,17 +785,16 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
       return;
     }
     case Step::gpu_in:
-      return parts_.gpu->copy_in(op.frame, view_place(op.page, Tier::gpu),
-                                 dram.frame_address(entry.frame[at(Tier::dram)]), size, op);
+      return parts_.gpu->copy_in(op.frame, dram.frame_address(entry.frame[at(Tier::dram)]), size,
+                                 op);
     case Step::gpu_out:
       return parts_.gpu->copy_out(dram.frame_address(op.frame), entry.frame[at(Tier::gpu)], size,
                                   op);
     case Step::gpu_zero:
-      return parts_.gpu->zero(op.frame, view_place(op.page, Tier::gpu), op);
+      return parts_.gpu->zero(op.frame, op);
     case Step::gpu_direct: {
       NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
-      return parts_.gpu->read_direct(op.frame, view_place(op.page, Tier::gpu), *loc.file,
-                                     loc.offset, size, op);
+      return parts_.gpu->read_direct(op.frame, *loc.file, loc.offset, size, op);
     }
     case Step::host_zero:
       std::memset(dram.frame_address(op.frame), 0, size);
@@ -853,7 +864,7 @@ void MigrationEngine::remove_tensor(TensorRecord& record) {
       for (Tier tier : {Tier::gpu, Tier::dram}) {
         if (!s.valid(tier)) continue;
         if (s.tracked(tier)) parts_.eviction[at(tier)]->remove(page);
-        free_frames_[at(tier)].push_back(entry.frame[at(tier)]);
+        free_frames_[at(tier)].give(entry.frame[at(tier)]);
         mapped[at(tier)] = true;
       }
       if (s.prefetched()) ++counters_.prefetch_useless;

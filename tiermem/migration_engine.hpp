@@ -28,6 +28,7 @@
 #include "policies/prefetch_policy.hpp"
 #include "tiermem/access_log.hpp"
 #include "tiermem/access_observer.hpp"
+#include "tiermem/frame_pool.hpp"
 #include "tiermem/gpu_backend.hpp"
 #include "tiermem/host_arena.hpp"
 #include "tiermem/nvme_store.hpp"
@@ -173,6 +174,7 @@ class MigrationEngine {
   void start_writeback(PageId page, Tier from, bool evicting, const PageRequest* waiter,
                        Actions& actions);
   void give_frame(PageOp& op, uint32_t frame, Actions& actions);
+  uint32_t wanted_frame(PageId page, Tier tier) const;
   bool service_waiting(Tier tier, Actions& actions);
   void settle(Actions& actions);
   Grab evict_one(Tier tier, bool clean_only, Actions& actions);
@@ -200,7 +202,7 @@ class MigrationEngine {
   std::mutex mutex_;
   std::condition_variable idle_;  // signalled whenever an operation ends
   std::unordered_map<PageId, PageOp*> ops_;
-  std::vector<uint32_t> free_frames_[2];
+  FramePool free_frames_[2];
   std::deque<PageOp*> waiting_[2];  // operations waiting for a frame, oldest first
   uint32_t in_flight_[2] = {};      // operations holding a frame of, or freeing one in, a tier
   uint32_t freeing_[2] = {};        // evicting write-backs that will free a frame of a tier

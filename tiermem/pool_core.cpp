@@ -29,7 +29,7 @@ int at(Tier tier) {
 class PinJob final : public Job {
  public:
   PinJob(PoolCore& core, uint64_t requests, const std::vector<PageId>& pinned_already, Tier tier,
-         Access access, PageId first_page, uint32_t page_count, void* data, uint64_t size,
+         Access access, PageId first_page, uint32_t page_count, uint64_t in_page, uint64_t size,
          std::optional<GpuStream> stream)
       : Job(requests),
         core_(core),
@@ -38,7 +38,7 @@ class PinJob final : public Job {
         access_(access),
         first_page_(first_page),
         page_count_(page_count),
-        data_(data),
+        in_page_(in_page),
         size_(size),
         stream_(stream) {}
 
@@ -56,7 +56,7 @@ class PinJob final : public Job {
     Pin pin;
     if (!error) {
       try {
-        pin = core_.make_pin(first_page_, page_count_, tier_, access_, data_, size_, stream_);
+        pin = core_.make_pin(first_page_, page_count_, tier_, access_, in_page_, size_, stream_);
       } catch (...) {
         error = std::current_exception();  // make_pin unpinned every page
         pinned_.clear();
@@ -87,7 +87,7 @@ class PinJob final : public Job {
   Access access_;
   PageId first_page_;
   uint32_t page_count_;
-  void* data_;
+  uint64_t in_page_;  // where the range starts in its first page
   uint64_t size_;
   std::optional<GpuStream> stream_;
   std::promise<Pin> promise_;
@@ -325,7 +325,7 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   }
   const bool write = access != Access::read;
   const PageId first = record.first_page + span.first;
-  void* data = arena.view_base() + (record.first_page << page_shift_) + span.offset;
+  const uint64_t in_page = span.offset & (page_size_ - 1);
 
   uint32_t resident = 0;
   const bool tracing = engine_->tracing();
@@ -351,7 +351,7 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   }
   if (drain) engine_->try_drain();
   if (resident == span.count) {
-    return {make_pin(first, span.count, tier, access, data, span.length, stream), {}};
+    return {make_pin(first, span.count, tier, access, in_page, span.length, stream), {}};
   }
 
   std::vector<PageId> pinned(resident);
@@ -359,7 +359,7 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   std::vector<PageRequest> requests;
   requests.reserve(span.count - resident);
   auto* job = new PinJob(*this, span.count - resident, pinned, tier, access, first, span.count,
-                         data, span.length, stream);
+                         in_page, span.length, stream);
   std::future<Pin> later = job->future();
   for (uint32_t i = resident; i < span.count; ++i) {
     uint64_t page_start = static_cast<uint64_t>(span.first + i) * page_size_;
@@ -397,15 +397,17 @@ std::vector<uint32_t> PoolCore::gpu_frames(PageId first, uint32_t count) const {
   return frames;
 }
 
-Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, void* data,
+Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, uint64_t in_page,
                        uint64_t size, std::optional<GpuStream> stream) {
-  if (tier == Tier::gpu && (stream || gpu_->begin_needed())) {
-    try {
+  std::byte* data = nullptr;
+  try {
+    if (tier == Tier::gpu && (stream || gpu_->begin_needed())) {
       gpu_->begin_use(gpu_frames(first, count), stream ? &*stream : nullptr);
-    } catch (...) {
-      for (uint32_t i = 0; i < count; ++i) unpin_page(first + i, tier, access != Access::read);
-      throw;
     }
+    data = pin_address(tier, first, count) + in_page;
+  } catch (...) {
+    for (uint32_t i = 0; i < count; ++i) unpin_page(first + i, tier, access != Access::read);
+    throw;
   }
   Pin pin;
   pin.core_ = this;
@@ -418,6 +420,25 @@ Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, v
   pin.on_stream_ = stream.has_value();
   pin.stream_ = stream.value_or(nullptr);
   return pin;
+}
+
+// Where pinned pages first .. first+count-1 are one contiguous range: their places in the
+// tier's view region, or, for an arena that maps lazily, their frames' own addresses when the
+// frames are consecutive, else the places, shown now. The pages are pinned, so their frames
+// hold still.
+std::byte* PoolCore::pin_address(Tier tier, PageId first, uint32_t count) {
+  FrameArena& arena = tier == Tier::gpu ? gpu_->arena() : *dram_;
+  std::byte* place = arena.view_base() + (first << page_shift_);
+  if (!arena.maps_lazily()) return place;
+  const int t = at(tier);
+  const uint32_t first_frame = (*pages_)[first].frame[t];
+  uint32_t i = 1;
+  while (i < count && (*pages_)[first + i].frame[t] == first_frame + i) ++i;
+  if (i == count) return arena.frame_address(first_frame);
+  for (i = 0; i < count; ++i) {
+    arena.show(place + (static_cast<uint64_t>(i) << page_shift_), (*pages_)[first + i].frame[t]);
+  }
+  return place;
 }
 
 namespace {

@@ -66,11 +66,11 @@ class PoolCore {
   void unpin_page(PageId page, Tier tier, bool write) noexcept;
   // Counts one successful pin call.
   void count_pin() noexcept { AccessLog::Writer(log_).pin(); }
-  // A Pin over pages already pinned. For the gpu tier it first orders the pin after earlier
-  // device work on the frames (GpuBackend::begin_use); if that fails it unpins the pages and
-  // throws.
-  Pin make_pin(PageId first, uint32_t count, Tier tier, Access access, void* data, uint64_t size,
-               std::optional<GpuStream> stream);
+  // A Pin over pages already pinned, starting in_page bytes into the first. For the gpu tier
+  // it first orders the pin after earlier device work on the frames (GpuBackend::begin_use);
+  // if that, or making the range contiguous, fails it unpins the pages and throws.
+  Pin make_pin(PageId first, uint32_t count, Tier tier, Access access, uint64_t in_page,
+               uint64_t size, std::optional<GpuStream> stream);
   std::atomic<uint64_t>& page_state(PageId page) noexcept;
 
   Stats stats();
@@ -91,6 +91,7 @@ class PoolCore {
   };
 
   PageSpan page_span(const TensorRecord& record, ByteRange range) const;
+  std::byte* pin_address(Tier tier, PageId first, uint32_t count);
   void check_pinnable(Tier tier) const;
   PinStart start_pin(const Tensor& tensor, Tier tier, Access access, ByteRange range,
                      std::optional<GpuStream> stream);
