@@ -1,6 +1,11 @@
 // tests/test_pool_faults.cpp: failed I/O never loses data: the page stays valid in the tier
 // above, the caller gets an Error naming the page, the file and the errno, and nothing hangs.
+#include <chrono>
+#include <functional>
 #include <limits>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "io/fault_engine.hpp"
 #include "tests/test_support.hpp"
@@ -73,6 +78,102 @@ TEST(PoolFaults, AFailedReadLeavesTheNvmeCopyValid) {
   EXPECT_FALSE(r.in(Tier::dram));
   EXPECT_FALSE(r.in_flight);
   EXPECT_EQ(pool->stats().tiers[1].free_frames, 16u);  // the frame came back
+}
+
+// The emulated gpu backend with its copies held back while hold is set, as a slow device
+// would, and started in order by release().
+class HeldGpu final : public detail::GpuBackend {
+ public:
+  explicit HeldGpu(std::unique_ptr<detail::GpuBackend> inner) : inner_(std::move(inner)) {}
+
+  std::string_view name() const noexcept override { return inner_->name(); }
+  detail::FrameArena& arena() noexcept override { return inner_->arena(); }
+  void copy_in(uint32_t frame, const std::byte* host, uint64_t bytes,
+               io::Completion& done) override {
+    start([=, this, &done] { inner_->copy_in(frame, host, bytes, done); });
+  }
+  void copy_out(std::byte* host, uint32_t frame, uint64_t bytes, io::Completion& done) override {
+    start([=, this, &done] { inner_->copy_out(host, frame, bytes, done); });
+  }
+  void zero(uint32_t frame, io::Completion& done) override {
+    start([=, this, &done] { inner_->zero(frame, done); });
+  }
+
+  void hold() {
+    std::lock_guard lock(mutex_);
+    holding_ = true;
+  }
+  size_t held() {
+    std::lock_guard lock(mutex_);
+    return held_.size();
+  }
+  void release() {
+    std::vector<std::function<void()>> copies;
+    {
+      std::lock_guard lock(mutex_);
+      holding_ = false;
+      copies.swap(held_);
+    }
+    for (auto& copy : copies) copy();
+  }
+
+ private:
+  void start(std::function<void()> copy) {
+    {
+      std::lock_guard lock(mutex_);
+      if (holding_) return held_.push_back(std::move(copy));
+    }
+    copy();
+  }
+
+  std::unique_ptr<detail::GpuBackend> inner_;
+  std::mutex mutex_;
+  bool holding_ = false;
+  std::vector<std::function<void()>> held_;
+};
+
+TEST(PoolFaults, PagesWaitForDramFramesThatSlowGpuCopiesStillRead) {
+  // Eight pages on nvme go up to the gpu through a dram tier of four frames. When the fourth
+  // nvme read ends, every dram frame is the source of a gpu copy still running and none is
+  // evictable; the other four pages must wait for those copies, not fail with tier_full.
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 4, 8, 64);
+  HeldGpu* gpu = nullptr;
+  detail::PoolCore pool(config, nullptr, [&](std::unique_ptr<detail::GpuBackend> inner) {
+    auto held = std::make_unique<HeldGpu>(std::move(inner));
+    gpu = held.get();
+    return held;
+  });
+  ASSERT_NE(gpu, nullptr);
+  const uint64_t shape[] = {8 * kPage};
+  Tensor t = pool.allocate(shape, DType::u8, "t", {});
+  {
+    Pin pin = pool.pin(t, Tier::gpu, Access::write, ByteRange::whole());  // host memory here
+    for (uint64_t i = 0; i < pin.size(); ++i) {
+      pin.bytes()[i] = static_cast<std::byte>(pattern_byte(3, i));
+    }
+  }
+  pool.flush(&t);
+  pool.evict(t, Tier::gpu);
+  pool.evict(t, Tier::dram);
+  for (uint64_t page = 0; page < 8; ++page) {
+    const PageResidency r = pool.residency(t, page);
+    ASSERT_TRUE(r.in(Tier::nvme) && !r.in(Tier::dram) && !r.in(Tier::gpu));
+  }
+
+  gpu->hold();
+  std::future<Pin> later = pool.pin_async(t, Tier::gpu, Access::read, ByteRange::whole());
+  for (int i = 0; i < 5000 && gpu->held() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(gpu->held(), 4u) << "the first four pages did not reach their gpu copies";
+  gpu->release();
+  Pin pin = later.get();
+  uint64_t bad = 0;
+  for (uint64_t i = 0; i < pin.size(); ++i) {
+    bad += pin.bytes()[i] != static_cast<std::byte>(pattern_byte(3, i));
+  }
+  EXPECT_EQ(bad, 0u);
 }
 
 // A Pool whose I/O goes through a fault injector.

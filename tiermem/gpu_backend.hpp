@@ -65,7 +65,7 @@ std::unique_ptr<GpuBackend> make_gpu_backend(const GpuTierConfig& config, uint32
                                              uint64_t frame_size, uint64_t view_pages,
                                              std::span<std::byte> host);
 
-// The host-memory emulation: frames in a HostArena, copies by memcpy on the calling thread.
+// The host-memory emulation: frames in a HostArena, copies by memcpy on a thread of its own.
 std::unique_ptr<GpuBackend> make_emulated_gpu(uint32_t frames, uint64_t frame_size,
                                               uint64_t view_pages);
 

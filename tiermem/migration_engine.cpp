@@ -493,7 +493,7 @@ bool MigrationEngine::service_waiting(Tier tier, Actions& actions) {
       changed = true;
       continue;
     }
-    if (in_flight_[at(tier)] == 0 && freeing_[at(tier)] == 0 && flushing_[at(tier)] == 0) {
+    if (!may_free_later(tier)) {
       Failure failure{
           Errc::tier_full,
           fmt::format(
@@ -510,6 +510,18 @@ bool MigrationEngine::service_waiting(Tier tier, Actions& actions) {
     break;
   }
   return changed;
+}
+
+// Whether an operation under way may still leave a frame of tier evictable when it ends. Any
+// copy in flight counts, whichever tier it fills: a page copied up out of a dram frame is busy,
+// so not evictable, until the copy ends. So does every write-back out of dram (they need no
+// frame, so they are all running) and, for the gpu tier, its own write-backs; those waiting for
+// a dram frame do not count for dram, being among its waiters.
+bool MigrationEngine::may_free_later(Tier tier) const {
+  const bool dram_writes = freeing_[at(Tier::dram)] != 0 || flushing_[at(Tier::dram)] != 0;
+  const bool gpu_writes = freeing_[at(Tier::gpu)] != 0 || flushing_[at(Tier::gpu)] != 0;
+  return in_flight_[at(Tier::gpu)] != 0 || in_flight_[at(Tier::dram)] != 0 || dram_writes ||
+         (tier == Tier::gpu && gpu_writes);
 }
 
 MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Actions& actions) {

@@ -176,6 +176,7 @@ class MigrationEngine {
   void give_frame(PageOp& op, uint32_t frame, Actions& actions);
   uint32_t wanted_frame(PageId page, Tier tier) const;
   bool service_waiting(Tier tier, Actions& actions);
+  bool may_free_later(Tier tier) const;
   void settle(Actions& actions);
   Grab evict_one(Tier tier, bool clean_only, Actions& actions);
   void drop_copy(PageId page, Tier tier, Actions& actions, bool unread = false);

@@ -123,7 +123,7 @@ uint64_t max_map_count() {
 
 }  // namespace
 
-PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io)
+PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io, const GpuWrapper& wrap_gpu)
     : config_(config),
       page_size_(config.page_size),
       page_shift_(static_cast<uint32_t>(std::countr_zero(config.page_size))),
@@ -149,6 +149,7 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io)
   if (gpu_frames > 0) {
     gpu_ = make_gpu_backend(config_.gpu, gpu_frames, page_size_, page_ids,
                             {dram_->base(), dram_->bytes()});
+    if (wrap_gpu) gpu_ = wrap_gpu(std::move(gpu_));
   }
 
   if (!io_) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -32,8 +33,12 @@ namespace tiermem::detail {
 
 class PoolCore {
  public:
+  // Wraps the gpu backend the config asks for (tests hold its copies back).
+  using GpuWrapper = std::function<std::unique_ptr<GpuBackend>(std::unique_ptr<GpuBackend>)>;
+
   // io: the engine to use; null builds the one config.io names (tests pass a fault injector).
-  explicit PoolCore(const Config& config, std::unique_ptr<io::Engine> io = nullptr);
+  explicit PoolCore(const Config& config, std::unique_ptr<io::Engine> io = nullptr,
+                    const GpuWrapper& wrap_gpu = {});
   ~PoolCore();
   PoolCore(const PoolCore&) = delete;
   PoolCore& operator=(const PoolCore&) = delete;
