@@ -1,8 +1,9 @@
 // bench/gpu_tier_bench.cu: the CUDA gpu tier against its references, measured in one run.
 //
-//   copy    DRAM->GPU through pins (pin in gpu of pages resident in dram) and GPU->DRAM
-//           through evictions (write-back of dirty gpu pages), against one cudaMemcpyAsync of
-//           a cudaHostAlloc buffer of the same size; medians of --reps.
+//   copy    DRAM->GPU through pins (pin in gpu of pages resident in dram), GPU->DRAM
+//           through evictions (write-back of dirty gpu pages) and through pins (pin in dram
+//           of pages only in gpu), each against one cudaMemcpyAsync of a cudaHostAlloc buffer
+//           of the same size; medians of --reps.
 //   stream  a layer set larger than the DRAM tier streamed NVMe->GPU, ZeRO-Inference style,
 //           each layer pinned on a stream: NVMe->DRAM alone, NVMe->GPU alone, a simulated
 //           compute kernel per layer alone (--compute times the measured NVMe->GPU time of a
@@ -122,26 +123,37 @@ int run_copy(const Options& o) {
     t.evict(Tier::gpu);  // gpu -> dram
     return since(start);
   };
+  auto time_pin_out = [&] {
+    { Pin pin = t.pin(Tier::gpu, Access::read_write); }
+    auto start = Clock::now();
+    Pin pin = t.pin(Tier::dram, Access::read);  // gpu -> dram, the gpu copy stays
+    return since(start);
+  };
 
   // Reference and tiermem alternate; the ratio is the median of the repetitions' ratios.
-  std::vector<double> memcpy_in, pin_in, memcpy_out, evict_out, ratio_in, ratio_out;
+  std::vector<double> memcpy_in, pin_in, memcpy_out, evict_out, pin_out;
+  std::vector<double> ratio_in, ratio_out, ratio_pin_out;
   for (int r = -1; r < reps; ++r) {  // one warm-up
     double a = time_copy(cudaMemcpyHostToDevice), b = time_pin();
     double c = time_copy(cudaMemcpyDeviceToHost), d = time_evict();
+    double e = time_copy(cudaMemcpyDeviceToHost), f = time_pin_out();
     if (r < 0) continue;
     memcpy_in.push_back(a);
     pin_in.push_back(b);
     memcpy_out.push_back(c);
     evict_out.push_back(d);
+    pin_out.push_back(f);
     ratio_in.push_back(a / b);
     ratio_out.push_back(c / d);
+    ratio_pin_out.push_back(e / f);
   }
   check(cudaFreeHost(host), "free");
   check(cudaFree(device), "free");
   auto gbps = [&](const std::vector<double>& t) {
     return static_cast<double>(size) / median(t) / 1e9;
   };
-  const double h2d_ratio = median(ratio_in), d2h_ratio = median(ratio_out);
+  const double h2d_ratio = median(ratio_in), d2h_ratio = median(ratio_out),
+               pin_d2h_ratio = median(ratio_pin_out);
   const Stats s = pool.stats();
 
   std::printf(
@@ -155,13 +167,17 @@ int run_copy(const Options& o) {
   std::printf("  %-34s %8.2f GB/s\n", "cudaMemcpyAsync D2H (pinned)", gbps(memcpy_out));
   std::printf("  %-34s %8.2f GB/s  ratio %.3f (min %.3f)\n", "tiermem evict gpu->dram",
               gbps(evict_out), d2h_ratio, *std::min_element(ratio_out.begin(), ratio_out.end()));
+  std::printf("  %-34s %8.2f GB/s  ratio %.3f (min %.3f)\n", "tiermem pin in dram gpu->dram",
+              gbps(pin_out), pin_d2h_ratio,
+              *std::min_element(ratio_pin_out.begin(), ratio_pin_out.end()));
   std::printf(
       "{\"bench\":\"copy\",\"bytes\":%llu,\"page\":%llu,\"memcpy_h2d_gbps\":%.3f,"
       "\"pin_h2d_gbps\":%.3f,\"h2d_ratio\":%.4f,\"memcpy_d2h_gbps\":%.3f,"
-      "\"evict_d2h_gbps\":%.3f,\"d2h_ratio\":%.4f,\"dram_huge_pages\":\"%s\"}\n",
+      "\"evict_d2h_gbps\":%.3f,\"d2h_ratio\":%.4f,\"pin_d2h_gbps\":%.3f,"
+      "\"pin_d2h_ratio\":%.4f,\"dram_huge_pages\":\"%s\"}\n",
       static_cast<unsigned long long>(size), static_cast<unsigned long long>(config.page_size),
       gbps(memcpy_in), gbps(pin_in), h2d_ratio, gbps(memcpy_out), gbps(evict_out), d2h_ratio,
-      s.dram_huge_pages.c_str());
+      gbps(pin_out), pin_d2h_ratio, s.dram_huge_pages.c_str());
   check(cudaStreamDestroy(stream), "stream");
   return 0;
 }

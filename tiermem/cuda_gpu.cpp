@@ -4,11 +4,12 @@
 //
 // Why virtual memory management: a pin of many pages must be one contiguous device pointer,
 // as in the DRAM tier, without copying. Each frame is one cuMemCreate allocation made at pool
-// start; it is mapped once into a linear view (copies use that) and, while a page lives in
-// it, at the page's place in a reserved view region (pins hand that out), exactly as the
-// memfd frames of host_arena.cpp are mapped twice. cuMemMap can map an allocation only whole
-// and from its start, hence one allocation per frame, and the page size must be a multiple
-// of the device's allocation granularity.
+// start; it is mapped once into a linear view (copies use that) and, when a pin needs it, at
+// the page's place in a reserved view region, as the memfd frames of host_arena.cpp are
+// mapped twice. Places are mapped lazily (show(), not map()) because cuMemSetAccess costs as
+// much as copying a 2 MiB page: pins over consecutive frames use the linear view instead.
+// cuMemMap can map an allocation only whole and from its start, hence one allocation per
+// frame, and the page size must be a multiple of the device's allocation granularity.
 #include <fmt/format.h>
 
 #include <algorithm>
