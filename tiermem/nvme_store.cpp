@@ -82,10 +82,12 @@ void NvmeStore::open_directory(Directory& dir, const NvmeTierConfig& config, io:
   }
 
   const uint64_t file_count = support::div_ceil(slots_per_dir_, slots_per_file_);
+  // Per directory: one that refuses O_DIRECT says nothing about the next.
+  bool direct = config.direct;
   dir.files.reserve(file_count);  // registered files are referred to by address
   for (uint64_t f = 0; f < file_count; ++f) {
     uint64_t bytes = std::min(slots_per_file_, slots_per_dir_ - f * slots_per_file_) * page_size_;
-    int flags = O_RDWR | O_CLOEXEC | (config.direct && direct_ ? O_DIRECT : 0);
+    int flags = O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0);
     std::string name;
     int fd = -1;
     // Unnamed files vanish with the process, however it ends; named ones only when asked for.
@@ -115,8 +117,8 @@ void NvmeStore::open_directory(Directory& dir, const NvmeTierConfig& config, io:
       if (fd >= 0 && !keep_files_) unlink(name.c_str());
     }
     if (fd < 0) fail_dir(dir.path, "cannot create files in");
-    if (config.direct && !(flags & O_DIRECT) && direct_) {
-      direct_ = false;
+    if (direct && !(flags & O_DIRECT)) {
+      direct = false;
       support::log().warn("nvme.dirs: '{}' refuses O_DIRECT; using buffered I/O there", dir.path);
     }
     dir.files.push_back(io::File{.fd = fd, .path = name, .direct = (flags & O_DIRECT) != 0});

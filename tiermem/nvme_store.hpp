@@ -57,8 +57,6 @@ class NvmeStore {
   uint64_t free_slots() const noexcept;
   // Every backing file (for the gpu tier's direct reads).
   std::vector<const io::File*> files() const;
-  // False when some directory refused O_DIRECT and its files use buffered I/O.
-  bool direct() const noexcept { return direct_; }
 
  private:
   struct Directory {
@@ -76,7 +74,6 @@ class NvmeStore {
   uint64_t slots_per_dir_;
   uint64_t stripe_pages_;
   bool keep_files_;
-  bool direct_ = true;
   std::vector<Directory> dirs_;
 };
 
