@@ -24,6 +24,7 @@
 #include "support/align.hpp"
 #include "support/log.hpp"
 #include "tiermem/error.hpp"
+#include "tiermem/io_config.hpp"
 #include "tiermem/locked_buffer.hpp"
 
 namespace tiermem {
@@ -281,16 +282,6 @@ void Part::complete(const io::Result& result) noexcept {
   op.finish_one();
 }
 
-io::EngineConfig engine_config(const IoConfig& config) {
-  io::EngineConfig e;
-  e.kind = config.engine;
-  e.threads = config.threads;
-  e.queue_depth = config.queue_depth;
-  e.block_size = config.block_size;
-  e.sqpoll = config.sqpoll;
-  return e;
-}
-
 int open_flags(OpenMode mode) {
   switch (mode) {
     case OpenMode::read:
@@ -308,7 +299,7 @@ int open_flags(OpenMode mode) {
 // --- FileIo ---
 
 FileIo::FileIo(const IoConfig& config)
-    : impl_(std::make_shared<Impl>(config, io::make_engine(engine_config(config)))) {}
+    : impl_(std::make_shared<Impl>(config, io::make_engine(detail::engine_config(config)))) {}
 FileIo::~FileIo() = default;
 FileIo::FileIo(FileIo&&) noexcept = default;
 FileIo& FileIo::operator=(FileIo&&) noexcept = default;

@@ -14,6 +14,7 @@
 #include "support/clock.hpp"
 #include "support/log.hpp"
 #include "tiermem/error.hpp"
+#include "tiermem/io_config.hpp"
 #include "tiermem/page_state.hpp"
 
 namespace tiermem::detail {
@@ -153,11 +154,7 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io, const G
   }
 
   if (!io_) {
-    io_ = io::make_engine({.kind = config_.io.engine,
-                           .threads = config_.io.threads,
-                           .queue_depth = config_.io.queue_depth,
-                           .block_size = config_.io.block_size,
-                           .sqpoll = config_.io.sqpoll});
+    io_ = io::make_engine(engine_config(config_.io));
   }
   if (config_.io.register_buffers && !io_->register_buffer(dram_->base(), dram_->bytes())) {
     support::log().info("io: the dram tier could not be registered as fixed buffers");
