@@ -282,7 +282,7 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
         return conflict(fmt::format("it is pinned in {}", to_string(upper_or_lower)));
       }
       if (set_busy_if_unpinned(request.page, upper_or_lower)) {
-        drop_copy(request.page, upper_or_lower, actions);
+        drop_copy(request.page, upper_or_lower);
       }
       continue;
     }
@@ -336,7 +336,7 @@ void MigrationEngine::advance_evict(const PageRequest& request, Actions& actions
       start_writeback(request.page, tier, true, &waiter, actions);
       return;
     }
-    drop_copy(request.page, tier, actions);
+    drop_copy(request.page, tier);
     return done(request, nullptr, true, actions);
   }
 }
@@ -550,7 +550,7 @@ MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Act
       start_writeback(*victim, tier, true, nullptr, actions);
       return Grab::pending;
     }
-    drop_copy(*victim, tier, actions);
+    drop_copy(*victim, tier);
     return Grab::frame;
   }
   return Grab::none;
@@ -560,7 +560,7 @@ MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Act
 // tier go, put its frame on the free list, and make the page idle again. unread: the copy
 // never held the page's bytes (a failed write pin's); the page may be left with no copy, that
 // is unbacked, as it was before.
-void MigrationEngine::drop_copy(PageId page, Tier tier, Actions&, [[maybe_unused]] bool unread) {
+void MigrationEngine::drop_copy(PageId page, Tier tier, [[maybe_unused]] bool unread) {
   PageEntry& entry = parts_.pages[page];
   PageState s{entry.state.load(std::memory_order_acquire)};
   assert(s.busy() && s.valid(tier) && s.pins(tier) == 0 &&
@@ -906,7 +906,7 @@ void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier
     std::lock_guard lock(mutex_);
     for (PageId page : pages) {
       // Taken by someone else meanwhile: the copy stays (it is what they pinned).
-      if (set_busy_if_unpinned(page, tier)) drop_copy(page, tier, actions, true);
+      if (set_busy_if_unpinned(page, tier)) drop_copy(page, tier, true);
     }
     settle(actions);
   }

@@ -179,8 +179,7 @@ class MigrationEngine {
   bool may_free_later(Tier tier) const;
   void settle(Actions& actions);
   Grab evict_one(Tier tier, bool clean_only, Actions& actions);
-  void drop_copy(PageId page, Tier tier, Actions& actions, bool unread = false);
-  void free_frame(Tier tier, uint32_t frame, Actions& actions);
+  void drop_copy(PageId page, Tier tier, bool unread = false);
   void step_done(PageOp& op, const io::Result& result) noexcept;
   void finish_fetch(PageOp& op, Actions& actions);
   void finish_writeback(PageOp& op, Actions& actions);
