@@ -46,9 +46,9 @@ policies::AccessEvent AccessObserver::event(PageId page, Tier tier, bool write,
           .write = write};
 }
 
-void AccessObserver::access(const AccessRecord& record,
+void AccessObserver::access(const AccessRecord& record, uint64_t now,
                             std::vector<policies::PrefetchProposal>& proposals) {
-  const uint64_t time = record.time != 0 ? record.time : support::now_ns();
+  const uint64_t time = record.time != 0 ? record.time : now;
   if (trace_) trace_access({record.page, time, record.tier, record.access});
   if (next_uses_) cursor_.follow(record.page);
   policies::AccessEvent e = event(record.page, record.tier, record.access != Access::read, time);

@@ -32,9 +32,11 @@ class AccessObserver {
                  uint64_t page_size);
 
   // Accesses, in the order they were made; the prefetch policy's proposals are appended to
-  // proposals. A trace holds back the last access to merge it with neighbours until
-  // end_of_batch().
-  void access(const AccessRecord& record, std::vector<policies::PrefetchProposal>& proposals);
+  // proposals. now: the time of records without one (the lock-free path stamps them only
+  // while tracing), read once per batch by the caller. A trace holds back the last access to
+  // merge it with neighbours until end_of_batch().
+  void access(const AccessRecord& record, uint64_t now,
+              std::vector<policies::PrefetchProposal>& proposals);
   void end_of_batch();
 
   // The event a policy hears when page arrives in tier (with its next use where known).

@@ -148,7 +148,7 @@ void MigrationEngine::submit(std::span<const PageRequest> requests) {
         Access access = !request.write      ? Access::read
                         : request.skip_read ? Access::write
                                             : Access::read_write;
-        observer_.access({request.page, now, request.tier, access}, actions.proposals);
+        observer_.access({request.page, now, request.tier, access}, now, actions.proposals);
       }
     }
     observer_.end_of_batch();
@@ -178,7 +178,8 @@ void MigrationEngine::drain_log(Actions& actions) {
     std::stable_sort(drained_.begin(), drained_.end(),
                      [](const AccessRecord& a, const AccessRecord& b) { return a.time < b.time; });
   }
-  for (const AccessRecord& record : drained_) observer_.access(record, actions.proposals);
+  const uint64_t now = support::now_ns();
+  for (const AccessRecord& record : drained_) observer_.access(record, now, actions.proposals);
   observer_.end_of_batch();
 }
 
