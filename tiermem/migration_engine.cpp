@@ -192,13 +192,14 @@ void MigrationEngine::set_schedule(std::shared_ptr<const policies::Schedule> sch
 
 void MigrationEngine::start_trace(std::unique_ptr<TraceWriter> writer,
                                   const std::vector<std::pair<uint32_t, uint32_t>>& live) {
-  std::lock_guard lock(mutex_);
-  if (observer_.tracing()) {
-    throw Error(Errc::busy, "a trace is being recorded already; stop it first");
+  Actions actions;
+  {
+    std::lock_guard lock(mutex_);
+    drain_log(actions);  // accesses before now are not part of the trace
+    observer_.start_trace(std::move(writer), live);
+    settle(actions);
   }
-  Actions unused;
-  drain_log(unused);  // accesses before now are not part of the trace
-  observer_.start_trace(std::move(writer), live);
+  run(actions);
 }
 
 void MigrationEngine::stop_trace() {
