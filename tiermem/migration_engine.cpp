@@ -242,6 +242,13 @@ void MigrationEngine::advance(const PageRequest& request, Actions& actions) {
   }
 }
 
+// Whether a fetch into tier has to bring the page into dram first: into gpu, it comes from
+// nvme through dram unless the backend reads nvme directly.
+bool MigrationEngine::stops_in_dram(PageState s, Tier tier) const {
+  return tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) &&
+         !parts_.gpu->reads_direct();
+}
+
 // Joins the operation under way on the request's page; the request is advanced again when
 // that operation ends.
 void MigrationEngine::join(const PageRequest& request) {
@@ -297,8 +304,7 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
     // Bytes that are only on nvme (or nowhere yet) need not come when they are all to be
     // overwritten; a copy in the other tier would go stale anyway, so it is copied as usual.
     waiter.unread = request.skip_read && (s.valid_mask() & ~PageState::tier_bit(Tier::nvme)) == 0;
-    if (tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) && !waiter.unread &&
-        !parts_.gpu->reads_direct()) {
+    if (!waiter.unread && stops_in_dram(s, tier)) {
       // nvme -> dram first; the request comes back here when that is done.
       start_fetch(request.page, Tier::dram, false, false, &request, actions);
       return;
@@ -312,8 +318,7 @@ void MigrationEngine::advance_prefetch(const PageRequest& request, Actions& acti
   PageState s{parts_.pages[request.page].state.load(std::memory_order_acquire)};
   if (s.busy() || s.writing() || s.valid(request.tier)) return;
   if (prefetch_bytes_ + parts_.page_size > parts_.prefetch_budget) return;
-  if (request.tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) &&
-      !parts_.gpu->reads_direct()) {
+  if (stops_in_dram(s, request.tier)) {
     start_fetch(request.page, Tier::dram, true, false, &request, actions);
     return;
   }
@@ -448,7 +453,7 @@ void MigrationEngine::give_frame(PageOp& op, uint32_t frame, Actions& actions) {
               : s.valid(Tier::nvme) ? Step::nvme_read
                                     : Step::host_zero;
   } else {
-    assert((s.valid(Tier::dram) || !s.valid(Tier::nvme) || parts_.gpu->reads_direct()) &&
+    assert(!stops_in_dram(s, op.tier) &&
            "gpu fetches come through dram unless the backend reads nvme directly");
     op.step = s.valid(Tier::dram)   ? Step::gpu_in
               : s.valid(Tier::nvme) ? Step::gpu_direct

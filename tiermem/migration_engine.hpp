@@ -168,6 +168,7 @@ class MigrationEngine {
   void advance_evict(const PageRequest& request, Actions& actions);
   void advance_flush(const PageRequest& request, Actions& actions);
 
+  bool stops_in_dram(PageState s, Tier tier) const;
   void join(const PageRequest& request);
   void start_fetch(PageId page, Tier tier, bool prefetch, bool skip_read, const PageRequest* waiter,
                    Actions& actions);
