@@ -333,18 +333,9 @@ void MigrationEngine::advance_evict(const PageRequest& request, Actions& actions
       return join(request);
     }
     if (!s.valid(tier) || s.pins(tier) != 0) return done(request, nullptr, request.acted, actions);
-    if (!set_busy_if_unpinned(request.page, tier)) continue;
-    if (s.tracked(tier)) parts_.eviction[at(tier)]->evict(request.page);
-    update(request.page, [&](PageState& n) { n.set_tracked(tier, false); });
-    ++counters_.tiers[at(tier)].evictions;
-    if (s.only_copy_from(tier)) {
-      PageRequest waiter = request;
-      waiter.acted = true;
-      start_writeback(request.page, tier, true, &waiter, actions);
-      return;
-    }
-    drop_copy(request.page, tier);
-    return done(request, nullptr, true, actions);
+    PageRequest waiter = request;
+    waiter.acted = true;
+    if (evict_page(request.page, tier, &waiter, actions)) return;
   }
 }
 
@@ -495,8 +486,7 @@ bool MigrationEngine::service_waiting(Tier tier, Actions& actions) {
       continue;
     }
     if (waiting.size() <= freeing_[at(tier)]) break;  // enough evictions already under way
-    Grab grab = evict_one(tier, false, actions);
-    if (grab != Grab::none) {
+    if (evict_one(tier, false, actions)) {
       changed = true;
       continue;
     }
@@ -531,7 +521,9 @@ bool MigrationEngine::may_free_later(Tier tier) const {
          (tier == Tier::gpu && gpu_writes);
 }
 
-MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Actions& actions) {
+// Evicts the policy's victim among the evictable pages of tier (clean_only: those with a copy
+// below, which free their frame at once). Returns whether it evicted one.
+bool MigrationEngine::evict_one(Tier tier, bool clean_only, Actions& actions) {
   struct Filter final : policies::VictimFilter {
     const PageTable& pages;
     Tier tier;
@@ -544,23 +536,37 @@ MigrationEngine::Grab MigrationEngine::evict_one(Tier tier, bool clean_only, Act
     }
   } filter(parts_.pages, tier, clean_only);
   drain_log(actions);
-  policies::EvictionPolicy& policy = *parts_.eviction[at(tier)];
   // A victim can be pinned between the filter's look and ours; then ask again.
   for (int attempt = 0; attempt < 8; ++attempt) {
-    std::optional<policies::PageId> victim = policy.victim(filter);
-    if (!victim) return Grab::none;
-    if (!set_busy_if_unpinned(*victim, tier)) continue;
-    policy.evict(*victim);
-    PageState s = update(*victim, [&](PageState& n) { n.set_tracked(tier, false); });
-    ++counters_.tiers[at(tier)].evictions;
-    if (s.only_copy_from(tier)) {
-      start_writeback(*victim, tier, true, nullptr, actions);
-      return Grab::pending;
-    }
-    drop_copy(*victim, tier);
-    return Grab::frame;
+    std::optional<policies::PageId> victim = parts_.eviction[at(tier)]->victim(filter);
+    if (!victim) return false;
+    if (evict_page(*victim, tier, nullptr, actions)) return true;
   }
-  return Grab::none;
+  return false;
+}
+
+// Evicts page from tier unless it is pinned there or busy: a copy held below too is dropped at
+// once, the only copy is written down first and its frame freed when that is confirmed. waiter
+// (may be null) is told when the eviction is over. Returns false, with nothing changed, when
+// the page could not be made busy.
+bool MigrationEngine::evict_page(PageId page, Tier tier, const PageRequest* waiter,
+                                 Actions& actions) {
+  if (!set_busy_if_unpinned(page, tier)) return false;
+  bool tracked = false;
+  // Busy now, so the valid copies hold still: the state after this is what decides.
+  const PageState s = update(page, [&](PageState& n) {
+    tracked = n.tracked(tier);
+    n.set_tracked(tier, false);
+  });
+  if (tracked) parts_.eviction[at(tier)]->evict(page);
+  ++counters_.tiers[at(tier)].evictions;
+  if (s.only_copy_from(tier)) {
+    start_writeback(page, tier, true, waiter, actions);
+  } else {
+    drop_copy(page, tier);
+    if (waiter != nullptr) done(*waiter, nullptr, true, actions);
+  }
+  return true;
 }
 
 // The page is busy (the caller set it) and another tier holds the same bytes: let the copy in

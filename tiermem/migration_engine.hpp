@@ -160,7 +160,6 @@ class MigrationEngine {
  private:
   struct PageOp;
   struct Actions;
-  enum class Grab : uint8_t { frame, pending, none };
 
   void advance(const PageRequest& request, Actions& actions);
   void advance_pin(const PageRequest& request, Actions& actions);
@@ -179,7 +178,8 @@ class MigrationEngine {
   bool service_waiting(Tier tier, Actions& actions);
   bool may_free_later(Tier tier) const;
   void settle(Actions& actions);
-  Grab evict_one(Tier tier, bool clean_only, Actions& actions);
+  bool evict_one(Tier tier, bool clean_only, Actions& actions);
+  bool evict_page(PageId page, Tier tier, const PageRequest* waiter, Actions& actions);
   void drop_copy(PageId page, Tier tier, bool unread = false);
   void step_done(PageOp& op, const io::Result& result) noexcept;
   void finish_fetch(PageOp& op, Actions& actions);
