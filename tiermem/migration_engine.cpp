@@ -574,11 +574,20 @@ bool MigrationEngine::evict_page(PageId page, Tier tier, const PageRequest* wait
 // never held the page's bytes (a failed write pin's); the page may be left with no copy, that
 // is unbacked, as it was before.
 void MigrationEngine::drop_copy(PageId page, Tier tier, [[maybe_unused]] bool unread) {
-  PageEntry& entry = parts_.pages[page];
-  PageState s{entry.state.load(std::memory_order_acquire)};
+  [[maybe_unused]] const PageState s{parts_.pages[page].state.load(std::memory_order_acquire)};
   assert(s.busy() && s.valid(tier) && s.pins(tier) == 0 &&
          (unread || (s.valid_mask() & ~PageState::tier_bit(tier)) != 0) &&
          "dropping the last copy");
+  release_copy(page, tier);
+  update(page, [](PageState& n) { n.set_busy(false); });
+}
+
+// The busy page's copy in tier goes: out of the eviction policy, its place closed, its frame
+// free, its valid bit cleared. A dram copy that prefetch brought and no pin used was useless.
+void MigrationEngine::release_copy(PageId page, Tier tier) {
+  PageEntry& entry = parts_.pages[page];
+  // Busy: no pin changes the bits read here.
+  const PageState s{entry.state.load(std::memory_order_acquire)};
   if (s.tracked(tier)) parts_.eviction[at(tier)]->remove(page);
   try {
     arena(tier).unmap(view_place(page, tier), parts_.page_size);
@@ -592,7 +601,6 @@ void MigrationEngine::drop_copy(PageId page, Tier tier, [[maybe_unused]] bool un
     n.set_valid(tier, false);
     n.set_tracked(tier, false);
     if (tier == Tier::dram) n.set_prefetched(false);
-    n.set_busy(false);
   });
 }
 
@@ -710,20 +718,7 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
   ++counters_.tiers[at(from)].writebacks;
   ++counters_.moves[at(from)][at(below)];
   counters_.moved_bytes[at(from)][at(below)] += parts_.page_size;
-  if (op.evicting) {
-    try {
-      arena(from).unmap(view_place(op.page, from), parts_.page_size);
-    } catch (const Error& e) {
-      support::log().critical("{}", e.what());
-    }
-    free_frames_[at(from)].give(entry.frame[at(from)]);
-    entry.frame[at(from)] = kNoFrame;
-    PageState s = update(op.page, [&](PageState& n) {
-      n.set_valid(from, false);
-      if (from == Tier::dram) n.set_prefetched(false);
-    });
-    if (s.prefetched() && from == Tier::dram) ++counters_.prefetch_useless;
-  }
+  if (op.evicting) release_copy(op.page, from);
   end_op(op, nullptr, actions);
 }
 

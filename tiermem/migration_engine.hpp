@@ -181,6 +181,7 @@ class MigrationEngine {
   bool evict_one(Tier tier, bool clean_only, Actions& actions);
   bool evict_page(PageId page, Tier tier, const PageRequest* waiter, Actions& actions);
   void drop_copy(PageId page, Tier tier, bool unread = false);
+  void release_copy(PageId page, Tier tier);
   void step_done(PageOp& op, const io::Result& result) noexcept;
   void finish_fetch(PageOp& op, Actions& actions);
   void finish_writeback(PageOp& op, Actions& actions);
