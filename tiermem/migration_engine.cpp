@@ -651,26 +651,35 @@ void MigrationEngine::step_done(PageOp& op, const io::Result& result) noexcept {
   run(actions);
 }
 
-void MigrationEngine::finish_fetch(PageOp& op, Actions& actions) {
-  PageEntry& entry = parts_.pages[op.page];
-  const Tier tier = op.tier;
+// The frame op filled becomes the page's copy in op.frame_tier: mapped at the page's place,
+// valid, tracked by the tier's eviction policy. When mapping fails the frame goes back and op
+// ends with the error (op is gone then); returns whether it succeeded.
+bool MigrationEngine::install_frame(PageOp& op, bool prefetched, Actions& actions) {
+  const Tier tier = op.frame_tier;
   try {
     arena(tier).map(view_place(op.page, tier), op.frame);
   } catch (const Error& e) {
     free_frames_[at(tier)].give(op.frame);
     op.frame = kNoFrame;
     Failure failure{e.code(), e.what(), e.sys_errno()};
-    return end_op(op, &failure, actions);
+    end_op(op, &failure, actions);
+    return false;
   }
-  entry.frame[at(tier)] = op.frame;
+  parts_.pages[op.page].frame[at(tier)] = op.frame;
   op.frame = kNoFrame;  // the page owns it now
-  const bool prefetched = op.prefetch && !op.claimed && op.waiters.empty() && tier == Tier::dram;
   update(op.page, [&](PageState& s) {
     s.set_valid(tier, true);
     s.set_tracked(tier, true);
     if (prefetched) s.set_prefetched(true);
   });
   parts_.eviction[at(tier)]->insert(observer_.arrival(op.page, tier));
+  return true;
+}
+
+void MigrationEngine::finish_fetch(PageOp& op, Actions& actions) {
+  const Tier tier = op.tier;
+  const bool prefetched = op.prefetch && !op.claimed && op.waiters.empty() && tier == Tier::dram;
+  if (!install_frame(op, prefetched, actions)) return;
   using Step = PageOp::Step;
   Tier from = op.step == Step::nvme_read || op.step == Step::gpu_direct ? Tier::nvme
               : op.step == Step::gpu_out                                ? Tier::gpu
@@ -685,33 +694,19 @@ void MigrationEngine::finish_fetch(PageOp& op, Actions& actions) {
 }
 
 void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
-  PageEntry& entry = parts_.pages[op.page];
   const Tier from = op.tier;
   const Tier below = from == Tier::gpu ? Tier::dram : Tier::nvme;
-  PageState now{entry.state.load(std::memory_order_acquire)};
+  PageState now{parts_.pages[op.page].state.load(std::memory_order_acquire)};
   // A flush's copy is good only if no write pin could have changed the bytes meanwhile.
   const bool copy_good =
       op.evicting || (op.clean_ok && now.writers() == 0 && now.epoch() == op.epoch);
   if (below == Tier::dram) {
     if (copy_good) {
-      try {
-        arena(Tier::dram).map(view_place(op.page, Tier::dram), op.frame);
-      } catch (const Error& e) {
-        free_frames_[at(Tier::dram)].give(op.frame);
-        op.frame = kNoFrame;
-        Failure failure{e.code(), e.what(), e.sys_errno()};
-        return end_op(op, &failure, actions);
-      }
-      entry.frame[at(Tier::dram)] = op.frame;
-      update(op.page, [](PageState& s) {
-        s.set_valid(Tier::dram, true);
-        s.set_tracked(Tier::dram, true);
-      });
-      parts_.eviction[at(Tier::dram)]->insert(observer_.arrival(op.page, Tier::dram));
+      if (!install_frame(op, false, actions)) return;
     } else {
       free_frames_[at(Tier::dram)].give(op.frame);
+      op.frame = kNoFrame;
     }
-    op.frame = kNoFrame;
   } else if (copy_good) {
     update(op.page, [](PageState& s) { s.set_valid(Tier::nvme, true); });
   }

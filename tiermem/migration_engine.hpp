@@ -183,6 +183,7 @@ class MigrationEngine {
   void drop_copy(PageId page, Tier tier, bool unread = false);
   void release_copy(PageId page, Tier tier);
   void step_done(PageOp& op, const io::Result& result) noexcept;
+  bool install_frame(PageOp& op, bool prefetched, Actions& actions);
   void finish_fetch(PageOp& op, Actions& actions);
   void finish_writeback(PageOp& op, Actions& actions);
   void end_op(PageOp& op, const Failure* failure, Actions& actions);
