@@ -11,10 +11,6 @@ namespace tiermem::detail {
 
 namespace {
 
-int at(Tier tier) {
-  return static_cast<int>(tier);
-}
-
 // Collects the prefetch policy's proposals.
 struct ProposalSink final : policies::PrefetchSink {
   std::vector<policies::PrefetchProposal>& out;

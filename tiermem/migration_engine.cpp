@@ -16,9 +16,6 @@ namespace tiermem::detail {
 
 namespace {
 
-int at(Tier tier) {
-  return static_cast<int>(tier);
-}
 Tier other(Tier tier) {
   return tier == Tier::gpu ? Tier::dram : Tier::gpu;
 }

@@ -207,7 +207,7 @@ class MigrationEngine {
   std::unordered_map<PageId, PageOp*> ops_;
   FramePool free_frames_[2];
   std::deque<PageOp*> waiting_[2];  // operations waiting for a frame, oldest first
-  uint32_t in_flight_[2] = {};      // operations holding a frame of, or freeing one in, a tier
+  uint32_t in_flight_[2] = {};      // operations given a frame of a tier, filling it
   uint32_t freeing_[2] = {};        // evicting write-backs that will free a frame of a tier
   uint32_t flushing_[2] = {};       // flushes out of a tier: each leaves a page evictable (clean)
   uint64_t prefetch_bytes_ = 0;     // prefetch fetches under way

@@ -23,6 +23,11 @@
 
 namespace tiermem::detail {
 
+// A tier as the index of per-tier arrays.
+constexpr int at(Tier tier) {
+  return static_cast<int>(tier);
+}
+
 struct PageState {
   uint64_t word = 0;
 

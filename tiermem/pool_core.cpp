@@ -21,10 +21,6 @@ namespace tiermem::detail {
 
 namespace {
 
-int at(Tier tier) {
-  return static_cast<int>(tier);
-}
-
 // A pin waiting for the migration engine: it completes the future with the Pin, or, on error,
 // unpins what it got and completes the future with the error.
 class PinJob final : public Job {
@@ -298,6 +294,10 @@ PoolCore::PageSpan PoolCore::page_span(const TensorRecord& record, ByteRange ran
           static_cast<uint32_t>(last - first + 1)};
 }
 
+FrameArena& PoolCore::arena(Tier tier) noexcept {
+  return tier == Tier::gpu ? gpu_->arena() : *dram_;
+}
+
 void PoolCore::check_pinnable(Tier tier) const {
   if (tier == Tier::nvme) {
     throw Error(Errc::invalid_argument, "only the gpu and dram tiers can be pinned, not nvme");
@@ -313,13 +313,13 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   check_pinnable(tier);
   if (stream) gpu_->check_stream(*stream);
   const PageSpan span = page_span(record, range);
-  FrameArena& arena = tier == Tier::gpu ? gpu_->arena() : *dram_;
-  if (span.count > arena.frame_count()) {
-    throw Error(Errc::out_of_space,
-                fmt::format("a pin of {} pages ({}) of tensor '{}' can never fit the {} tier's "
-                            "{} frames",
-                            span.count, format_size(span.length), record.name, to_string(tier),
-                            arena.frame_count()));
+  const uint32_t frames = arena(tier).frame_count();
+  if (span.count > frames) {
+    throw Error(
+        Errc::out_of_space,
+        fmt::format("a pin of {} pages ({}) of tensor '{}' can never fit the {} tier's "
+                    "{} frames",
+                    span.count, format_size(span.length), record.name, to_string(tier), frames));
   }
   const bool write = access != Access::read;
   const PageId first = record.first_page + span.first;
@@ -425,7 +425,7 @@ Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, u
 // frames are consecutive, else the places, shown now. The pages are pinned, so their frames
 // hold still.
 std::byte* PoolCore::pin_address(Tier tier, PageId first, uint32_t count) {
-  FrameArena& arena = tier == Tier::gpu ? gpu_->arena() : *dram_;
+  FrameArena& arena = this->arena(tier);
   std::byte* place = arena.view_base() + (first << page_shift_);
   if (!arena.maps_lazily()) return place;
   const int t = at(tier);
@@ -590,10 +590,9 @@ Stats PoolCore::stats() {
   engine_->fill_stats(s);
   AccessCounters counters = log_.counters();
   for (Tier tier : {Tier::gpu, Tier::dram}) {
+    if (tier == Tier::gpu && !gpu_) continue;
     TierStats& t = s.tiers[at(tier)];
-    const FrameArena* arena = tier == Tier::gpu ? (gpu_ ? &gpu_->arena() : nullptr) : dram_.get();
-    if (arena == nullptr) continue;
-    t.frames = arena->frame_count();
+    t.frames = arena(tier).frame_count();
     t.capacity_bytes = t.frames * page_size_;
     t.hits = counters.hits[at(tier)];
   }

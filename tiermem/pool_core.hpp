@@ -95,6 +95,7 @@ class PoolCore {
     std::future<Pin> later;  // set otherwise
   };
 
+  FrameArena& arena(Tier tier) noexcept;  // gpu: only with a gpu tier
   PageSpan page_span(const TensorRecord& record, ByteRange range) const;
   std::byte* pin_address(Tier tier, PageId first, uint32_t count);
   void check_pinnable(Tier tier) const;
