@@ -527,7 +527,7 @@ void PoolCore::flush(const Tensor* tensor) {
     add(record(*tensor));
   } else {
     std::lock_guard lock(tensors_mutex_);
-    tensors_.for_each_live(add);
+    tensors_.for_each_live([&](uint32_t, const TensorRecord& record) { add(record); });
   }
   wait_for(requests);
 }
@@ -548,12 +548,9 @@ void PoolCore::set_schedule(std::span<const ScheduleStep> steps) {
 void PoolCore::start_trace(const std::string& path) {
   std::lock_guard lock(tensors_mutex_);  // no tensor comes or goes while they are declared
   std::vector<std::pair<uint32_t, uint32_t>> live;
-  for (uint32_t slot = 0; slot < tensors_.slots(); ++slot) {
-    const TensorRecord& record = tensors_[slot];
-    if (record.generation.load(std::memory_order_acquire) & 1) {
-      live.emplace_back(slot, record.page_count);
-    }
-  }
+  tensors_.for_each_live([&](uint32_t slot, const TensorRecord& record) {
+    live.emplace_back(slot, record.page_count);
+  });
   engine_->start_trace(std::make_unique<TraceWriter>(path, page_size_), live);
 }
 

@@ -53,12 +53,12 @@ class TensorTable {
   // Slots handed out so far, live or free. Callers serialise it with acquire/release.
   uint32_t slots() const noexcept { return used_chunks_ * kChunkSlots; }
 
-  // Calls fn(record) for every live tensor. Callers serialise it with acquire/release.
+  // Calls fn(slot, record) for every live tensor. Callers serialise it with acquire/release.
   template <class Fn>
   void for_each_live(Fn&& fn) {
     for (uint32_t slot = 0; slot < slots(); ++slot) {
       TensorRecord& record = (*this)[slot];
-      if (record.generation.load(std::memory_order_acquire) & 1) fn(record);
+      if (record.generation.load(std::memory_order_acquire) & 1) fn(slot, record);
     }
   }
 
