@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <fstream>
 #include <limits>
@@ -389,10 +390,15 @@ std::future<Pin> PoolCore::pin_async(const Tensor& tensor, Tier tier, Access acc
   return ready.get_future();
 }
 
-std::vector<uint32_t> PoolCore::gpu_frames(PageId first, uint32_t count) const {
-  std::vector<uint32_t> frames(count);
-  for (uint32_t i = 0; i < count; ++i) frames[i] = (*pages_)[first + i].frame[at(Tier::gpu)];
-  return frames;
+template <class Use>
+void PoolCore::with_gpu_frames(PageId first, uint32_t count, Use&& use) const {
+  std::array<uint32_t, 256> frames;
+  for (uint32_t done = 0; done < count;) {
+    const uint32_t n = std::min<uint32_t>(count - done, frames.size());
+    for (uint32_t i = 0; i < n; ++i) frames[i] = (*pages_)[first + done + i].frame[at(Tier::gpu)];
+    use(std::span<const uint32_t>(frames.data(), n));
+    done += n;
+  }
 }
 
 Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, uint64_t in_page,
@@ -400,7 +406,9 @@ Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, u
   std::byte* data = nullptr;
   try {
     if (tier == Tier::gpu && (stream || gpu_->begin_needed())) {
-      gpu_->begin_use(gpu_frames(first, count), stream ? &*stream : nullptr);
+      with_gpu_frames(first, count, [&](std::span<const uint32_t> frames) {
+        gpu_->begin_use(frames, stream ? &*stream : nullptr);
+      });
     }
     data = pin_address(tier, first, count) + in_page;
   } catch (...) {
@@ -462,7 +470,9 @@ void PoolCore::unpin(const Pin& pin) noexcept {
   if (pin.on_stream_) {
     // Before the counts drop, so that the frames are not given away unordered.
     try {
-      gpu_->end_use(gpu_frames(pin.first_page_, pin.page_count_), pin.stream_);
+      with_gpu_frames(pin.first_page_, pin.page_count_, [&](std::span<const uint32_t> frames) {
+        gpu_->end_use(frames, pin.stream_);
+      });
     } catch (const std::exception& e) {
       support::log().critical("unpin: {}; the stream's work may still be using the pages",
                               e.what());

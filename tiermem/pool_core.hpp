@@ -101,8 +101,10 @@ class PoolCore {
   void check_pinnable(Tier tier) const;
   PinStart start_pin(const Tensor& tensor, Tier tier, Access access, ByteRange range,
                      std::optional<GpuStream> stream);
-  // The gpu frames of pinned pages, for the backend's stream ordering.
-  std::vector<uint32_t> gpu_frames(PageId first, uint32_t count) const;
+  // Calls use(frames) with the gpu frames of pinned pages, for the backend's stream ordering,
+  // a bounded batch at a time so that pins and unpins allocate nothing.
+  template <class Use>
+  void with_gpu_frames(PageId first, uint32_t count, Use&& use) const;
   uint64_t wait_for(std::vector<PageRequest>& requests);
 
   Config config_;
