@@ -353,16 +353,15 @@ class CudaArena final : public FrameArena {
   void map(std::byte*, uint32_t) override {}
 
   // Maps the frame at the place and gives the device access to it. A place still mapped with
-  // another frame is unmapped first.
+  // another frame is unmapped first. Other retiring places are left to unmap(), which every
+  // eviction calls: show() runs once per page of a pin, and unmaps at once a place it retires.
   void show(std::byte* at, uint32_t frame) override {
     const CUdeviceptr place = as_device(at);
     std::lock_guard lock(mutex_);
-    if (auto it = mapped_.find(place); it != mapped_.end()) {
-      if (it->second == frame) return;
-      unmap_locked(it);
-    }
+    auto mapped = mapped_.find(place);
+    if (mapped != mapped_.end() && mapped->second == frame) return;
     CudaContextScope scope(context_);
-    retire(false);
+    if (mapped != mapped_.end()) unmap_locked(mapped);
     // The place's last mapping may still be retiring: its users must finish first.
     if (auto it = retiring_.find(place); it != retiring_.end()) {
       uses_.wait(it->second);
@@ -387,8 +386,10 @@ class CudaArena final : public FrameArena {
     std::lock_guard lock(mutex_);
     // Places are mapped one frame each, and cuMemUnmap takes whole mappings.
     auto it = mapped_.lower_bound(first);
-    while (it != mapped_.end() && it->first < first + bytes) it = unmap_locked(it);
+    auto in_range = [&] { return it != mapped_.end() && it->first < first + bytes; };
+    if (!in_range() && retiring_.empty()) return;  // the common case: no context switch
     CudaContextScope scope(context_);
+    while (in_range()) it = unmap_locked(it);
     retire(false);
   }
 
@@ -404,12 +405,12 @@ class CudaArena final : public FrameArena {
  private:
   using Places = std::map<CUdeviceptr, uint32_t>;
 
-  // Unmaps one place now, or lets it retire while its frame's users may still run.
+  // Unmaps one place now, or lets it retire while its frame's users may still run. The caller
+  // holds mutex_ and has made context_ current (retire() too).
   Places::iterator unmap_locked(Places::iterator it) {
     if (uses_.busy(it->second)) {
       retiring_.emplace(it->first, it->second);
     } else {
-      CudaContextScope scope(context_);
       cuda_check(cu().cuMemUnmap(it->first, frame_size()),
                  "unmapping a gpu frame from a tensor view");
     }
