@@ -187,27 +187,27 @@ class CopyStream {
   // after it; done is told when the event has passed, or at once when enqueueing failed.
   template <class Enqueue>
   void run(uint64_t bytes, io::Completion& done, Enqueue&& enqueue) noexcept {
-    CUresult r = CUDA_SUCCESS;
+    std::string failure;  // done is told outside the lock: it may start another copy here
     {
       std::lock_guard lock(mutex_);  // the queue's order is the stream's order
       try {
         CudaContextScope scope(context_);
-        r = enqueue(stream_);
+        CUresult r = enqueue(stream_);
         CUevent event = nullptr;
         if (r == CUDA_SUCCESS) r = take_event(event);
         if (r == CUDA_SUCCESS) r = cu().cuEventRecord(event, stream_);
         if (r == CUDA_SUCCESS) {
           queue_.push_back({event, &done, bytes});
-        } else if (event != nullptr) {
-          free_.push_back(event);
+        } else {
+          if (event != nullptr) free_.push_back(event);
+          failure = cuda_error_text(r);
         }
       } catch (const Error& e) {
-        support::log().error("gpu: {}", e.what());
-        r = CUDA_ERROR_UNKNOWN;
+        failure = e.what();
       }
     }
-    if (r != CUDA_SUCCESS) {
-      support::log().error("gpu: a copy on the {} stream failed: {}", name_, cuda_error_text(r));
+    if (!failure.empty()) {
+      support::log().error("gpu: a copy on the {} stream failed: {}", name_, failure);
       done.complete({.bytes = 0, .error = EIO});
       return;
     }
