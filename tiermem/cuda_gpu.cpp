@@ -292,20 +292,19 @@ class CudaArena final : public FrameArena {
                       "gpu.backend=emulated",
                       format_size(frame_size), device, device_name, format_size(granularity)));
     }
-    const uint64_t bytes = static_cast<uint64_t>(frames) * frame_size;
     size_t free_bytes = 0, total_bytes = 0;
     cuda_check(cu().cuMemGetInfo(&free_bytes, &total_bytes), "asking the device's free memory");
     auto out_of_memory = [&](uint64_t got) {
       return Error(
           Errc::system,
           fmt::format("gpu.capacity {}: CUDA device {} ({}) has {} free of {}{}",
-                      format_size(bytes), device, device_name, format_size(free_bytes),
+                      format_size(bytes()), device, device_name, format_size(free_bytes),
                       format_size(total_bytes),
                       got == 0 ? std::string()
                                : fmt::format("; it ran out after {} of frames", format_size(got))),
           ENOMEM);
     };
-    if (bytes > free_bytes) throw out_of_memory(0);
+    if (bytes() > free_bytes) throw out_of_memory(0);
 
     access_.location = prop.location;
     access_.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
@@ -318,13 +317,13 @@ class CudaArena final : public FrameArena {
         cuda_check(r, "creating a gpu frame (cuMemCreate)");
         handles_.push_back(handle);
       }
-      cuda_check(cu().cuMemAddressReserve(&linear_, bytes, granularity, 0, 0),
-                 fmt::format("reserving {} of device addresses", format_size(bytes)));
+      cuda_check(cu().cuMemAddressReserve(&linear_, bytes(), granularity, 0, 0),
+                 fmt::format("reserving {} of device addresses", format_size(bytes())));
       for (uint32_t f = 0; f < frames; ++f) {
         cuda_check(cu().cuMemMap(linear_ + f * frame_size, frame_size, 0, handles_[f], 0),
                    "mapping a gpu frame into the linear view");
       }
-      cuda_check(cu().cuMemSetAccess(linear_, bytes, &access_, 1),
+      cuda_check(cu().cuMemSetAccess(linear_, bytes(), &access_, 1),
                  "giving the device access to its frames");
       view_bytes_ = view_pages * frame_size;
       if (view_bytes_ > 0) {
@@ -440,11 +439,10 @@ class CudaArena final : public FrameArena {
     retiring_.clear();
     if (views_ != 0) cu().cuMemAddressFree(views_, view_bytes_);
     if (linear_ != 0) {
-      const uint64_t bytes = static_cast<uint64_t>(frame_count()) * frame_size();
       for (size_t f = 0; f < handles_.size(); ++f) {
         cu().cuMemUnmap(linear_ + f * frame_size(), frame_size());
       }
-      cu().cuMemAddressFree(linear_, bytes);
+      cu().cuMemAddressFree(linear_, bytes());
     }
     for (CUmemGenericAllocationHandle handle : handles_) cu().cuMemRelease(handle);
     handles_.clear();
@@ -544,8 +542,7 @@ class CudaGpu final : public GpuBackend {
         d2h_(context_.get(), "device-to-host") {
     support::log().info("gpu: CUDA device {} ({}, driver {}.{}): {} frames of {} ({})", device_,
                         name_, cu().version / 1000, cu().version % 1000 / 10, frames,
-                        format_size(frame_size),
-                        format_size(static_cast<uint64_t>(frames) * frame_size));
+                        format_size(frame_size), format_size(arena_.bytes()));
   }
   ~CudaGpu() override {
     try {
@@ -582,9 +579,8 @@ class CudaGpu final : public GpuBackend {
   void attach_storage(std::span<const io::File* const> files) override {
     files_.reset();
     if (files.empty()) return;
-    files_ =
-        CudaFileReader::open(direct_storage_, context_.get(), files, arena_.linear(),
-                             static_cast<uint64_t>(arena_.frame_count()) * arena_.frame_size());
+    files_ = CudaFileReader::open(direct_storage_, context_.get(), files, arena_.linear(),
+                                  arena_.bytes());
   }
   bool reads_direct() const noexcept override { return files_ != nullptr; }
   void read_direct(uint32_t frame, const io::File& file, uint64_t offset, uint64_t bytes,

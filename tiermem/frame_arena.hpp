@@ -24,6 +24,7 @@ class FrameArena {
 
   uint32_t frame_count() const noexcept { return frames_; }
   uint64_t frame_size() const noexcept { return frame_size_; }
+  uint64_t bytes() const noexcept { return static_cast<uint64_t>(frames_) * frame_size_; }
 
   // The frame's address in the linear view.
   virtual std::byte* frame_address(uint32_t frame) const noexcept = 0;
