@@ -344,7 +344,7 @@ class CudaArena final : public FrameArena {
   }
   std::byte* view_base() const noexcept override { return as_pointer(views_); }
 
-  // Places are mapped lazily (FrameArena::maps_lazily): cuMemSetAccess costs about 30 us per
+  // Places are mapped lazily (FrameArena::maps_lazily): cuMemSetAccess costs 25-30 us per
   // mapping on an H100 (cuMemMap about 1 us; one call over many mappings costs as much as one
   // call each), as long as copying a 2 MiB page over PCIe, and the driver serialises it. Pins
   // of one page or of consecutive frames use the linear view and need no mapping at all.
