@@ -22,14 +22,19 @@ spdlog::level::level_enum parse_level(std::string_view name) {
                                 "' (known: trace, debug, info, warn, error, critical, off)");
 }
 
+// $TIERMEM_LOG when set, else warn.
+std::string_view default_level() {
+  const char* env = std::getenv("TIERMEM_LOG");
+  return env != nullptr && *env != '\0' ? std::string_view(env) : std::string_view("warn");
+}
+
 std::shared_ptr<spdlog::logger> make_logger() {
   // The sink goes to stderr so that tools can keep stdout for their results.
   auto logger = spdlog::get("tiermem");
   if (!logger) {
     logger = spdlog::stderr_color_mt("tiermem");
   }
-  const char* env = std::getenv("TIERMEM_LOG");
-  logger->set_level(env != nullptr && *env != '\0' ? parse_level(env) : spdlog::level::warn);
+  logger->set_level(parse_level(default_level()));
   return logger;
 }
 
@@ -41,11 +46,7 @@ spdlog::logger& log() {
 }
 
 void set_log_level(std::string_view level) {
-  if (level.empty()) {
-    const char* env = std::getenv("TIERMEM_LOG");
-    level = env != nullptr && *env != '\0' ? std::string_view(env) : std::string_view("warn");
-  }
-  log().set_level(parse_level(level));
+  log().set_level(parse_level(level.empty() ? default_level() : level));
 }
 
 }  // namespace tiermem::support

@@ -90,20 +90,15 @@ tiermem::Tier tier_of(int tier) {
 
 // Copies text into buffer of size bytes, NUL-terminated; ETRUNCATED when it does not fit.
 int copy_out(const std::string& text, char* buffer, size_t size) {
-  if (buffer == nullptr || size == 0) {
-    last_error = "output buffer of " + std::to_string(size) + " bytes; " +
-                 std::to_string(text.size() + 1) + " are needed";
-    return TIERMEM_ETRUNCATED;
+  if (buffer != nullptr && size != 0) {
+    size_t n = std::min(text.size(), size - 1);
+    std::memcpy(buffer, text.data(), n);
+    buffer[n] = '\0';
+    if (n == text.size()) return TIERMEM_OK;
   }
-  size_t n = std::min(text.size(), size - 1);
-  std::memcpy(buffer, text.data(), n);
-  buffer[n] = '\0';
-  if (n < text.size()) {
-    last_error = "output buffer of " + std::to_string(size) + " bytes; " +
-                 std::to_string(text.size() + 1) + " are needed";
-    return TIERMEM_ETRUNCATED;
-  }
-  return TIERMEM_OK;
+  last_error = "output buffer of " + std::to_string(size) + " bytes; " +
+               std::to_string(text.size() + 1) + " are needed";
+  return TIERMEM_ETRUNCATED;
 }
 
 }  // namespace

@@ -7,8 +7,10 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <sstream>
 #include <variant>
@@ -176,6 +178,13 @@ void apply_json(Config& config, const boost::json::object& object, const std::st
   }
 }
 
+void check_one_of(std::string_view key, std::string_view value,
+                  std::initializer_list<std::string_view> allowed) {
+  if (std::ranges::find(allowed, value) != allowed.end()) return;
+  throw Error(Errc::invalid_argument,
+              fmt::format("{} '{}' is not one of {}", key, value, fmt::join(allowed, ", ")));
+}
+
 }  // namespace
 
 uint64_t parse_size(std::string_view text) {
@@ -341,17 +350,9 @@ void Config::validate() const {
   if (gpu.capacity / page_size > std::numeric_limits<uint32_t>::max()) {
     fail(fmt::format("gpu.capacity {} holds more than 2^32-1 pages", format_size(gpu.capacity)));
   }
-  if (gpu.backend != "auto" && gpu.backend != "cuda" && gpu.backend != "emulated") {
-    fail(fmt::format("gpu.backend '{}' is not one of auto, cuda, emulated", gpu.backend));
-  }
-  if (gpu.direct_storage != "auto" && gpu.direct_storage != "on" && gpu.direct_storage != "off") {
-    fail(fmt::format("gpu.direct_storage '{}' is not one of auto, on, off", gpu.direct_storage));
-  }
-  if (dram.huge_pages != "auto" && dram.huge_pages != "hugetlb" && dram.huge_pages != "thp" &&
-      dram.huge_pages != "off") {
-    fail(
-        fmt::format("dram.huge_pages '{}' is not one of auto, hugetlb, thp, off", dram.huge_pages));
-  }
+  check_one_of("gpu.backend", gpu.backend, {"auto", "cuda", "emulated"});
+  check_one_of("gpu.direct_storage", gpu.direct_storage, {"auto", "on", "off"});
+  check_one_of("dram.huge_pages", dram.huge_pages, {"auto", "hugetlb", "thp", "off"});
   uint64_t dir_count = nvme.dirs.empty() ? 1 : nvme.dirs.size();
   if (nvme.capacity / dir_count < page_size) {
     fail(fmt::format("nvme.capacity {} gives each of {} directories less than one page ({})",
@@ -365,9 +366,7 @@ void Config::validate() const {
     fail(fmt::format("nvme.stripe {} is not a multiple of page_size {}", format_size(nvme.stripe),
                      format_size(page_size)));
   }
-  if (io.engine != "auto" && io.engine != "uring" && io.engine != "psync") {
-    fail(fmt::format("io.engine '{}' is not one of auto, uring, psync", io.engine));
-  }
+  check_one_of("io.engine", io.engine, {"auto", "uring", "psync"});
   if (io.threads < 1 || io.threads > 256) {
     fail(fmt::format("io.threads {} is outside 1 to 256", io.threads));
   }

@@ -145,7 +145,6 @@ std::unique_ptr<CudaFileReader> CudaFileReader::open(const std::string& mode, CU
   const CuFileApi& api = cufile();
   if (!api.ok) return fallback(api.why_not);
   std::unique_ptr<CudaFileReader> reader(new CudaFileReader(api, context, device_base));
-  reader->kind_ = nvidia_fs ? "nvidia-fs" : "compatibility mode";
   for (const io::File* file : files) {
     std::string why_not;
     const int fd = reopen_for_cufile(*file, why_not);
@@ -176,7 +175,7 @@ std::unique_ptr<CudaFileReader> CudaFileReader::open(const std::string& mode, CU
   support::log().info(
       "gpu: GPUDirect Storage through cuFile ({}) reads NVMe pages into the gpu "
       "tier",
-      reader->kind_);
+      nvidia_fs ? "nvidia-fs" : "compatibility mode");
   return reader;
 }
 

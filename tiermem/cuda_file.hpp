@@ -46,9 +46,6 @@ class CudaFileReader {
   void read(const io::File& file, uint64_t offset, uint64_t device_offset, uint64_t bytes,
             io::Completion& done);
 
-  // "nvidia-fs" or "compatibility mode".
-  const std::string& kind() const noexcept { return kind_; }
-
  private:
   struct Read {
     void* handle;
@@ -63,7 +60,6 @@ class CudaFileReader {
   CUcontext context_;
   CUdeviceptr device_base_;
   bool buffer_registered_ = false;
-  std::string kind_;
   std::unordered_map<const io::File*, void*> handles_;  // cuFile handles of the tier's files
   std::vector<int> fds_;                                // the descriptors cuFile reads through
   std::mutex mutex_;

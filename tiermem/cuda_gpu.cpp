@@ -187,27 +187,27 @@ class CopyStream {
   // after it; done is told when the event has passed, or at once when enqueueing failed.
   template <class Enqueue>
   void run(uint64_t bytes, io::Completion& done, Enqueue&& enqueue) noexcept {
-    CUresult r = CUDA_SUCCESS;
+    std::string failure;  // done is told outside the lock: it may start another copy here
     {
       std::lock_guard lock(mutex_);  // the queue's order is the stream's order
       try {
         CudaContextScope scope(context_);
-        r = enqueue(stream_);
+        CUresult r = enqueue(stream_);
         CUevent event = nullptr;
         if (r == CUDA_SUCCESS) r = take_event(event);
         if (r == CUDA_SUCCESS) r = cu().cuEventRecord(event, stream_);
         if (r == CUDA_SUCCESS) {
           queue_.push_back({event, &done, bytes});
-        } else if (event != nullptr) {
-          free_.push_back(event);
+        } else {
+          if (event != nullptr) free_.push_back(event);
+          failure = cuda_error_text(r);
         }
       } catch (const Error& e) {
-        support::log().error("gpu: {}", e.what());
-        r = CUDA_ERROR_UNKNOWN;
+        failure = e.what();
       }
     }
-    if (r != CUDA_SUCCESS) {
-      support::log().error("gpu: a copy on the {} stream failed: {}", name_, cuda_error_text(r));
+    if (!failure.empty()) {
+      support::log().error("gpu: a copy on the {} stream failed: {}", name_, failure);
       done.complete({.bytes = 0, .error = EIO});
       return;
     }
@@ -292,20 +292,19 @@ class CudaArena final : public FrameArena {
                       "gpu.backend=emulated",
                       format_size(frame_size), device, device_name, format_size(granularity)));
     }
-    const uint64_t bytes = static_cast<uint64_t>(frames) * frame_size;
     size_t free_bytes = 0, total_bytes = 0;
     cuda_check(cu().cuMemGetInfo(&free_bytes, &total_bytes), "asking the device's free memory");
     auto out_of_memory = [&](uint64_t got) {
       return Error(
           Errc::system,
           fmt::format("gpu.capacity {}: CUDA device {} ({}) has {} free of {}{}",
-                      format_size(bytes), device, device_name, format_size(free_bytes),
+                      format_size(bytes()), device, device_name, format_size(free_bytes),
                       format_size(total_bytes),
                       got == 0 ? std::string()
                                : fmt::format("; it ran out after {} of frames", format_size(got))),
           ENOMEM);
     };
-    if (bytes > free_bytes) throw out_of_memory(0);
+    if (bytes() > free_bytes) throw out_of_memory(0);
 
     access_.location = prop.location;
     access_.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
@@ -318,13 +317,13 @@ class CudaArena final : public FrameArena {
         cuda_check(r, "creating a gpu frame (cuMemCreate)");
         handles_.push_back(handle);
       }
-      cuda_check(cu().cuMemAddressReserve(&linear_, bytes, granularity, 0, 0),
-                 fmt::format("reserving {} of device addresses", format_size(bytes)));
+      cuda_check(cu().cuMemAddressReserve(&linear_, bytes(), granularity, 0, 0),
+                 fmt::format("reserving {} of device addresses", format_size(bytes())));
       for (uint32_t f = 0; f < frames; ++f) {
         cuda_check(cu().cuMemMap(linear_ + f * frame_size, frame_size, 0, handles_[f], 0),
                    "mapping a gpu frame into the linear view");
       }
-      cuda_check(cu().cuMemSetAccess(linear_, bytes, &access_, 1),
+      cuda_check(cu().cuMemSetAccess(linear_, bytes(), &access_, 1),
                  "giving the device access to its frames");
       view_bytes_ = view_pages * frame_size;
       if (view_bytes_ > 0) {
@@ -345,7 +344,7 @@ class CudaArena final : public FrameArena {
   }
   std::byte* view_base() const noexcept override { return as_pointer(views_); }
 
-  // Places are mapped lazily (FrameArena::maps_lazily): cuMemSetAccess costs about 30 us per
+  // Places are mapped lazily (FrameArena::maps_lazily): cuMemSetAccess costs 25-30 us per
   // mapping on an H100 (cuMemMap about 1 us; one call over many mappings costs as much as one
   // call each), as long as copying a 2 MiB page over PCIe, and the driver serialises it. Pins
   // of one page or of consecutive frames use the linear view and need no mapping at all.
@@ -353,16 +352,15 @@ class CudaArena final : public FrameArena {
   void map(std::byte*, uint32_t) override {}
 
   // Maps the frame at the place and gives the device access to it. A place still mapped with
-  // another frame is unmapped first.
+  // another frame is unmapped first. Other retiring places are left to unmap(), which every
+  // eviction calls: show() runs once per page of a pin, and unmaps at once a place it retires.
   void show(std::byte* at, uint32_t frame) override {
     const CUdeviceptr place = as_device(at);
     std::lock_guard lock(mutex_);
-    if (auto it = mapped_.find(place); it != mapped_.end()) {
-      if (it->second == frame) return;
-      unmap_locked(it);
-    }
+    auto mapped = mapped_.find(place);
+    if (mapped != mapped_.end() && mapped->second == frame) return;
     CudaContextScope scope(context_);
-    retire(false);
+    if (mapped != mapped_.end()) unmap_locked(mapped);
     // The place's last mapping may still be retiring: its users must finish first.
     if (auto it = retiring_.find(place); it != retiring_.end()) {
       uses_.wait(it->second);
@@ -387,8 +385,10 @@ class CudaArena final : public FrameArena {
     std::lock_guard lock(mutex_);
     // Places are mapped one frame each, and cuMemUnmap takes whole mappings.
     auto it = mapped_.lower_bound(first);
-    while (it != mapped_.end() && it->first < first + bytes) it = unmap_locked(it);
+    auto in_range = [&] { return it != mapped_.end() && it->first < first + bytes; };
+    if (!in_range() && retiring_.empty()) return;  // the common case: no context switch
     CudaContextScope scope(context_);
+    while (in_range()) it = unmap_locked(it);
     retire(false);
   }
 
@@ -404,12 +404,12 @@ class CudaArena final : public FrameArena {
  private:
   using Places = std::map<CUdeviceptr, uint32_t>;
 
-  // Unmaps one place now, or lets it retire while its frame's users may still run.
+  // Unmaps one place now, or lets it retire while its frame's users may still run. The caller
+  // holds mutex_ and has made context_ current (retire() too).
   Places::iterator unmap_locked(Places::iterator it) {
     if (uses_.busy(it->second)) {
       retiring_.emplace(it->first, it->second);
     } else {
-      CudaContextScope scope(context_);
       cuda_check(cu().cuMemUnmap(it->first, frame_size()),
                  "unmapping a gpu frame from a tensor view");
     }
@@ -439,11 +439,10 @@ class CudaArena final : public FrameArena {
     retiring_.clear();
     if (views_ != 0) cu().cuMemAddressFree(views_, view_bytes_);
     if (linear_ != 0) {
-      const uint64_t bytes = static_cast<uint64_t>(frame_count()) * frame_size();
       for (size_t f = 0; f < handles_.size(); ++f) {
         cu().cuMemUnmap(linear_ + f * frame_size(), frame_size());
       }
-      cu().cuMemAddressFree(linear_, bytes);
+      cu().cuMemAddressFree(linear_, bytes());
     }
     for (CUmemGenericAllocationHandle handle : handles_) cu().cuMemRelease(handle);
     handles_.clear();
@@ -543,8 +542,7 @@ class CudaGpu final : public GpuBackend {
         d2h_(context_.get(), "device-to-host") {
     support::log().info("gpu: CUDA device {} ({}, driver {}.{}): {} frames of {} ({})", device_,
                         name_, cu().version / 1000, cu().version % 1000 / 10, frames,
-                        format_size(frame_size),
-                        format_size(static_cast<uint64_t>(frames) * frame_size));
+                        format_size(frame_size), format_size(arena_.bytes()));
   }
   ~CudaGpu() override {
     try {
@@ -581,9 +579,8 @@ class CudaGpu final : public GpuBackend {
   void attach_storage(std::span<const io::File* const> files) override {
     files_.reset();
     if (files.empty()) return;
-    files_ =
-        CudaFileReader::open(direct_storage_, context_.get(), files, arena_.linear(),
-                             static_cast<uint64_t>(arena_.frame_count()) * arena_.frame_size());
+    files_ = CudaFileReader::open(direct_storage_, context_.get(), files, arena_.linear(),
+                                  arena_.bytes());
   }
   bool reads_direct() const noexcept override { return files_ != nullptr; }
   void read_direct(uint32_t frame, const io::File& file, uint64_t offset, uint64_t bytes,

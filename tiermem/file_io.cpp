@@ -227,11 +227,14 @@ class Operation {
     }
     bounce_next_.store(head_end, std::memory_order_relaxed);
     bounce_end_ = tail_begin;
-    for (uint32_t i = 0; i < file_.io->window; ++i) {
+    // No more buffers than pieces: a short range must not allocate one only to find it done.
+    const uint64_t pieces = std::min<uint64_t>(
+        file_.io->window, support::div_ceil(tail_begin - head_end, file_.io->bounce_piece));
+    for (uint64_t i = 0; i < pieces; ++i) {
       auto part = std::make_unique<Part>(*this, file_.direct_file, 0, nullptr, 0, write_);
       part->bounce = LockedBuffer::allocate(file_.io->bounce_piece);
       part->request().buffer = part->bounce.data();
-      if (!next_bounce(*part)) break;
+      next_bounce(*part);  // true: nothing has started, so nothing has failed
       parts.push_back(part.release());
     }
   }

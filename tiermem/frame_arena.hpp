@@ -24,6 +24,7 @@ class FrameArena {
 
   uint32_t frame_count() const noexcept { return frames_; }
   uint64_t frame_size() const noexcept { return frame_size_; }
+  uint64_t bytes() const noexcept { return static_cast<uint64_t>(frames_) * frame_size_; }
 
   // The frame's address in the linear view.
   virtual std::byte* frame_address(uint32_t frame) const noexcept = 0;
@@ -40,8 +41,8 @@ class FrameArena {
   // An arena whose mappings are costly (device memory: a mapping costs about as long as
   // copying a 2 MiB page over PCIe) maps a page's place only when a pin needs it there, that
   // is, when the pin's frames are not consecutive; a pin of one page, or of pages in
-  // consecutive frames, uses the frames' own addresses. show(at, frame) maps now what map()
-  // noted; the page must be pinned.
+  // consecutive frames, uses the frames' own addresses: map() may do nothing, and
+  // show(at, frame) maps the pinned page's frame at its place when a pin needs it there.
   virtual bool maps_lazily() const noexcept { return false; }
   virtual void show(std::byte* /*at*/, uint32_t /*frame*/) {}
 

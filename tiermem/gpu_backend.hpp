@@ -58,7 +58,8 @@ class GpuBackend {
 
 // The backend config.backend asks for: "emulated", "cuda", or "auto" (CUDA when a device is
 // present, else the emulation, with a log line). Throws Error(unsupported) for "cuda" where it
-// cannot be had, naming why, and Error(invalid_argument) for a page size CUDA cannot map.
+// cannot be had, naming why, and Error(invalid_argument) for a page size CUDA cannot map or,
+// whenever CUDA is present (under "auto" too), for a gpu.device the driver does not see.
 // view_pages: places in the arena's view region (see frame_arena.hpp). host: the DRAM tier's
 // region, which copies come from and go to (the CUDA backend registers it).
 std::unique_ptr<GpuBackend> make_gpu_backend(const GpuTierConfig& config, uint32_t frames,

@@ -43,7 +43,6 @@ class HostArena final : public FrameArena {
   const std::string& huge_pages() const noexcept { return huge_pages_; }
   bool locked() const noexcept { return locked_; }
   std::byte* base() const noexcept { return base_; }
-  uint64_t bytes() const noexcept { return static_cast<uint64_t>(frame_count()) * frame_size(); }
 
  private:
   std::string name_;

@@ -490,10 +490,9 @@ bool MigrationEngine::service_waiting(Tier tier, Actions& actions) {
     if (!may_free_later(tier)) {
       Failure failure{
           Errc::tier_full,
-          fmt::format(
-              "no frame of the {} tier can be freed: all {} frames ({}) are pinned",
-              to_string(tier), arena(tier).frame_count(),
-              format_size(static_cast<uint64_t>(arena(tier).frame_count()) * parts_.page_size))};
+          fmt::format("no frame of the {} tier can be freed: all {} frames ({}) are pinned",
+                      to_string(tier), arena(tier).frame_count(),
+                      format_size(arena(tier).bytes()))};
       while (!waiting.empty()) {
         PageOp* op = waiting.front();
         waiting.pop_front();
