@@ -106,13 +106,15 @@ int run_demo(std::span<char*> args) {
       model_bytes += tensors.back().size_bytes();
     }
     pool.set_schedule(order);
+    // Read once: stats() locks the pool and copies, too costly for the timed loop.
+    const std::string gpu_backend = pool.stats().gpu_backend;
+    const bool device_memory = on_gpu && gpu_backend == "cuda";
     std::cout << fmt::format(
         "{} scaled to hidden {} and ffn {}: {} tensors in {} layers, {} of weights; dram tier "
         "{}{}; page size {}; eviction {}, prefetch {}\n",
         model.name, shape.hidden, shape.ffn, tensors.size(), shape.layers,
         human_bytes(static_cast<double>(model_bytes)), format_size(config.dram.capacity),
-        on_gpu ? fmt::format(", gpu tier {} ({})", format_size(config.gpu.capacity),
-                             pool.stats().gpu_backend)
+        on_gpu ? fmt::format(", gpu tier {} ({})", format_size(config.gpu.capacity), gpu_backend)
                : "",
         format_size(config.page_size), config.policy.eviction, config.policy.prefetch);
 
@@ -133,7 +135,7 @@ int run_demo(std::span<char*> args) {
     for (uint32_t token = 0; token < tokens; ++token) {
       for (const Tensor& tensor : tensors) {
         Pin pin = tensor.pin(tier, Access::read);
-        if (on_gpu && pool.stats().gpu_backend == "cuda") continue;  // device memory
+        if (device_memory) continue;  // not readable from the host
         const auto* bytes = static_cast<const unsigned char*>(pin.data());
         uint64_t sum = 0;
         for (uint64_t k = 0; k + 8 <= pin.size(); k += 8) {
