@@ -164,17 +164,10 @@ int run_demo(std::span<char*> args) {
         static_cast<double>(streamed) / stream_s / 1e9, hit_ratio, hits, misses, s.prefetch_issued,
         s.prefetch_useful, s.prefetch_late, s.prefetch_useless);
     std::cout << "pages moved (load and stream):\n";
-    boost::json::object moves;
-    for (int from = 0; from < kTierCount; ++from) {
-      for (int to = 0; to < kTierCount; ++to) {
-        if (s.moves[from][to] == 0) continue;
-        std::string pair = fmt::format("{}_to_{}", to_string(static_cast<Tier>(from)),
-                                       to_string(static_cast<Tier>(to)));
-        std::cout << fmt::format("  {:<14} {:>8} pages  {:>12}\n", pair, s.moves[from][to],
-                                 human_bytes(static_cast<double>(s.moved_bytes[from][to])));
-        moves[pair] = {{"pages", s.moves[from][to]}, {"bytes", s.moved_bytes[from][to]}};
-      }
-    }
+    for_each_move(s.moves, [&](const std::string& pair, int from, int to) {
+      std::cout << fmt::format("  {:<14} {:>8} pages  {:>12}\n", pair, s.moves[from][to],
+                               human_bytes(static_cast<double>(s.moved_bytes[from][to])));
+    });
     std::cout << fmt::format("  {:<14} {:>8} pages\n", "zero filled", s.zero_fills);
     if (s.dram_huge_pages == "none") {
       std::cout << "note: the dram tier has 4 KiB pages here; with huge pages (vm.nr_hugepages, or "
@@ -193,7 +186,6 @@ int run_demo(std::span<char*> args) {
       json["hit_ratio"] = hit_ratio;
       json["hits"] = hits;
       json["misses"] = misses;
-      json["moves"] = moves;
       json["checksum"] = checksum;
       json["stats"] = boost::json::parse(s.to_json());
       print_json_last(json);

@@ -50,16 +50,11 @@ int run_io_to_pool(const po::variables_map& vars, const std::string& to, const I
           : "");
   std::cout << fmt::format("{:.3f} GB/s ({:.2f} s)\n", outcome.gbps, outcome.seconds);
   boost::json::object moved;
-  for (int from = 0; from < kTierCount; ++from) {
-    for (int tier = 0; tier < kTierCount; ++tier) {
-      if (outcome.moved[from][tier] == 0) continue;
-      std::string pair = fmt::format("{}_to_{}", to_string(static_cast<Tier>(from)),
-                                     to_string(static_cast<Tier>(tier)));
-      std::cout << fmt::format("  {:<14} {:>12}\n", pair,
-                               human_bytes(static_cast<double>(outcome.moved[from][tier])));
-      moved[pair] = outcome.moved[from][tier];
-    }
-  }
+  for_each_move(outcome.moved, [&](const std::string& pair, int from, int tier) {
+    std::cout << fmt::format("  {:<14} {:>12}\n", pair,
+                             human_bytes(static_cast<double>(outcome.moved[from][tier])));
+    moved[pair] = outcome.moved[from][tier];
+  });
   if (vars.count("json")) {
     boost::json::object json;
     json["op"] = trial.write ? "write" : "read";
