@@ -90,9 +90,11 @@ int run_tune(std::span<char*> args) {
     if (op != "read") writes.push_back(true);
     std::vector<Point> points;
     uint64_t largest = 0;
+    const std::vector<uint64_t> qds = list_option(vars, "qds", false);
+    const std::vector<uint64_t> thread_counts = list_option(vars, "threads", false);
     for (uint64_t block : list_option(vars, "blocks", true)) {
-      for (uint64_t qd : list_option(vars, "qds", false)) {
-        for (uint64_t threads : list_option(vars, "threads", false)) {
+      for (uint64_t qd : qds) {
+        for (uint64_t threads : thread_counts) {
           points.push_back(Point{block, static_cast<uint32_t>(qd), static_cast<uint32_t>(threads)});
           largest = std::max(largest, block * qd * threads);
         }
