@@ -2,7 +2,6 @@
 // I/O engine over striped files, in GB/s, IOPS and latency percentiles.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <iostream>
 
 #include "tiermem/config.hpp"
@@ -122,7 +121,7 @@ int run_io(std::span<char*> args) {
     const std::string& to = vars["to"].as<std::string>();
     if (to != "buffer") return run_io_to_pool(vars, to, trial, target);
     uint64_t in_flight = uint64_t{trial.queue_depth} * trial.threads * trial.block;
-    IoBench bench(target, std::max(trial.block, std::min(in_flight, size_option(vars, "buffer"))));
+    IoBench bench(target, buffer_from(vars, trial.block, in_flight));
     if (!trial.write) bench.prepare_reads(trial);
     IoOutcome outcome = bench.run(trial);
 
