@@ -56,9 +56,7 @@ bool parse_args(std::span<char*> args, const po::options_description& options,
 int guarded(std::string_view name, const std::function<int()>& body) {
   try {
     return body();
-  } catch (const Error& e) {
-    std::cerr << "tiermem " << name << ": error: " << e.what() << "\n";
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // tiermem::Error among them
     std::cerr << "tiermem " << name << ": error: " << e.what() << "\n";
   }
   return 1;
