@@ -30,7 +30,8 @@ bool parse_args(std::span<char*> args, const po::options_description& options,
 // and exit status 1.
 int guarded(std::string_view name, const std::function<int()>& body);
 
-// Prints a report: human lines as given, and with json the object as the last line.
+// Prints report as one line of JSON; callers print it after their human lines, so that it is
+// the output's last line.
 void print_json_last(const boost::json::object& report);
 
 // Calls each(name, from, to) for every pair of tiers whose count is not zero, with the name
