@@ -39,7 +39,7 @@ while (($#)); do
     *) echo "io_vs_fio.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-for tool in fio jq "$tiermem"; do
+for tool in fio python3 "$tiermem"; do
   command -v "$tool" >/dev/null || { echo "io_vs_fio.sh: $tool not found" >&2; exit 2; }
 done
 
@@ -70,6 +70,14 @@ echo "file $file, $size; fio $(fio --version); $(nproc) CPUs; kernel $(uname -r)
 fio --name=layout --filename="$file" --size="$size" --bs=1M --rw=write --direct=1 \
   --ioengine=io_uring --iodepth=32 --output-format=json >/dev/null
 
+# Python that reads a JSON object j from stdin and defines print_numbers(object, keys...), which
+# prints those members on one line as jq does: integral values without ".0". Ends in a newline,
+# so that code appended to it runs after the definition rather than inside it.
+numbers='import json, sys
+j = json.load(sys.stdin)
+def print_numbers(o, *keys): print(*(int(o[k]) if o[k] == int(o[k]) else o[k] for k in keys))
+'
+
 # fio RW BS QD THREADS [EXTRA...]: prints "bytes_per_second iops". The threads split the file.
 run_fio() {
   local rw=$1 bs=$2 qd=$3 jobs=$4
@@ -80,8 +88,8 @@ run_fio() {
     --numjobs="$jobs" --size="$part" --offset_increment="$part" --direct=1 --ioengine=io_uring \
     --iodepth_batch_submit=$(((qd + 3) / 4)) --iodepth_batch_complete_max="$qd" \
     --fixedbufs --registerfiles --mem=mmaphuge --group_reporting --output-format=json "$@" |
-    jq -r --arg d "$([[ $rw == *write* ]] && echo write || echo read)" \
-      '.jobs[0][$d] | "\(.bw_bytes) \(.iops)"'
+    python3 -c "$numbers"'print_numbers(j["jobs"][0][sys.argv[1]], "bw_bytes", "iops")' \
+      "$([[ $rw == *write* ]] && echo write || echo read)"
 }
 
 # tiermem OP PATTERN BS QD THREADS ENGINE [EXTRA...]: prints "bytes_per_second iops".
@@ -90,7 +98,7 @@ run_tiermem() {
   shift 6
   "${pin[@]}" "$tiermem" io --file "$file" --size "$size" --op "$op" --pattern "$pattern" \
     --block "$bs" --qd "$qd" --threads "$jobs" --engine "$engine" --json "$@" |
-    tail -1 | jq -r '"\(.gbps * 1e9) \(.iops)"'
+    tail -1 | python3 -c "$numbers"'j["bps"] = j["gbps"] * 1e9; print_numbers(j, "bps", "iops")'
 }
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
