@@ -2,7 +2,9 @@
 # bench/io_vs_fio.sh: `tiermem io` against fio on the same file, with the same size, block
 # size, queue depth and threads, alternating fio and tiermem runs (A B A B ...), and the
 # median of the per-round ratios tiermem/fio for:
-#   sequential read and write, 1 MiB blocks, QD 32, at the best thread count of each tool;
+#   sequential read and write, 1 MiB blocks, QD 32, each tool at its best thread count; the
+#   ratio pairs runs of the same rounds at one thread count, fio's best (a ratio across thread
+#   counts would pair runs from different times and lose the alternation's drift protection);
 #   4 KiB random read at QD 64 (IOPS);
 #   the psync engine's sequential read and write against fio's best.
 # fio runs io_uring with O_DIRECT and huge-page buffers (--mem=mmaphuge), submitting and
@@ -132,7 +134,7 @@ ratio_median() {
 summary=()
 sequential() {
   local op=$1 rw=$2
-  local best_fio=0 best_tm=0 best_fio_runs=() best_tm_runs=() t_fio= t_tm=
+  local best_fio=0 best_tm=0 t_fio= t_tm= ratio=
   for t in $threads; do
     alternate "$rw" 1M 32 "$t" -- "$op" seq 1M 32 "$t" uring
     local f t_med
@@ -142,16 +144,13 @@ sequential() {
       "$(gbps <<<"$f")" "$(gbps <<<"$t_med")" "$(column 1 "${fio_runs[@]}" | gbps_list)" \
       "$(column 1 "${tm_runs[@]}" | gbps_list)"
     if awk -v a="$f" -v b="$best_fio" 'BEGIN {exit !(a > b)}'; then
-      best_fio=$f; best_fio_runs=("${fio_runs[@]}"); t_fio=$t
+      best_fio=$f; t_fio=$t
+      ratio=$(ratio_median 1 "${tm_runs[@]}" "${fio_runs[@]}")
     fi
-    if awk -v a="$t_med" -v b="$best_tm" 'BEGIN {exit !(a > b)}'; then
-      best_tm=$t_med; best_tm_runs=("${tm_runs[@]}"); t_tm=$t
-    fi
+    if awk -v a="$t_med" -v b="$best_tm" 'BEGIN {exit !(a > b)}'; then best_tm=$t_med; t_tm=$t; fi
   done
-  local ratio
-  ratio=$(ratio_median 1 "${best_tm_runs[@]}" "${best_fio_runs[@]}")
-  summary+=("$(printf 'seq %-5s 1MiB qd32: fio %s GB/s (%s threads), tiermem %s GB/s (%s threads): median ratio %.3f' \
-    "$op" "$(gbps <<<"$best_fio")" "$t_fio" "$(gbps <<<"$best_tm")" "$t_tm" "$ratio")")
+  summary+=("$(printf 'seq %-5s 1MiB qd32: fio %s GB/s (%s threads), tiermem %s GB/s (%s threads): median ratio %.3f at %s threads' \
+    "$op" "$(gbps <<<"$best_fio")" "$t_fio" "$(gbps <<<"$best_tm")" "$t_tm" "$ratio" "$t_fio")")
   printf -v "fio_threads_$op" '%s' "$t_fio"
 }
 echo "sequential, 1 MiB blocks, QD 32 per thread, $rounds rounds each (fio, tiermem alternating):"
