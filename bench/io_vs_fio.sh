@@ -2,7 +2,9 @@
 # bench/io_vs_fio.sh: `tiermem io` against fio on the same file, with the same size, block
 # size, queue depth and threads, alternating fio and tiermem runs (A B A B ...), and the
 # median of the per-round ratios tiermem/fio for:
-#   sequential read and write, 1 MiB blocks, QD 32, at the best thread count of each tool;
+#   sequential read and write, 1 MiB blocks, QD 32, each tool at its best thread count; the
+#   ratio pairs runs of the same rounds at one thread count, fio's best (a ratio across thread
+#   counts would pair runs from different times and lose the alternation's drift protection);
 #   4 KiB random read at QD 64 (IOPS);
 #   the psync engine's sequential read and write against fio's best.
 # fio runs io_uring with O_DIRECT and huge-page buffers (--mem=mmaphuge), submitting and
@@ -39,7 +41,7 @@ while (($#)); do
     *) echo "io_vs_fio.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-for tool in fio jq "$tiermem"; do
+for tool in fio python3 "$tiermem"; do
   command -v "$tool" >/dev/null || { echo "io_vs_fio.sh: $tool not found" >&2; exit 2; }
 done
 
@@ -70,6 +72,14 @@ echo "file $file, $size; fio $(fio --version); $(nproc) CPUs; kernel $(uname -r)
 fio --name=layout --filename="$file" --size="$size" --bs=1M --rw=write --direct=1 \
   --ioengine=io_uring --iodepth=32 --output-format=json >/dev/null
 
+# Python that reads a JSON object j from stdin and defines print_numbers(object, keys...), which
+# prints those members on one line as jq does: integral values without ".0". Ends in a newline,
+# so that code appended to it runs after the definition rather than inside it.
+numbers='import json, sys
+j = json.load(sys.stdin)
+def print_numbers(o, *keys): print(*(int(o[k]) if o[k] == int(o[k]) else o[k] for k in keys))
+'
+
 # fio RW BS QD THREADS [EXTRA...]: prints "bytes_per_second iops". The threads split the file.
 run_fio() {
   local rw=$1 bs=$2 qd=$3 jobs=$4
@@ -80,8 +90,8 @@ run_fio() {
     --numjobs="$jobs" --size="$part" --offset_increment="$part" --direct=1 --ioengine=io_uring \
     --iodepth_batch_submit=$(((qd + 3) / 4)) --iodepth_batch_complete_max="$qd" \
     --fixedbufs --registerfiles --mem=mmaphuge --group_reporting --output-format=json "$@" |
-    jq -r --arg d "$([[ $rw == *write* ]] && echo write || echo read)" \
-      '.jobs[0][$d] | "\(.bw_bytes) \(.iops)"'
+    python3 -c "$numbers"'print_numbers(j["jobs"][0][sys.argv[1]], "bw_bytes", "iops")' \
+      "$([[ $rw == *write* ]] && echo write || echo read)"
 }
 
 # tiermem OP PATTERN BS QD THREADS ENGINE [EXTRA...]: prints "bytes_per_second iops".
@@ -90,7 +100,7 @@ run_tiermem() {
   shift 6
   "${pin[@]}" "$tiermem" io --file "$file" --size "$size" --op "$op" --pattern "$pattern" \
     --block "$bs" --qd "$qd" --threads "$jobs" --engine "$engine" --json "$@" |
-    tail -1 | jq -r '"\(.gbps * 1e9) \(.iops)"'
+    tail -1 | python3 -c "$numbers"'j["bps"] = j["gbps"] * 1e9; print_numbers(j, "bps", "iops")'
 }
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -124,7 +134,7 @@ ratio_median() {
 summary=()
 sequential() {
   local op=$1 rw=$2
-  local best_fio=0 best_tm=0 best_fio_runs=() best_tm_runs=() t_fio= t_tm=
+  local best_fio=0 best_tm=0 t_fio= t_tm= ratio=
   for t in $threads; do
     alternate "$rw" 1M 32 "$t" -- "$op" seq 1M 32 "$t" uring
     local f t_med
@@ -134,16 +144,13 @@ sequential() {
       "$(gbps <<<"$f")" "$(gbps <<<"$t_med")" "$(column 1 "${fio_runs[@]}" | gbps_list)" \
       "$(column 1 "${tm_runs[@]}" | gbps_list)"
     if awk -v a="$f" -v b="$best_fio" 'BEGIN {exit !(a > b)}'; then
-      best_fio=$f; best_fio_runs=("${fio_runs[@]}"); t_fio=$t
+      best_fio=$f; t_fio=$t
+      ratio=$(ratio_median 1 "${tm_runs[@]}" "${fio_runs[@]}")
     fi
-    if awk -v a="$t_med" -v b="$best_tm" 'BEGIN {exit !(a > b)}'; then
-      best_tm=$t_med; best_tm_runs=("${tm_runs[@]}"); t_tm=$t
-    fi
+    if awk -v a="$t_med" -v b="$best_tm" 'BEGIN {exit !(a > b)}'; then best_tm=$t_med; t_tm=$t; fi
   done
-  local ratio
-  ratio=$(ratio_median 1 "${best_tm_runs[@]}" "${best_fio_runs[@]}")
-  summary+=("$(printf 'seq %-5s 1MiB qd32: fio %s GB/s (%s threads), tiermem %s GB/s (%s threads): median ratio %.3f' \
-    "$op" "$(gbps <<<"$best_fio")" "$t_fio" "$(gbps <<<"$best_tm")" "$t_tm" "$ratio")")
+  summary+=("$(printf 'seq %-5s 1MiB qd32: fio %s GB/s (%s threads), tiermem %s GB/s (%s threads): median ratio %.3f at %s threads' \
+    "$op" "$(gbps <<<"$best_fio")" "$t_fio" "$(gbps <<<"$best_tm")" "$t_tm" "$ratio" "$t_fio")")
   printf -v "fio_threads_$op" '%s' "$t_fio"
 }
 echo "sequential, 1 MiB blocks, QD 32 per thread, $rounds rounds each (fio, tiermem alternating):"

@@ -75,12 +75,12 @@ void RequestTracker::finish(const Piece& piece) noexcept {
 
 void RequestTracker::complete(RequestState* state) noexcept {
   Result result;
+  // No lock: every piece wrote its bytes and error before its acq_rel fetch_sub of
+  // pieces_left, and those RMWs form one release sequence that the last one acquires; a request
+  // with no pieces is completed by the thread that made its state.
   result.bytes = state->bytes.load(std::memory_order_relaxed);
-  {
-    std::lock_guard lock(state->error_mutex);
-    result.error = state->error;
-    result.error_offset = state->error != 0 ? state->error_offset : 0;
-  }
+  result.error = state->error;
+  result.error_offset = state->error != 0 ? state->error_offset : 0;
   assert(result.error != 0 || result.bytes == state->request.length);
   Completion* done = state->request.done;
   delete state;

@@ -20,7 +20,7 @@ struct RequestState {
   Request request;
   std::atomic<uint64_t> pieces_left{0};
   std::atomic<uint64_t> bytes{0};
-  std::mutex error_mutex;  // taken only by failed pieces
+  std::mutex error_mutex;  // taken only by failed pieces, which may fail at once
   int error = 0;
   uint64_t error_offset = UINT64_MAX;
 };

@@ -129,8 +129,6 @@ int32_t take_slots(std::vector<bool>& used, uint32_t count) {
   return -1;
 }
 
-class UringEngine;
-
 // One ring and the thread that serves it.
 class Ring {
  public:

@@ -1,6 +1,8 @@
 // tools/cli.cpp: shared option handling for the subcommands.
 #include "tools/cli.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -54,9 +56,7 @@ bool parse_args(std::span<char*> args, const po::options_description& options,
 int guarded(std::string_view name, const std::function<int()>& body) {
   try {
     return body();
-  } catch (const Error& e) {
-    std::cerr << "tiermem " << name << ": error: " << e.what() << "\n";
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // tiermem::Error among them
     std::cerr << "tiermem " << name << ": error: " << e.what() << "\n";
   }
   return 1;
@@ -64,6 +64,18 @@ int guarded(std::string_view name, const std::function<int()>& body) {
 
 void print_json_last(const boost::json::object& report) {
   std::cout << boost::json::serialize(report) << std::endl;
+}
+
+void for_each_move(const uint64_t (&counts)[kTierCount][kTierCount],
+                   const std::function<void(const std::string& name, int from, int to)>& each) {
+  for (int from = 0; from < kTierCount; ++from) {
+    for (int to = 0; to < kTierCount; ++to) {
+      if (counts[from][to] == 0) continue;
+      each(fmt::format("{}_to_{}", to_string(static_cast<Tier>(from)),
+                       to_string(static_cast<Tier>(to))),
+           from, to);
+    }
+  }
 }
 
 std::string human_bytes(double bytes) {

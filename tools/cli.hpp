@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tiermem/config.hpp"
+#include "tiermem/types.hpp"
 
 namespace tiermem::tools {
 
@@ -29,8 +30,14 @@ bool parse_args(std::span<char*> args, const po::options_description& options,
 // and exit status 1.
 int guarded(std::string_view name, const std::function<int()>& body);
 
-// Prints a report: human lines as given, and with json the object as the last line.
+// Prints report as one line of JSON; callers print it after their human lines, so that it is
+// the output's last line.
 void print_json_last(const boost::json::object& report);
+
+// Calls each(name, from, to) for every pair of tiers whose count is not zero, with the name
+// Stats::visit gives that pair's moves ("nvme_to_dram"), so reports and stats agree.
+void for_each_move(const uint64_t (&counts)[kTierCount][kTierCount],
+                   const std::function<void(const std::string& name, int from, int to)>& each);
 
 // Bytes for people: "1.50 GiB", "512 KiB", "100 B".
 std::string human_bytes(double bytes);

@@ -106,13 +106,15 @@ int run_demo(std::span<char*> args) {
       model_bytes += tensors.back().size_bytes();
     }
     pool.set_schedule(order);
+    // Read once: stats() locks the pool and copies, too costly for the timed loop.
+    const std::string gpu_backend = pool.stats().gpu_backend;
+    const bool device_memory = on_gpu && gpu_backend == "cuda";
     std::cout << fmt::format(
         "{} scaled to hidden {} and ffn {}: {} tensors in {} layers, {} of weights; dram tier "
         "{}{}; page size {}; eviction {}, prefetch {}\n",
         model.name, shape.hidden, shape.ffn, tensors.size(), shape.layers,
         human_bytes(static_cast<double>(model_bytes)), format_size(config.dram.capacity),
-        on_gpu ? fmt::format(", gpu tier {} ({})", format_size(config.gpu.capacity),
-                             pool.stats().gpu_backend)
+        on_gpu ? fmt::format(", gpu tier {} ({})", format_size(config.gpu.capacity), gpu_backend)
                : "",
         format_size(config.page_size), config.policy.eviction, config.policy.prefetch);
 
@@ -133,7 +135,7 @@ int run_demo(std::span<char*> args) {
     for (uint32_t token = 0; token < tokens; ++token) {
       for (const Tensor& tensor : tensors) {
         Pin pin = tensor.pin(tier, Access::read);
-        if (on_gpu && pool.stats().gpu_backend == "cuda") continue;  // device memory
+        if (device_memory) continue;  // not readable from the host
         const auto* bytes = static_cast<const unsigned char*>(pin.data());
         uint64_t sum = 0;
         for (uint64_t k = 0; k + 8 <= pin.size(); k += 8) {
@@ -162,17 +164,10 @@ int run_demo(std::span<char*> args) {
         static_cast<double>(streamed) / stream_s / 1e9, hit_ratio, hits, misses, s.prefetch_issued,
         s.prefetch_useful, s.prefetch_late, s.prefetch_useless);
     std::cout << "pages moved (load and stream):\n";
-    boost::json::object moves;
-    for (int from = 0; from < kTierCount; ++from) {
-      for (int to = 0; to < kTierCount; ++to) {
-        if (s.moves[from][to] == 0) continue;
-        std::string pair = fmt::format("{}_to_{}", to_string(static_cast<Tier>(from)),
-                                       to_string(static_cast<Tier>(to)));
-        std::cout << fmt::format("  {:<14} {:>8} pages  {:>12}\n", pair, s.moves[from][to],
-                                 human_bytes(static_cast<double>(s.moved_bytes[from][to])));
-        moves[pair] = {{"pages", s.moves[from][to]}, {"bytes", s.moved_bytes[from][to]}};
-      }
-    }
+    for_each_move(s.moves, [&](const std::string& pair, int from, int to) {
+      std::cout << fmt::format("  {:<14} {:>8} pages  {:>12}\n", pair, s.moves[from][to],
+                               human_bytes(static_cast<double>(s.moved_bytes[from][to])));
+    });
     std::cout << fmt::format("  {:<14} {:>8} pages\n", "zero filled", s.zero_fills);
     if (s.dram_huge_pages == "none") {
       std::cout << "note: the dram tier has 4 KiB pages here; with huge pages (vm.nr_hugepages, or "
@@ -191,7 +186,6 @@ int run_demo(std::span<char*> args) {
       json["hit_ratio"] = hit_ratio;
       json["hits"] = hits;
       json["misses"] = misses;
-      json["moves"] = moves;
       json["checksum"] = checksum;
       json["stats"] = boost::json::parse(s.to_json());
       print_json_last(json);

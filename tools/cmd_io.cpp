@@ -2,7 +2,6 @@
 // I/O engine over striped files, in GB/s, IOPS and latency percentiles.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <iostream>
 
 #include "tiermem/config.hpp"
@@ -50,16 +49,11 @@ int run_io_to_pool(const po::variables_map& vars, const std::string& to, const I
           : "");
   std::cout << fmt::format("{:.3f} GB/s ({:.2f} s)\n", outcome.gbps, outcome.seconds);
   boost::json::object moved;
-  for (int from = 0; from < kTierCount; ++from) {
-    for (int tier = 0; tier < kTierCount; ++tier) {
-      if (outcome.moved[from][tier] == 0) continue;
-      std::string pair = fmt::format("{}_to_{}", to_string(static_cast<Tier>(from)),
-                                     to_string(static_cast<Tier>(tier)));
-      std::cout << fmt::format("  {:<14} {:>12}\n", pair,
-                               human_bytes(static_cast<double>(outcome.moved[from][tier])));
-      moved[pair] = outcome.moved[from][tier];
-    }
-  }
+  for_each_move(outcome.moved, [&](const std::string& pair, int from, int tier) {
+    std::cout << fmt::format("  {:<14} {:>12}\n", pair,
+                             human_bytes(static_cast<double>(outcome.moved[from][tier])));
+    moved[pair] = outcome.moved[from][tier];
+  });
   if (vars.count("json")) {
     boost::json::object json;
     json["op"] = trial.write ? "write" : "read";
@@ -127,7 +121,7 @@ int run_io(std::span<char*> args) {
     const std::string& to = vars["to"].as<std::string>();
     if (to != "buffer") return run_io_to_pool(vars, to, trial, target);
     uint64_t in_flight = uint64_t{trial.queue_depth} * trial.threads * trial.block;
-    IoBench bench(target, std::max(trial.block, std::min(in_flight, size_option(vars, "buffer"))));
+    IoBench bench(target, buffer_from(vars, trial.block, in_flight));
     if (!trial.write) bench.prepare_reads(trial);
     IoOutcome outcome = bench.run(trial);
 

@@ -89,18 +89,22 @@ int run_tune(std::span<char*> args) {
     if (op != "write") writes.push_back(false);
     if (op != "read") writes.push_back(true);
     std::vector<Point> points;
-    uint64_t largest = 0;
+    uint64_t largest_block = 0;
+    uint64_t largest_in_flight = 0;
+    const std::vector<uint64_t> qds = list_option(vars, "qds", false);
+    const std::vector<uint64_t> thread_counts = list_option(vars, "threads", false);
     for (uint64_t block : list_option(vars, "blocks", true)) {
-      for (uint64_t qd : list_option(vars, "qds", false)) {
-        for (uint64_t threads : list_option(vars, "threads", false)) {
+      for (uint64_t qd : qds) {
+        for (uint64_t threads : thread_counts) {
           points.push_back(Point{block, static_cast<uint32_t>(qd), static_cast<uint32_t>(threads)});
-          largest = std::max(largest, block * qd * threads);
+          largest_block = std::max(largest_block, block);
+          largest_in_flight = std::max(largest_in_flight, block * qd * threads);
         }
       }
     }
     IoTrial base = trial_from(vars);
     IoTarget target = target_from(vars);
-    IoBench bench(target, std::min(largest, size_option(vars, "buffer")));
+    IoBench bench(target, buffer_from(vars, largest_block, largest_in_flight));
     {
       IoTrial layout = base;
       layout.block = 1 << 20;

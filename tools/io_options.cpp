@@ -1,6 +1,7 @@
 // tools/io_options.cpp: options shared by `tiermem io` and `tiermem tune`.
 #include "tools/io_options.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ IoTrial trial_from(const po::variables_map& vars) {
   trial.sqpoll = vars.count("sqpoll") != 0;
   trial.register_buffers = vars.count("no-fixed-buffers") == 0;
   return trial;
+}
+
+uint64_t buffer_from(const po::variables_map& vars, uint64_t largest_block, uint64_t in_flight) {
+  return std::max(largest_block, std::min(in_flight, size_option(vars, "buffer")));
 }
 
 void describe(boost::json::object& json, const IoTrial& trial, const IoOutcome& outcome) {

@@ -18,6 +18,10 @@ IoTarget target_from(const po::variables_map& vars);
 void add_engine_options(po::options_description& options, const char* default_buffer);
 // A trial with those set and the rest at their defaults.
 IoTrial trial_from(const po::variables_map& vars);
+// The bytes of buffer for trials of blocks up to largest_block with up to in_flight bytes in
+// flight: --buffer, but no more than in flight and never less than one block (IoBench::run
+// refuses a block larger than its buffer).
+uint64_t buffer_from(const po::variables_map& vars, uint64_t largest_block, uint64_t in_flight);
 
 // What a trial ran with and what it measured, as JSON members.
 void describe(boost::json::object& json, const IoTrial& trial, const IoOutcome& outcome);

@@ -26,7 +26,6 @@ PoolIoOutcome run_pool_io(const PoolIoTrial& trial) {
   config.dram.capacity = (config.dram.capacity + trial.page - 1) / trial.page * trial.page;
   if (trial.tier == Tier::gpu) {
     config.gpu.capacity = std::max(2 * round, config.dram.capacity / 2);
-    config.gpu.backend = trial.gpu_backend;
   }
   config.nvme.dirs = trial.dirs;
   config.nvme.capacity = tensors * trial.tensor + 4 * trial.page * tensors;

@@ -24,7 +24,6 @@ struct PoolIoTrial {
   uint32_t queue_depth = 32;      // io.queue_depth
   uint64_t block = 1ull << 20;    // io.block_size
   bool direct = true;             // nvme.direct
-  std::string gpu_backend = "auto";
 };
 
 struct PoolIoOutcome {
@@ -34,7 +33,8 @@ struct PoolIoOutcome {
   uint64_t bytes = 0;       // moved in the timed part
   double seconds = 0;
   double gbps = 0;
-  uint64_t moved[3][3] = {};  // bytes between tiers in the timed part (Stats::moved_bytes)
+  // Bytes between tiers in the timed part (Stats::moved_bytes).
+  uint64_t moved[kTierCount][kTierCount] = {};
 };
 
 // Reads: the tensors are written and put on nvme first (untimed), then each is pinned in the
