@@ -1,10 +1,10 @@
 // sim/simulator.cpp: the replay engine behind sim::simulate(): tiers of page frames run by
 // eviction policies, a prefetch policy, and simulated links on a virtual clock.
 //
-// Per-page state lives in vectors indexed by dense page id (flags and ready time packed in one
-// word, so a page costs one cache miss); policies are
-// the registry's, called once per page access. Nothing depends on wall time or addresses, so
-// a replay is deterministic.
+// Per-page state lives in tables indexed by dense page id: a flags byte per page (so the flags
+// of many pages share a cache line), and a ready time read only when the flags say kBusy.
+// Policies are the registry's, called once per page access. Nothing depends on wall time or
+// addresses, so a replay is deterministic.
 #include <fmt/format.h>
 
 #include <algorithm>
