@@ -52,8 +52,6 @@ class PageList {
 
   bool empty() const noexcept { return size_ == 0; }
   uint64_t size() const noexcept { return size_; }
-  uint8_t tag() const noexcept { return tag_; }
-  PageId front() const noexcept { return head_; }
   PageId back() const noexcept { return tail_; }
 
   void push_front(PageLinks& links, PageId page) {
