@@ -246,7 +246,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     for (int tier = t; tier <= kDram; ++tier) {
       if (access.count > tiers_[tier].capacity) {
         throw fault(fmt::format("pins {} pages at once, but the {} tier holds {}", access.count,
-                                tier == kGpu ? "gpu" : "dram", tiers_[tier].capacity));
+                                tier_name(static_cast<Tier>(tier)), tiers_[tier].capacity));
       }
     }
   }
@@ -348,7 +348,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       if (tier.busy.empty()) {
         throw Error(Errc::invalid_argument,
                     fmt::format("the {} tier ({} pages) is too small: every page is pinned",
-                                t == kGpu ? "gpu" : "dram", tier.capacity));
+                                tier_name(static_cast<Tier>(t)), tier.capacity));
       }
       avail = tier.busy.top();
     }
