@@ -393,8 +393,11 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
 
   void issue_proposals() {
     if (proposals_.empty()) return;
-    std::stable_sort(proposals_.begin(), proposals_.end(),
-                     [](const auto& a, const auto& b) { return a.deadline < b.deadline; });
+    auto earlier = [](const auto& a, const auto& b) { return a.deadline < b.deadline; };
+    // stable_sort allocates a buffer per call; most accesses propose one range, or in order.
+    if (proposals_.size() > 1 && !std::is_sorted(proposals_.begin(), proposals_.end(), earlier)) {
+      std::stable_sort(proposals_.begin(), proposals_.end(), earlier);
+    }
     for (const policies::PrefetchProposal& proposal : proposals_) {
       int t = proposal.tier == kGpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
       for (uint32_t k = 0; k < proposal.count; ++k) {
