@@ -309,11 +309,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   // Reads the page into tier t from the tier below, starting no earlier than start.
   uint64_t fetch(int t, uint64_t start, const AccessEvent& event) {
     tiers_[t].counts.bytes_in += page_size_;
-    result_.bytes_fetched += page_size_;
-    if (t == kDram) {
-      result_.bytes_read += page_size_;
-      return nvme_up_.submit(start);
-    }
+    if (t == kDram) return nvme_up_.submit(start);
     AccessEvent below = event;
     below.tier = kDram;
     uint64_t source = demand(kDram, TraceOp::read, below);
@@ -368,10 +364,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     if (!(flags & kDirty)) return time;
     ++tier.counts.writebacks;
     tier.counts.bytes_out += page_size_;
-    if (t == kDram) {
-      result_.bytes_written += page_size_;
-      return nvme_down_.submit(time);
-    }
+    if (t == kDram) return nvme_down_.submit(time);
     TierState& dram = tiers_[kDram];
     uint64_t start = time;
     if (!dram.has(page, kResident)) {
@@ -423,14 +416,12 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     uint64_t done;
     if (t == kDram) {
       done = nvme_up_.submit(*room);
-      result_.bytes_read += page_size_;
     } else {
       TierState& dram = tiers_[kDram];
       if (!dram.has(page, kResident) && !prefetch(kDram, page)) return false;
       done = pcie_up_.submit(std::max(*room, dram.ready(page)));
       dram.mark_busy(page, done, now_);
     }
-    result_.bytes_fetched += page_size_;
     tier.counts.bytes_in += page_size_;
     ++tier.counts.prefetched;
     ++result_.prefetch_issued;
@@ -462,6 +453,10 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     }
     r.gpu = tiers_[kGpu].counts;
     r.dram = tiers_[kDram].counts;
+    // Only dram reads from and writes to nvme; every page fetched lands in one tier.
+    r.bytes_read = r.dram.bytes_in;
+    r.bytes_written = r.dram.bytes_out;
+    r.bytes_fetched = r.gpu.bytes_in + r.dram.bytes_in;
     r.elapsed_ns = now_;
     r.io_ns = std::max(
         {nvme_up_.busy_ns(), nvme_down_.busy_ns(), pcie_up_.busy_ns(), pcie_down_.busy_ns()});
