@@ -293,9 +293,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       ++tier.counts.misses;
       uint64_t start = *make_room(t, now_, true);
       done = op == TraceOp::write ? start : fetch(t, start, event);
-      tier.reset(page, kResident);
-      ++tier.used;
-      tier.policy->insert(event);
+      admit(t, kResident, event);
     }
     tier.add(page, kPinned);
     pinned_.push_back({t, page});
@@ -314,6 +312,23 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     below.tier = kDram;
     uint64_t source = demand(kDram, TraceOp::read, below);
     return pcie_up_.submit(std::max(start, source));  // the source stays pinned meanwhile
+  }
+
+  // Makes the event's page resident in tier t with flags, a frame of the tier being free.
+  void admit(int t, uint8_t flags, const AccessEvent& event) {
+    TierState& tier = tiers_[t];
+    tier.reset(event.page, flags);
+    ++tier.used;
+    tier.policy->insert(event);
+  }
+  // The same for a page the engine moves on its own (a write-back, a prefetch), not an access.
+  void admit(int t, uint8_t flags, PageId page) {
+    AccessEvent event;
+    event.page = page;
+    event.time = now_;
+    event.next_use = upcoming(page);
+    event.tier = static_cast<uint8_t>(t);
+    admit(t, flags, event);
   }
 
   // A write elsewhere made this tier's copy stale.
@@ -369,14 +384,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     uint64_t start = time;
     if (!dram.has(page, kResident)) {
       start = *make_room(kDram, time, true);
-      dram.reset(page, kResident);
-      ++dram.used;
-      AccessEvent event;
-      event.page = page;
-      event.time = now_;
-      event.next_use = upcoming(page);
-      event.tier = kDram;
-      dram.policy->insert(event);
+      admit(kDram, kResident, page);
     }
     uint64_t done = pcie_down_.submit(start);
     dram.add(page, kDirty);
@@ -425,16 +433,9 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     tier.counts.bytes_in += page_size_;
     ++tier.counts.prefetched;
     ++result_.prefetch_issued;
-    tier.reset(page, kResident | kPrefetched | kInFlight);
+    admit(t, kResident | kPrefetched | kInFlight, page);
     tier.mark_busy(page, done, now_);
-    ++tier.used;
     in_flight_.push(done);
-    AccessEvent event;
-    event.page = page;
-    event.time = now_;
-    event.next_use = upcoming(page);
-    event.tier = static_cast<uint8_t>(t);
-    tier.policy->insert(event);
     return true;
   }
 
