@@ -232,17 +232,14 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     }
   }
 
-  // The access lies within its tensor, and its tiers can hold all its pages at once.
+  // The access's tiers can hold all its pages at once. (That it lies within its tensor was
+  // checked by Trace::validate or, streamed, by TraceReader.)
   void check(const TraceAccess& access, int t) const {
     auto fault = [&](const std::string& what) {
       return Error(Errc::invalid_argument,
                    fmt::format("trace access {} (tensor {}, pages {}+{}): {}", replayed_,
                                access.tensor, access.first, access.count, what));
     };
-    if (access.tensor >= tensor_pages_.size() || access.count == 0 ||
-        uint64_t{access.first} + access.count > tensor_pages_[access.tensor]) {
-      throw fault("outside the tensors declared");
-    }
     for (int tier = t; tier <= kDram; ++tier) {
       if (access.count > tiers_[tier].capacity) {
         throw fault(fmt::format("pins {} pages at once, but the {} tier holds {}", access.count,
@@ -540,9 +537,6 @@ Result simulate(const Trace& trace, const Config& config) {
 Result simulate(const std::string& path, const Config& config, uint64_t csv_page_size) {
   if (!config.belady_baseline && !config.schedule && is_binary_trace_file(path)) {
     TraceReader reader(path);
-    Trace probe;
-    probe.page_size = reader.page_size();
-    probe.validate();
     Engine engine(reader.page_size(), config);
     if (!engine.wants_next_use()) {
       for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {
