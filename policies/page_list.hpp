@@ -82,6 +82,17 @@ class PageList {
     --size_;
   }
 
+  // Removes pages from the back until at most limit remain.
+  void trim(PageLinks& links, uint64_t limit) {
+    while (size_ > limit) remove(links, tail_);
+  }
+  // Trims to limit, then pushes page: a bounded (ghost) list may hold limit + 1 pages until the
+  // next trim.
+  void push_bounded(PageLinks& links, PageId page, uint64_t limit) {
+    trim(links, limit);
+    push_front(links, page);
+  }
+
   void move_to_front(PageLinks& links, PageId page) {
     remove(links, page);
     push_front(links, page);
