@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/file_io.hpp"
+#include "sim/page_map.hpp"
 #include "sim/trace_io.hpp"
 #include "support/align.hpp"
 #include "tiermem/error.hpp"
@@ -39,14 +40,12 @@ uint64_t Trace::page_accesses() const noexcept {
 }
 
 uint64_t Trace::footprint_bytes() const {
-  std::vector<uint64_t> base(tensor_pages.size() + 1, 0);
-  for (size_t t = 0; t < tensor_pages.size(); ++t) base[t + 1] = base[t] + tensor_pages[t];
-  std::vector<bool> touched(base.back(), false);
+  sim::PageMap map(*this);
+  std::vector<bool> touched(map.pages(), false);
   uint64_t pages = 0;
   for (const TraceAccess& access : accesses) {
-    for (uint64_t page = base[access.tensor] + access.first,
-                  end = base[access.tensor] + access.first + access.count;
-         page < end; ++page) {
+    for (uint32_t k = 0; k < access.count; ++k) {
+      uint64_t page = map.page(access, k);
       if (!touched[page]) {
         touched[page] = true;
         ++pages;
