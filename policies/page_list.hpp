@@ -52,8 +52,6 @@ class PageList {
 
   bool empty() const noexcept { return size_ == 0; }
   uint64_t size() const noexcept { return size_; }
-  uint8_t tag() const noexcept { return tag_; }
-  PageId front() const noexcept { return head_; }
   PageId back() const noexcept { return tail_; }
 
   void push_front(PageLinks& links, PageId page) {
@@ -82,6 +80,17 @@ class PageList {
     node.prev = node.next = PageLinks::kNil;
     node.list = PageLinks::kNoList;
     --size_;
+  }
+
+  // Removes pages from the back until at most limit remain.
+  void trim(PageLinks& links, uint64_t limit) {
+    while (size_ > limit) remove(links, tail_);
+  }
+  // Trims to limit, then pushes page: a bounded (ghost) list may hold limit + 1 pages until the
+  // next trim.
+  void push_bounded(PageLinks& links, PageId page, uint64_t limit) {
+    trim(links, limit);
+    push_front(links, page);
   }
 
   void move_to_front(PageLinks& links, PageId page) {

@@ -25,14 +25,14 @@ class Markov final : public PrefetchPolicy {
     if (last_ != kNever && last_ != event.page) learn(last_, event.page);
     last_ = event.page;
     // The likeliest chain, then the other successors of this page.
-    PageId page = event.page;
+    const Successor* best = likeliest(event.page);
+    const Successor* next = best;
     for (uint32_t step = 0; step < depth_; ++step) {
-      const Successor* next = likeliest(page);
       if (next == nullptr || next->page == event.page) break;
-      page = next->page;
-      propose(sink, page, event.tier);
+      propose(sink, next->page, event.tier);
+      if (step + 1 < depth_) next = likeliest(next->page);
     }
-    if (const Successor* best = likeliest(event.page); best != nullptr && width_ > 1) {
+    if (best != nullptr && width_ > 1) {
       const Successor* slots = &table_[row(event.page)];
       for (uint32_t j = 0; j < width_; ++j) {
         if (slots[j].page != kNone && &slots[j] != best) propose(sink, slots[j].page, event.tier);

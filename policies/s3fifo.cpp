@@ -30,7 +30,7 @@ class S3Fifo final : public EvictionPolicy {
     if (ghost) ghost_.remove(links_, event.page);
     links_[event.page].bits = 0;
     (ghost ? main_ : small_).push_front(links_, event.page);
-    while (ghost_.size() > ghost_limit_) ghost_.remove(links_, ghost_.back());
+    ghost_.trim(links_, ghost_limit_);
   }
   void touch(const AccessEvent& event) override {
     uint8_t& count = links_[event.page].bits;
@@ -53,8 +53,7 @@ class S3Fifo final : public EvictionPolicy {
     small_.remove(links_, page);
     // G may hold one id over its limit until the next insert, which looks the incoming page
     // up before trimming: evicting for a page must not forget that very page.
-    if (ghost_.size() > ghost_limit_) ghost_.remove(links_, ghost_.back());
-    ghost_.push_front(links_, page);
+    ghost_.push_bounded(links_, page, ghost_limit_);
   }
   void remove(PageId page) override {
     (links_.list_of(page) == kMain ? main_ : small_).remove(links_, page);

@@ -28,7 +28,7 @@ class TwoQ final : public EvictionPolicy {
     } else {
       in_.push_front(links_, event.page);
     }
-    while (out_.size() > out_limit_) out_.remove(links_, out_.back());
+    out_.trim(links_, out_limit_);
   }
   void touch(const AccessEvent& event) override {
     if (links_.list_of(event.page) == kMain) main_.move_to_front(links_, event.page);
@@ -48,8 +48,7 @@ class TwoQ final : public EvictionPolicy {
     in_.remove(links_, page);
     // A1out may hold one id over its limit until the next insert, which looks the incoming
     // page up before trimming: evicting for a page must not forget that very page.
-    if (out_.size() > out_limit_) out_.remove(links_, out_.back());
-    out_.push_front(links_, page);
+    out_.push_bounded(links_, page, out_limit_);
   }
   void remove(PageId page) override {
     (links_.list_of(page) == kMain ? main_ : in_).remove(links_, page);

@@ -32,7 +32,6 @@ class FileSink {
   // Flushes and closes; idempotent. Later writes throw.
   void close();
   bool is_open() const noexcept { return fd_ >= 0; }
-  const std::string& path() const noexcept { return path_; }
 
  private:
   static constexpr size_t kBufferBytes = 1 << 20;

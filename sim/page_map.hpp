@@ -17,7 +17,6 @@ class PageMap {
   }
 
   uint64_t pages() const noexcept { return base_.back(); }
-  uint64_t base(uint32_t tensor) const noexcept { return base_[tensor]; }
   uint64_t page(const TraceAccess& access, uint32_t k) const noexcept {
     return base_[access.tensor] + access.first + k;
   }

@@ -1,10 +1,10 @@
 // sim/simulator.cpp: the replay engine behind sim::simulate(): tiers of page frames run by
 // eviction policies, a prefetch policy, and simulated links on a virtual clock.
 //
-// Per-page state lives in vectors indexed by dense page id (flags and ready time packed in one
-// word, so a page costs one cache miss); policies are
-// the registry's, called once per page access. Nothing depends on wall time or addresses, so
-// a replay is deterministic.
+// Per-page state lives in tables indexed by dense page id: a flags byte per page (so the flags
+// of many pages share a cache line), and a ready time read only when the flags say kBusy.
+// Policies are the registry's, called once per page access. Nothing depends on wall time or
+// addresses, so a replay is deterministic.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -232,21 +232,18 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     }
   }
 
-  // The access lies within its tensor, and its tiers can hold all its pages at once.
+  // The access's tiers can hold all its pages at once. (That it lies within its tensor was
+  // checked by Trace::validate or, streamed, by TraceReader.)
   void check(const TraceAccess& access, int t) const {
     auto fault = [&](const std::string& what) {
       return Error(Errc::invalid_argument,
                    fmt::format("trace access {} (tensor {}, pages {}+{}): {}", replayed_,
                                access.tensor, access.first, access.count, what));
     };
-    if (access.tensor >= tensor_pages_.size() || access.count == 0 ||
-        uint64_t{access.first} + access.count > tensor_pages_[access.tensor]) {
-      throw fault("outside the tensors declared");
-    }
     for (int tier = t; tier <= kDram; ++tier) {
       if (access.count > tiers_[tier].capacity) {
         throw fault(fmt::format("pins {} pages at once, but the {} tier holds {}", access.count,
-                                tier == kGpu ? "gpu" : "dram", tiers_[tier].capacity));
+                                tier_name(static_cast<Tier>(tier)), tiers_[tier].capacity));
       }
     }
   }
@@ -293,9 +290,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       ++tier.counts.misses;
       uint64_t start = *make_room(t, now_, true);
       done = op == TraceOp::write ? start : fetch(t, start, event);
-      tier.reset(page, kResident);
-      ++tier.used;
-      tier.policy->insert(event);
+      admit(t, kResident, event);
     }
     tier.add(page, kPinned);
     pinned_.push_back({t, page});
@@ -309,15 +304,28 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   // Reads the page into tier t from the tier below, starting no earlier than start.
   uint64_t fetch(int t, uint64_t start, const AccessEvent& event) {
     tiers_[t].counts.bytes_in += page_size_;
-    result_.bytes_fetched += page_size_;
-    if (t == kDram) {
-      result_.bytes_read += page_size_;
-      return nvme_up_.submit(start);
-    }
+    if (t == kDram) return nvme_up_.submit(start);
     AccessEvent below = event;
     below.tier = kDram;
     uint64_t source = demand(kDram, TraceOp::read, below);
     return pcie_up_.submit(std::max(start, source));  // the source stays pinned meanwhile
+  }
+
+  // Makes the event's page resident in tier t with flags, a frame of the tier being free.
+  void admit(int t, uint8_t flags, const AccessEvent& event) {
+    TierState& tier = tiers_[t];
+    tier.reset(event.page, flags);
+    ++tier.used;
+    tier.policy->insert(event);
+  }
+  // The same for a page the engine moves on its own (a write-back, a prefetch), not an access.
+  void admit(int t, uint8_t flags, PageId page) {
+    AccessEvent event;
+    event.page = page;
+    event.time = now_;
+    event.next_use = upcoming(page);
+    event.tier = static_cast<uint8_t>(t);
+    admit(t, flags, event);
   }
 
   // A write elsewhere made this tier's copy stale.
@@ -348,7 +356,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       if (tier.busy.empty()) {
         throw Error(Errc::invalid_argument,
                     fmt::format("the {} tier ({} pages) is too small: every page is pinned",
-                                t == kGpu ? "gpu" : "dram", tier.capacity));
+                                tier_name(static_cast<Tier>(t)), tier.capacity));
       }
       avail = tier.busy.top();
     }
@@ -368,22 +376,12 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     if (!(flags & kDirty)) return time;
     ++tier.counts.writebacks;
     tier.counts.bytes_out += page_size_;
-    if (t == kDram) {
-      result_.bytes_written += page_size_;
-      return nvme_down_.submit(time);
-    }
+    if (t == kDram) return nvme_down_.submit(time);
     TierState& dram = tiers_[kDram];
     uint64_t start = time;
     if (!dram.has(page, kResident)) {
       start = *make_room(kDram, time, true);
-      dram.reset(page, kResident);
-      ++dram.used;
-      AccessEvent event;
-      event.page = page;
-      event.time = now_;
-      event.next_use = upcoming(page);
-      event.tier = kDram;
-      dram.policy->insert(event);
+      admit(kDram, kResident, page);
     }
     uint64_t done = pcie_down_.submit(start);
     dram.add(page, kDirty);
@@ -393,8 +391,11 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
 
   void issue_proposals() {
     if (proposals_.empty()) return;
-    std::stable_sort(proposals_.begin(), proposals_.end(),
-                     [](const auto& a, const auto& b) { return a.deadline < b.deadline; });
+    auto earlier = [](const auto& a, const auto& b) { return a.deadline < b.deadline; };
+    // stable_sort allocates a buffer per call; most accesses propose one range, or in order.
+    if (proposals_.size() > 1 && !std::is_sorted(proposals_.begin(), proposals_.end(), earlier)) {
+      std::stable_sort(proposals_.begin(), proposals_.end(), earlier);
+    }
     for (const policies::PrefetchProposal& proposal : proposals_) {
       int t = proposal.tier == kGpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
       for (uint32_t k = 0; k < proposal.count; ++k) {
@@ -420,27 +421,18 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     uint64_t done;
     if (t == kDram) {
       done = nvme_up_.submit(*room);
-      result_.bytes_read += page_size_;
     } else {
       TierState& dram = tiers_[kDram];
       if (!dram.has(page, kResident) && !prefetch(kDram, page)) return false;
       done = pcie_up_.submit(std::max(*room, dram.ready(page)));
       dram.mark_busy(page, done, now_);
     }
-    result_.bytes_fetched += page_size_;
     tier.counts.bytes_in += page_size_;
     ++tier.counts.prefetched;
     ++result_.prefetch_issued;
-    tier.reset(page, kResident | kPrefetched | kInFlight);
+    admit(t, kResident | kPrefetched | kInFlight, page);
     tier.mark_busy(page, done, now_);
-    ++tier.used;
     in_flight_.push(done);
-    AccessEvent event;
-    event.page = page;
-    event.time = now_;
-    event.next_use = upcoming(page);
-    event.tier = static_cast<uint8_t>(t);
-    tier.policy->insert(event);
     return true;
   }
 
@@ -459,6 +451,10 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     }
     r.gpu = tiers_[kGpu].counts;
     r.dram = tiers_[kDram].counts;
+    // Only dram reads from and writes to nvme; every page fetched lands in one tier.
+    r.bytes_read = r.dram.bytes_in;
+    r.bytes_written = r.dram.bytes_out;
+    r.bytes_fetched = r.gpu.bytes_in + r.dram.bytes_in;
     r.elapsed_ns = now_;
     r.io_ns = std::max(
         {nvme_up_.busy_ns(), nvme_down_.busy_ns(), pcie_up_.busy_ns(), pcie_down_.busy_ns()});
@@ -541,9 +537,6 @@ Result simulate(const Trace& trace, const Config& config) {
 Result simulate(const std::string& path, const Config& config, uint64_t csv_page_size) {
   if (!config.belady_baseline && !config.schedule && is_binary_trace_file(path)) {
     TraceReader reader(path);
-    Trace probe;
-    probe.page_size = reader.page_size();
-    probe.validate();
     Engine engine(reader.page_size(), config);
     if (!engine.wants_next_use()) {
       for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/file_io.hpp"
+#include "sim/page_map.hpp"
 #include "sim/trace_io.hpp"
 #include "support/align.hpp"
 #include "tiermem/error.hpp"
@@ -39,14 +40,12 @@ uint64_t Trace::page_accesses() const noexcept {
 }
 
 uint64_t Trace::footprint_bytes() const {
-  std::vector<uint64_t> base(tensor_pages.size() + 1, 0);
-  for (size_t t = 0; t < tensor_pages.size(); ++t) base[t + 1] = base[t] + tensor_pages[t];
-  std::vector<bool> touched(base.back(), false);
+  sim::PageMap map(*this);
+  std::vector<bool> touched(map.pages(), false);
   uint64_t pages = 0;
   for (const TraceAccess& access : accesses) {
-    for (uint64_t page = base[access.tensor] + access.first,
-                  end = base[access.tensor] + access.first + access.count;
-         page < end; ++page) {
+    for (uint32_t k = 0; k < access.count; ++k) {
+      uint64_t page = map.page(access, k);
       if (!touched[page]) {
         touched[page] = true;
         ++pages;
@@ -57,13 +56,11 @@ uint64_t Trace::footprint_bytes() const {
 }
 
 void Trace::validate() const {
-  if (!support::is_pow2(page_size) || page_size < 4096 || page_size > (1ull << 30)) {
-    throw Error(Errc::invalid_argument,
-                fmt::format("trace page size {} is not a power of two in [4096, 2^30]", page_size));
+  if (std::string why = sim::page_size_fault(page_size); !why.empty()) {
+    throw Error(Errc::invalid_argument, why);
   }
-  if (page_count() >= UINT32_MAX) {
-    throw Error(Errc::invalid_argument, fmt::format("trace has {} pages; at most {} are supported",
-                                                    page_count(), UINT32_MAX - 1));
+  if (std::string why = sim::page_count_fault(page_count()); !why.empty()) {
+    throw Error(Errc::invalid_argument, why);
   }
   for (size_t i = 0; i < accesses.size(); ++i) {
     const TraceAccess& access = accesses[i];
@@ -120,6 +117,16 @@ bool is_binary_trace_file(const std::string& path) {
   }
   ::close(fd);
   return is_binary_trace(std::span(magic).first(got));
+}
+
+std::string page_size_fault(uint64_t page_size) {
+  if (support::is_pow2(page_size) && page_size >= 4096 && page_size <= (1ull << 30)) return {};
+  return fmt::format("trace page size {} is not a power of two in [4096, 2^30]", page_size);
+}
+
+std::string page_count_fault(uint64_t pages) {
+  if (pages < UINT32_MAX) return {};
+  return fmt::format("trace has {} pages; at most {} are supported", pages, UINT32_MAX - 1);
 }
 
 std::string_view tier_name(Tier tier) noexcept {

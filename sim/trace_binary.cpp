@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct TraceReader::State {
   std::vector<std::byte> block;
   std::vector<TraceAccess> out;
   std::vector<uint32_t> tensor_pages;
+  uint64_t pages = 0;         // of all tensors declared
   std::vector<uint32_t> ids;  // file tensor id -> trace tensor id
   bool span_open = false;
   uint64_t span_begin = 0;
@@ -77,6 +79,9 @@ struct TraceReader::State {
       fault(end, fmt::format("truncated: the header promises {} records, the file holds {}",
                              h.record_count, body / sim::format::kRecordBytes));
     }
+    if (std::string why = sim::page_size_fault(h.page_size); !why.empty()) {
+      fault(offsetof(sim::format::Header, page_size), why);
+    }
     page_size = h.page_size;
     offset = h.header_bytes;
     if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
@@ -94,6 +99,12 @@ struct TraceReader::State {
         if (r.tensor >= ids.size() || ids[r.tensor] == kUndeclared) {
           fault(offset, fmt::format("access to tensor {}, which was not declared", r.tensor));
         }
+        // Checked here, once per record, so that a streamed replay need not check each access.
+        if (r.count == 0) fault(offset, fmt::format("access to no pages of tensor {}", r.tensor));
+        if (uint64_t{r.first} + r.count > tensor_pages[ids[r.tensor]]) {
+          fault(offset, fmt::format("access to pages {}+{} of tensor {}, which has {}", r.first,
+                                    r.count, r.tensor, tensor_pages[ids[r.tensor]]));
+        }
         if (r.tier > 1) {
           fault(offset,
                 fmt::format("access in tier {}; only 0 (gpu) and 1 (dram) are accessed", r.tier));
@@ -105,6 +116,8 @@ struct TraceReader::State {
         if (r.tensor >= ids.size()) ids.resize(r.tensor + 1, kUndeclared);
         ids[r.tensor] = static_cast<uint32_t>(tensor_pages.size());
         tensor_pages.push_back(r.count);
+        pages += r.count;
+        if (std::string why = sim::page_count_fault(pages); !why.empty()) fault(offset, why);
         break;
       case sim::format::kComputeBegin:
         if (span_open) fault(offset, "compute span begins inside another");

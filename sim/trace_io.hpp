@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 
@@ -17,6 +18,11 @@ void write_binary_trace(const Trace& trace, const std::string& path);
 
 void write_csv_trace(const Trace& trace, const std::string& path);
 void write_oracle_general(const Trace& trace, const std::string& path);
+
+// Why page_size cannot be a trace's page size; empty when it can.
+std::string page_size_fault(uint64_t page_size);
+// Why a trace cannot have pages pages; empty when it can.
+std::string page_count_fault(uint64_t pages);
 
 // "gpu" or "dram" (the sim room does not link the core, which has to_string(Tier)).
 std::string_view tier_name(Tier tier) noexcept;

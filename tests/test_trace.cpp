@@ -195,6 +195,34 @@ TEST_F(TraceFiles, WrongVersionAndUnknownKind) {
               HasSubstr("offset 136: access to tensor 9, which was not declared"));
 }
 
+TEST_F(TraceFiles, BinaryAccessOutsideItsTensorFailsReadAndStreamedReplay) {
+  write_trace(sample(), path("t.bin"), TraceFormat::binary);
+  std::string bytes = sim::read_file(path("t.bin"));
+  std::string wide = bytes;
+  wide[64 + 24 * 3 + 16] = 5;  // the first access (tensor 0 has 4 pages) takes 5
+  write_text("w.bin", wide);
+  const char* beyond = "offset 136: access to pages 0+5 of tensor 0, which has 4";
+  EXPECT_THAT(error_of("w.bin"), HasSubstr(beyond));
+  sim::Config config;
+  config.dram_bytes = 16 * 4096;
+  config.belady_baseline = false;  // so the file is streamed, not read whole
+  try {
+    sim::simulate(path("w.bin"), config);
+    ADD_FAILURE() << "the streamed replay accepted w.bin";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(beyond));
+  }
+  std::string empty = bytes;
+  empty[64 + 24 * 3 + 16] = 0;
+  write_text("e.bin", empty);
+  EXPECT_THAT(error_of("e.bin"), HasSubstr("offset 136: access to no pages of tensor 0"));
+  std::string page = bytes;
+  page[16] = 1;  // page size 4097
+  write_text("p.bin", page);
+  EXPECT_THAT(error_of("p.bin"),
+              HasSubstr("offset 16: trace page size 4097 is not a power of two in [4096, 2^30]"));
+}
+
 TEST_F(TraceFiles, WriterRedeclaredIdsAndComputeSpans) {
   {
     TraceWriter writer(path("live.bin"), 4096);
