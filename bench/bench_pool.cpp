@@ -122,7 +122,9 @@ void DramFootprint(benchmark::State& state) {
     for (uint64_t offset = 0; offset < capacity; offset += 64ull << 20) {
       tensor.pin(Tier::dram, Access::read, {offset, 64ull << 20}).reset();  // map every page
     }
-    ratio = static_cast<double>(memory_in_use() - before) / static_cast<double>(capacity);
+    // Signed: other processes on the machine may free more than the pool took meanwhile.
+    const int64_t grown = static_cast<int64_t>(memory_in_use()) - static_cast<int64_t>(before);
+    ratio = static_cast<double>(grown) / static_cast<double>(capacity);
     state.counters["huge_pages_thp"] = pool.stats().dram_huge_pages == "thp";
     state.counters["huge_pages_hugetlb"] = pool.stats().dram_huge_pages == "hugetlb";
   }

@@ -20,6 +20,8 @@ namespace {
 
 using namespace tiermem;
 
+bool zipf_trace_written = false;  // only a benchmark that replays it writes the trace
+
 const std::string& zipf_trace_path() {
   static const std::string path = [] {
     std::string file = (std::filesystem::temp_directory_path() /
@@ -32,6 +34,7 @@ const std::string& zipf_trace_path() {
     options.alpha = 1.0;
     options.page_size = 4096;
     write_trace(workload::random_accesses(options), file, TraceFormat::binary);
+    zipf_trace_written = true;
     return file;
   }();
   return path;
@@ -90,6 +93,6 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  std::filesystem::remove(zipf_trace_path());
+  if (zipf_trace_written) std::filesystem::remove(zipf_trace_path());
   return 0;
 }

@@ -231,6 +231,7 @@ TEST_P(GpuTier, APrefetchIntoGpuWithDramFullOfDirtyPagesIsSkipped) {
   far.prefetch(Tier::gpu);  // no clean dram frame for its stop on the way: skipped
   EXPECT_FALSE(far.residency(0).in(Tier::gpu));
   EXPECT_EQ(differing(get(far.pin(Tier::gpu, Access::read)), bytes), 0u);  // a pin may wait
+  EXPECT_EQ(pool->stats().prefetch_issued, 0u);  // counted only once a frame is taken
 }
 
 TEST_P(GpuTier, DirectStorageOnStillRoundTripsWhereverItFallsBack) {

@@ -130,10 +130,14 @@ TEST_F(NvmeStoreTest, ReadOnlyDirectoriesAreRefused) {
   std::string dir = b.path();
   bool mounted = false;
   if (geteuid() == 0) {
-    std::string mount = "mount --bind " + a.path() + " " + dir + " && mount -o remount,ro,bind " +
-                        dir + " 2>/dev/null";
-    mounted = std::system(mount.c_str()) == 0;
-    if (!mounted) GTEST_SKIP() << "root, but cannot make a read-only bind mount here";
+    std::string bind = "mount --bind " + a.path() + " " + dir + " 2>/dev/null";
+    if (std::system(bind.c_str()) != 0) GTEST_SKIP() << "root, but cannot bind-mount here";
+    std::string remount = "mount -o remount,ro,bind " + dir + " 2>/dev/null";
+    mounted = std::system(remount.c_str()) == 0;
+    if (!mounted) {
+      std::system(("umount " + dir).c_str());  // the bind mount must not outlive the test
+      GTEST_SKIP() << "root, but cannot make a bind mount read-only here";
+    }
   } else {
     chmod(dir.c_str(), 0500);
   }
