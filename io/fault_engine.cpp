@@ -84,9 +84,10 @@ void FaultEngine::submit(std::span<const Request> batch) {
   size_t kept = 0;
   for (const Request& request : batch) {
     auto* forward = new Forward(*this, request.done);
-    if (chosen(next_request_.fetch_add(1, std::memory_order_relaxed))) {
+    if (int error = chosen_error(request, next_request_.fetch_add(1, std::memory_order_relaxed));
+        error != 0) {
       failed_requests_.fetch_add(1, std::memory_order_relaxed);
-      forward->set_result(Result{0, plan_.request_error, request.offset});
+      forward->set_result(Result{0, error, request.offset});
       failed.push_back(forward);
     } else {
       forwarded[kept] = request;
@@ -128,10 +129,17 @@ FaultCounts FaultEngine::counts() const noexcept {
                      retried_calls_.load()};
 }
 
-bool FaultEngine::chosen(uint64_t index) const noexcept {
-  return std::find(plan_.fail_requests.begin(), plan_.fail_requests.end(), index) !=
-             plan_.fail_requests.end() ||
-         coin(1, index) < plan_.fail_probability;
+int FaultEngine::chosen_error(const Request& request, uint64_t index) const noexcept {
+  if (std::find(plan_.fail_requests.begin(), plan_.fail_requests.end(), index) !=
+      plan_.fail_requests.end()) {
+    return plan_.request_error;
+  }
+  for (size_t i = 0; i < plan_.chances.size(); ++i) {
+    const FaultPlan::Chance& chance = plan_.chances[i];
+    if (!(request.op == Op::read ? chance.reads : chance.writes)) continue;
+    if (coin(16 + i, index) < chance.probability) return chance.error;
+  }
+  return 0;
 }
 
 double FaultEngine::coin(uint64_t kind, uint64_t n) const noexcept {

@@ -1,5 +1,7 @@
 // io/fault_engine.hpp: an engine that wraps a real one and makes it fail on purpose, for tests.
 //
+// Users reach it through the io.faults configuration key (io/fault_spec.hpp).
+//
 // Two levels of faults:
 //  - whole requests fail without being started (by their index, or by a seeded coin), so a
 //    test can check that an error reaches exactly the request it was meant for;
@@ -37,12 +39,20 @@ struct FaultPlan {
     bool writes = true;
   };
 
+  // The chance that a request of a kind (reads, writes or both) fails without being started,
+  // with error; decided by (seed, index, which chance): repeatable.
+  struct Chance {
+    double probability = 0;
+    int error = EIO;
+    bool reads = true;
+    bool writes = true;
+  };
+
   // Requests that fail without being started, by their 0-based index in submission order
   // (every request of every batch given to this engine counts), with request_error.
   std::vector<uint64_t> fail_requests;
-  // The chance that any request fails that way, decided by (seed, index): repeatable.
-  double fail_probability = 0;
   int request_error = EIO;
+  std::vector<Chance> chances;
 
   std::vector<Range> fail_ranges;
   // The chance that a system call moves only part of what it was asked (whole 4 KiB blocks on
@@ -84,7 +94,8 @@ class FaultEngine final : public Engine, private TransferHook {
 
   int64_t before_transfer(Op op, const File& file, uint64_t offset,
                           uint64_t length) noexcept override;
-  bool chosen(uint64_t index) const noexcept;
+  // The errno a request fails with before it starts, or 0.
+  int chosen_error(const Request& request, uint64_t index) const noexcept;
   // A uniform number in [0, 1) for the n-th decision of one kind.
   double coin(uint64_t kind, uint64_t n) const noexcept;
   void deliver(Forward* forward) noexcept;

@@ -167,7 +167,7 @@ TEST_P(FaultTest, SeededFailuresAreRepeatable) {
   ScratchFile scratch(1 << 20);
   OpenFile open_file(scratch.path(), direct());
   FaultPlan plan;
-  plan.fail_probability = 0.3;
+  plan.chances = {{.probability = 0.3}};
   plan.seed = 9;
   AlignedBytes memory(kBlock);
   auto failing = [&] {
@@ -220,7 +220,7 @@ TEST_P(FaultTest, EverythingAtOnceNeverHangs) {
   ScratchFile scratch(kSize);
   OpenFile open_file(scratch.path(), direct());
   FaultPlan plan;
-  plan.fail_probability = 0.1;
+  plan.chances = {{.probability = 0.1}};
   plan.short_probability = 0.3;
   plan.retry_probability = 0.2;
   plan.fail_ranges = {FaultPlan::Range{kSize / 2, kSize / 2 + 8 * kBlock, EIO, true, true}};

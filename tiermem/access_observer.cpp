@@ -2,6 +2,8 @@
 // trace, measuring fill bandwidth.
 #include "tiermem/access_observer.hpp"
 
+#include <utility>
+
 #include "support/clock.hpp"
 #include "support/log.hpp"
 #include "tiermem/error.hpp"
@@ -78,11 +80,12 @@ void AccessObserver::start_trace(std::unique_ptr<TraceWriter> writer,
   tracing_.store(true, std::memory_order_relaxed);
 }
 
-void AccessObserver::stop_trace() noexcept {
+void AccessObserver::stop_trace(uint64_t time) noexcept {
   if (!trace_) return;
   end_of_batch();
   try {
-    if (trace_) trace_->close();
+    if (std::exchange(span_open_, false)) trace_->compute_end(time);  // ends with the trace
+    trace_->close();
   } catch (const Error& e) {
     support::log().error("trace: {}", e.what());
   }
@@ -95,10 +98,19 @@ void AccessObserver::trace_tensor(uint32_t slot, uint32_t pages) {
 }
 
 void AccessObserver::trace_compute(bool begin, uint64_t time) {
-  if (!trace_) return;
+  // Several threads may compute at once: the trace gets one span from the first begin to the
+  // last end. An end without a begin is ignored.
+  if (!begin && compute_depth_ == 0) return;
+  compute_depth_ += begin ? 1 : -1;
+  if (!trace_ || (begin ? compute_depth_ != 1 : (compute_depth_ != 0 || !span_open_))) return;
   end_of_batch();
   try {
-    if (trace_) begin ? trace_->compute_begin(time) : trace_->compute_end(time);
+    if (begin) {
+      trace_->compute_begin(time);
+    } else {
+      trace_->compute_end(time);
+    }
+    span_open_ = begin;
   } catch (const Error& e) {
     trace_failed(e);
   }
@@ -134,6 +146,7 @@ void AccessObserver::end_of_batch() {
 void AccessObserver::trace_failed(const Error& error) noexcept {
   support::log().error("trace: {}; recording stops", error.what());
   trace_.reset();
+  span_open_ = false;
   tracing_.store(false, std::memory_order_relaxed);
 }
 

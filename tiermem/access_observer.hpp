@@ -49,8 +49,9 @@ class AccessObserver {
   // (slot, pages). Throws Error(busy) while recording already.
   void start_trace(std::unique_ptr<TraceWriter> writer,
                    const std::vector<std::pair<uint32_t, uint32_t>>& live);
-  // Closes the trace file (errors are logged); no-op when not recording.
-  void stop_trace() noexcept;
+  // Closes the trace file, ending a compute span still open at time (errors are logged);
+  // no-op when not recording.
+  void stop_trace(uint64_t time) noexcept;
   bool tracing() const noexcept { return tracing_.load(std::memory_order_relaxed); }
   void trace_tensor(uint32_t slot, uint32_t pages);
   void trace_compute(bool begin, uint64_t time);
@@ -77,6 +78,8 @@ class AccessObserver {
 
   // Trace recording; accesses of consecutive pages at one moment become one record.
   std::unique_ptr<TraceWriter> trace_;
+  uint32_t compute_depth_ = 0;  // compute_begin calls not yet ended, from every thread
+  bool span_open_ = false;      // the trace has a compute span begun and not yet ended
   std::atomic<bool> tracing_{false};
   struct PendingAccess {
     uint64_t time = 0;

@@ -18,6 +18,7 @@
 #include "support/align.hpp"
 #include "tiermem/config.hpp"
 #include "tiermem/error.hpp"
+#include "tiermem/fault_spec.hpp"
 
 namespace tiermem {
 
@@ -41,6 +42,9 @@ struct KeyDef {
 const KeyDef kKeys[] = {
     {"page_size", "bytes per page: a power of two from 64KiB to 64MiB",
      TIERMEM_FIELD(SizeField{&c.page_size})},
+    {"scrub_frames",
+     "zero frames before a write pin shows them, so no tensor sees bytes another one left",
+     TIERMEM_FIELD(&c.scrub_frames)},
     {"log_level", "trace, debug, info, warn, error, off; empty: $TIERMEM_LOG, else warn",
      TIERMEM_FIELD(&c.log_level)},
     {"gpu.capacity", "bytes of GPU staging memory; 0: no gpu tier",
@@ -79,6 +83,11 @@ const KeyDef kKeys[] = {
     {"io.sqpoll", "io_uring kernel-side submission polling", TIERMEM_FIELD(&c.io.sqpoll)},
     {"io.register_buffers", "register the DRAM region as io_uring fixed buffers",
      TIERMEM_FIELD(&c.io.register_buffers)},
+    {"io.faults",
+     "faults injected into every request, e.g. eio=0.01,enospc.write=0.01,short=0.05,"
+     "latency=200us (eio|enospc[.read|.write]=P or @BEGIN-END, short=P, retry=P, latency=D, "
+     "seed=N); empty: none",
+     TIERMEM_FIELD(&c.io.faults)},
     {"policy.eviction", "eviction policy spec, e.g. lru, s3fifo:small=0.1",
      TIERMEM_FIELD(&c.policy.eviction)},
     {"policy.prefetch", "prefetch policy spec, e.g. none, sequential:depth=4",
@@ -367,6 +376,11 @@ void Config::validate() const {
                      format_size(page_size)));
   }
   check_one_of("io.engine", io.engine, {"auto", "uring", "psync"});
+  try {
+    (void)detail::parse_fault_spec(io.faults);
+  } catch (const Error& e) {
+    fail(e.what());
+  }
   if (io.threads < 1 || io.threads > 256) {
     fail(fmt::format("io.threads {} is outside 1 to 256", io.threads));
   }

@@ -302,7 +302,7 @@ int open_flags(OpenMode mode) {
 // --- FileIo ---
 
 FileIo::FileIo(const IoConfig& config)
-    : impl_(std::make_shared<Impl>(config, io::make_engine(detail::engine_config(config)))) {}
+    : impl_(std::make_shared<Impl>(config, detail::make_io_engine(config))) {}
 FileIo::~FileIo() = default;
 FileIo::FileIo(FileIo&&) noexcept = default;
 FileIo& FileIo::operator=(FileIo&&) noexcept = default;

@@ -1,6 +1,8 @@
-// tiermem/io_config.hpp: the io engine settings an IoConfig asks for, shared by the pool and
-// FileIo so that both build their engines alike.
+// tiermem/io_config.hpp: the I/O engine an IoConfig asks for, shared by the pool and FileIo so
+// that both build their engines alike (io.faults included).
 #pragma once
+
+#include <memory>
 
 #include "io/engine.hpp"
 #include "tiermem/config.hpp"
@@ -14,5 +16,9 @@ inline io::EngineConfig engine_config(const IoConfig& config) {
           .block_size = config.block_size,
           .sqpoll = config.sqpoll};
 }
+
+// The engine config.engine names, under a fault injector when config.faults is set. Throws
+// what io::make_engine throws, and Error(config) for a bad io.faults value.
+std::unique_ptr<io::Engine> make_io_engine(const IoConfig& config);
 
 }  // namespace tiermem::detail

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <thread>
 
 #include "support/clock.hpp"
 #include "support/log.hpp"
@@ -50,6 +51,10 @@ struct MigrationEngine::PageOp final : io::Completion {
   bool clean_ok = false;      // flush: no write pin was active when the copy began
   uint8_t epoch = 0;          // flush: the page's write epoch when the copy began
   uint32_t frame = kNoFrame;  // the frame being filled, once given
+  // waiters[0] started this operation: a failure is its own. The others joined it: they did
+  // not ask for this operation, so when it fails they are advanced again instead (and start
+  // their own, whose failure is theirs).
+  bool started_by_waiter = false;
   std::vector<PageRequest> waiters;
 
   void complete(const io::Result& result) noexcept override { engine->step_done(*this, result); }
@@ -62,6 +67,22 @@ struct MigrationEngine::Actions {
   std::vector<policies::PrefetchProposal> proposals;  // from the prefetch policy
 };
 
+// Counts a call into the engine from its start to its return, so that the destructor can
+// wait for the work a call carries out after releasing the mutex (a job told of its end, which
+// touches the pool's tables), not only for the operations in ops_.
+class MigrationEngine::Entry {
+ public:
+  explicit Entry(MigrationEngine& engine) : entered_(engine.entered_) {
+    entered_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Entry() { entered_.fetch_sub(1, std::memory_order_release); }
+  Entry(const Entry&) = delete;
+  Entry& operator=(const Entry&) = delete;
+
+ private:
+  std::atomic<uint32_t>& entered_;
+};
+
 MigrationEngine::MigrationEngine(const Parts& parts)
     : parts_(parts),
       observer_(parts.pages, parts.tensors, parts_.eviction, parts.prefetch, parts.page_size) {
@@ -72,8 +93,17 @@ MigrationEngine::MigrationEngine(const Parts& parts)
 }
 
 MigrationEngine::~MigrationEngine() {
-  std::unique_lock lock(mutex_);
-  idle_.wait(lock, [this] { return ops_.empty(); });
+  wait_idle();
+}
+
+void MigrationEngine::wait_idle() {
+  {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return ops_.empty(); });
+  }
+  // A completion that ended the last operation entered before it took the mutex; what it
+  // still carries out is short (telling jobs), so a yield loop suffices.
+  while (entered_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 FrameArena& MigrationEngine::arena(Tier tier) noexcept {
@@ -134,6 +164,7 @@ std::string MigrationEngine::io_failure(const PageOp& op, const io::Result& resu
 // ---- requests ----------------------------------------------------------------------------
 
 void MigrationEngine::submit(std::span<const PageRequest> requests) {
+  Entry entered(*this);
   Actions actions;
   {
     std::lock_guard lock(mutex_);
@@ -156,6 +187,7 @@ void MigrationEngine::submit(std::span<const PageRequest> requests) {
 }
 
 void MigrationEngine::try_drain() {
+  Entry entered(*this);
   Actions actions;
   {
     std::unique_lock lock(mutex_, std::try_to_lock);
@@ -189,6 +221,7 @@ void MigrationEngine::set_schedule(std::shared_ptr<const policies::Schedule> sch
 
 void MigrationEngine::start_trace(std::unique_ptr<TraceWriter> writer,
                                   const std::vector<std::pair<uint32_t, uint32_t>>& live) {
+  Entry entered(*this);
   Actions actions;
   {
     std::lock_guard lock(mutex_);
@@ -200,11 +233,12 @@ void MigrationEngine::start_trace(std::unique_ptr<TraceWriter> writer,
 }
 
 void MigrationEngine::stop_trace() {
+  Entry entered(*this);
   Actions actions;
   {
     std::lock_guard lock(mutex_);
     drain_log(actions);
-    observer_.stop_trace();
+    observer_.stop_trace(support::now_ns());
     settle(actions);
   }
   run(actions);
@@ -216,6 +250,7 @@ void MigrationEngine::trace_tensor(uint32_t slot, uint32_t pages) {
 }
 
 void MigrationEngine::trace_compute(bool begin) {
+  Entry entered(*this);
   Actions actions;
   {
     std::lock_guard lock(mutex_);
@@ -249,7 +284,9 @@ bool MigrationEngine::stops_in_dram(PageState s, Tier tier) const {
 // Joins the operation under way on the request's page; the request is advanced again when
 // that operation ends.
 void MigrationEngine::join(const PageRequest& request) {
-  PageOp* op = ops_.at(request.page);
+  auto it = ops_.find(request.page);
+  assert(it != ops_.end() && "a busy or writing page without its operation");
+  PageOp* op = it->second;
   op->waiters.push_back(request);
   if (request.goal == Goal::pin && op->prefetch && !op->claimed) {
     op->claimed = true;
@@ -279,6 +316,9 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
                                   to_string(tier), request.write ? "writing" : "reading", why)};
       done(request, &failure, false, actions);
     };
+    // A read pin may meet a flush's write-back (the writing bit) and take the copy it reads
+    // from; anything that would change residency waits for it, as the page has an operation.
+    if (s.writing() && !s.valid(tier)) return join(request);
     if (s.valid(tier)) {
       // Present but not pinnable: counters full, or a write pin needs the other copy gone.
       if (s.pins(tier) == PageState::kPinMax || s.writers() == PageState::kWritersMax) {
@@ -372,12 +412,14 @@ void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool sk
   op->tier = op->frame_tier = tier;
   op->prefetch = prefetch;
   op->skip_read = skip_read;
+  op->started_by_waiter = waiter != nullptr;
   if (waiter != nullptr) op->waiters.push_back(*waiter);
   update(page, [](PageState& s) {
     assert(!s.busy() && !s.writing());
     s.set_busy(true);
   });
-  ops_.emplace(page, op);
+  [[maybe_unused]] const bool added = ops_.emplace(page, op).second;
+  assert(added && "a second operation on one page");
   if (prefetch) {
     prefetch_bytes_ += parts_.page_size;
     // A prefetch takes a free frame or a clean victim's, and never waits for one.
@@ -386,6 +428,7 @@ void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool sk
       // Skipped, with the request it carries (a gpu prefetch's stop in dram): re-advanced, it
       // would start this again at once, without end.
       op->waiters.clear();
+      op->started_by_waiter = false;
       return end_op(*op, nullptr, actions);
     }
     uint32_t frame = free_frames_[at(tier)].take(wanted_frame(page, tier));
@@ -404,6 +447,7 @@ void MigrationEngine::start_writeback(PageId page, Tier from, bool evicting,
   op->tier = from;
   op->frame_tier = from == Tier::gpu ? Tier::dram : Tier::nvme;
   op->evicting = evicting;
+  op->started_by_waiter = waiter != nullptr;
   if (waiter != nullptr) op->waiters.push_back(*waiter);
   if (evicting) {
     assert(PageState{parts_.pages[page].state.load()}.busy());  // the caller made it busy
@@ -417,7 +461,8 @@ void MigrationEngine::start_writeback(PageId page, Tier from, bool evicting,
     op->clean_ok = s.writers() == 0;
     op->epoch = s.epoch();
   }
-  ops_.emplace(page, op);
+  [[maybe_unused]] const bool added = ops_.emplace(page, op).second;
+  assert(added && "a second operation on one page");
   if (from == Tier::dram) {
     op->step = PageOp::Step::nvme_write;
     actions.launch.push_back(op);
@@ -435,7 +480,11 @@ void MigrationEngine::give_frame(PageOp& op, uint32_t frame, Actions& actions) {
   if (op.kind == PageOp::Kind::writeback) {
     op.step = Step::gpu_out;  // gpu -> dram; a dram write-back needs no frame
   } else if (op.skip_read) {
-    op.step = Step::skip;
+    // Without scrubbing, the frame shows what it held last, maybe another tensor's bytes: a
+    // write pin overwrites them all (Access::write's contract).
+    op.step = !parts_.scrub_frames    ? Step::skip
+              : op.tier == Tier::dram ? Step::host_zero
+                                      : Step::gpu_zero;
   } else if (op.tier == Tier::dram) {
     op.step = s.valid(Tier::gpu)    ? Step::gpu_out
               : s.valid(Tier::nvme) ? Step::nvme_read
@@ -632,6 +681,7 @@ void MigrationEngine::settle(Actions& actions) {
 // ---- completions -------------------------------------------------------------------------
 
 void MigrationEngine::step_done(PageOp& op, const io::Result& result) noexcept {
+  Entry entered(*this);
   Actions actions;
   {
     std::lock_guard lock(mutex_);
@@ -743,7 +793,15 @@ void MigrationEngine::end_op(PageOp& op, const Failure* failure, Actions& action
       if (!waiting.empty()) {
         PageOp* starved = waiting.front();
         waiting.pop_front();
-        end_op(*starved, failure, actions);
+        // Told as its own failure to get a frame, with the victim's error as the cause.
+        Failure starved_failure{
+            failure->code,
+            fmt::format("no frame of the {} tier could be freed for {}: evicting {} to make room "
+                        "failed: {}",
+                        to_string(op.tier), describe(starved->page), describe(op.page),
+                        failure->message),
+            failure->sys_errno};
+        end_op(*starved, &starved_failure, actions);
       }
     }
   }
@@ -757,12 +815,13 @@ void MigrationEngine::end_op(PageOp& op, const Failure* failure, Actions& action
     }
   });
   std::vector<PageRequest> waiters = std::move(op.waiters);
+  const bool started_by_waiter = op.started_by_waiter;
   delete &op;
-  for (const PageRequest& waiter : waiters) {
-    if (failure != nullptr) {
-      done(waiter, failure, false, actions);
+  for (size_t i = 0; i < waiters.size(); ++i) {
+    if (failure != nullptr && i == 0 && started_by_waiter) {
+      done(waiters[i], failure, false, actions);
     } else {
-      advance(waiter, actions);
+      advance(waiters[i], actions);
     }
   }
   idle_.notify_all();
@@ -845,6 +904,7 @@ PageId MigrationEngine::add_tensor(uint32_t slot, const TensorRecord& record) {
 }
 
 void MigrationEngine::remove_tensor(TensorRecord& record) {
+  Entry entered(*this);
   Actions actions;
   {
     std::unique_lock lock(mutex_);
@@ -900,6 +960,7 @@ void MigrationEngine::remove_tensor(TensorRecord& record) {
 }
 
 void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier) {
+  Entry entered(*this);
   Actions actions;
   {
     std::lock_guard lock(mutex_);

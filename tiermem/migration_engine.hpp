@@ -13,6 +13,7 @@
 // come here: they are a CAS on the page's state word (page_state.hpp).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -112,13 +113,19 @@ class MigrationEngine {
     AccessLog& log;
     uint64_t page_size;
     uint64_t prefetch_budget;
+    bool scrub_frames;  // zero frames that would show a page without its bytes
   };
 
   explicit MigrationEngine(const Parts& parts);
-  // Waits until no operation is under way.
+  // Waits until no operation is under way and every call into the engine (a completion's
+  // included) has returned, so that no job is still being told of its end.
   ~MigrationEngine();
   MigrationEngine(const MigrationEngine&) = delete;
   MigrationEngine& operator=(const MigrationEngine&) = delete;
+
+  // Waits until no operation is under way and no call is in the engine. For a pool closing:
+  // the caller makes sure that no new request comes meanwhile.
+  void wait_idle();
 
   // Starts every request. Requests that end at once are reported before this returns.
   void submit(std::span<const PageRequest> requests);
@@ -160,6 +167,7 @@ class MigrationEngine {
  private:
   struct PageOp;
   struct Actions;
+  class Entry;
 
   void advance(const PageRequest& request, Actions& actions);
   void advance_pin(const PageRequest& request, Actions& actions);
@@ -204,6 +212,7 @@ class MigrationEngine {
   Parts parts_;
   std::mutex mutex_;
   std::condition_variable idle_;  // signalled whenever an operation ends
+  std::atomic<uint32_t> entered_{0};  // calls under way (see Entry); the destructor waits
   std::unordered_map<PageId, PageOp*> ops_;
   FramePool free_frames_[2];
   std::deque<PageOp*> waiting_[2];  // operations waiting for a frame, oldest first

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <random>
 
 #include "support/align.hpp"
 #include "support/log.hpp"
@@ -20,6 +22,11 @@
 namespace tiermem::detail {
 
 namespace {
+
+uint64_t random_name() {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  return generator();
+}
 
 [[noreturn]] void fail_dir(const std::string& dir, std::string_view what) {
   int err = errno;
@@ -89,32 +96,10 @@ void NvmeStore::open_directory(Directory& dir, const NvmeTierConfig& config, io:
     uint64_t bytes = std::min(slots_per_file_, slots_per_dir_ - f * slots_per_file_) * page_size_;
     int flags = O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0);
     std::string name;
-    int fd = -1;
-    // Unnamed files vanish with the process, however it ends; named ones only when asked for.
-    bool named = keep_files_ || !dir.private_dir.empty();
-    if (!named) {
-      fd = open(dir.path.c_str(), O_TMPFILE | flags, 0600);
-      if (fd < 0 && errno == EINVAL && (flags & O_DIRECT)) {
-        flags &= ~O_DIRECT;
-        fd = open(dir.path.c_str(), O_TMPFILE | flags, 0600);
-      }
-      // A filesystem without O_TMPFILE says so with EOPNOTSUPP (or EISDIR on old kernels).
-      named = fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR);
-      name = fmt::format("{}/(unnamed file {})", dir.path, f);
-    }
-    if (named) {
-      if (dir.private_dir.empty()) {
-        std::string pattern = dir.path + "/tiermem.XXXXXX";
-        if (mkdtemp(pattern.data()) == nullptr) fail_dir(dir.path, "cannot create files in");
-        dir.private_dir = pattern;
-      }
-      name = fmt::format("{}/nvme.{}", dir.private_dir, f);
-      fd = open(name.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0600);
-      if (fd < 0 && errno == EINVAL && (flags & O_DIRECT)) {
-        flags &= ~O_DIRECT;
-        fd = open(name.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0600);
-      }
-      if (fd >= 0 && !keep_files_) unlink(name.c_str());
+    int fd = create_file(dir, f, flags, name);
+    if (fd < 0 && errno == EINVAL && (flags & O_DIRECT)) {
+      flags &= ~O_DIRECT;
+      fd = create_file(dir, f, flags, name);
     }
     if (fd < 0) fail_dir(dir.path, "cannot create files in");
     if (direct && !(flags & O_DIRECT)) {
@@ -122,20 +107,72 @@ void NvmeStore::open_directory(Directory& dir, const NvmeTierConfig& config, io:
       support::log().warn("nvme.dirs: '{}' refuses O_DIRECT; using buffered I/O there", dir.path);
     }
     dir.files.push_back(io::File{.fd = fd, .path = name, .direct = (flags & O_DIRECT) != 0});
-    if (fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) {
-      if (errno == ENOSPC) {
-        throw Error(Errc::out_of_space,
-                    fmt::format("nvme.dirs: '{}' ran out of space reserving {} for {}", dir.path,
-                                format_size(bytes), name),
-                    ENOSPC);
-      }
-      if (ftruncate(fd, static_cast<off_t>(bytes)) != 0) fail_dir(dir.path, "cannot size files in");
-    }
+    reserve(dir.files.back(), bytes, dir.path);
     engine.register_file(dir.files.back());
   }
   dir.slots = std::make_unique<ExtentAllocator>(slots_per_dir_);
   if (keep_files_) {
     support::log().info("nvme: backing files kept in '{}'", dir.private_dir);
+  }
+}
+
+// Creates backing file number index of dir: named in a private directory when the files are
+// to be kept, else unnamed (O_TMPFILE) so that it vanishes with the process however it ends,
+// or, where the filesystem has no O_TMPFILE, under a random name that is unlinked at once.
+// Returns the descriptor (name set to what logs call it), or -1 with errno.
+int NvmeStore::create_file(Directory& dir, uint64_t index, int flags, std::string& name) {
+  if (!keep_files_) {
+    name = fmt::format("{}/(unnamed file {})", dir.path, index);
+    int fd = open(dir.path.c_str(), O_TMPFILE | flags, 0600);
+    // A filesystem without O_TMPFILE says so with EOPNOTSUPP (or EISDIR on old kernels).
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR)) return fd;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      std::string path = fmt::format("{}/.tiermem-{:016x}", dir.path, random_name());
+      fd = open(path.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0600);
+      if (fd >= 0) unlink(path.c_str());
+      if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    return -1;
+  }
+  if (dir.private_dir.empty()) {
+    std::string pattern = dir.path + "/tiermem.XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) return -1;
+    dir.private_dir = pattern;
+  }
+  name = fmt::format("{}/nvme.{}", dir.private_dir, index);
+  return open(name.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0600);
+}
+
+// Reserves bytes of file's space, so that later write-backs never meet a full disk: with
+// fallocate, or, on filesystems without it (ext2, some network filesystems), by writing zeros
+// and syncing them. Throws Error(out_of_space) when the disk cannot hold them.
+void NvmeStore::reserve(const io::File& file, uint64_t bytes, const std::string& dir) {
+  auto out_of_space = [&] {
+    return Error(Errc::out_of_space,
+                 fmt::format("nvme.dirs: '{}' ran out of space reserving {} for {}", dir,
+                             format_size(bytes), file.path),
+                 ENOSPC);
+  };
+  if (fallocate(file.fd, 0, 0, static_cast<off_t>(bytes)) == 0) return;
+  if (errno == ENOSPC) throw out_of_space();
+  if (errno != EOPNOTSUPP && errno != ENOSYS) fail_dir(dir, "cannot reserve space in");
+  support::log().info("nvme.dirs: '{}' has no fallocate; reserving {} by writing zeros", dir,
+                      format_size(bytes));
+  constexpr uint64_t kChunk = 1 << 20;  // a multiple of every O_DIRECT alignment
+  std::unique_ptr<void, decltype(&std::free)> zeros(std::aligned_alloc(4096, kChunk), &std::free);
+  if (!zeros) throw Error(Errc::system, "cannot allocate a buffer of zeros", ENOMEM);
+  std::memset(zeros.get(), 0, kChunk);
+  for (uint64_t done = 0; done < bytes;) {
+    const uint64_t length = std::min(kChunk, bytes - done);
+    ssize_t n = pwrite(file.fd, zeros.get(), length, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ENOSPC) throw out_of_space();
+    if (n <= 0) fail_dir(dir, "cannot reserve space in");
+    done += static_cast<uint64_t>(n);
+  }
+  if (fdatasync(file.fd) != 0) {
+    if (errno == ENOSPC) throw out_of_space();
+    fail_dir(dir, "cannot reserve space in");
   }
 }
 

@@ -61,13 +61,15 @@ class NvmeStore {
  private:
   struct Directory {
     std::string path;
-    std::string private_dir;  // made for named files; empty with unnamed (O_TMPFILE) files
+    std::string private_dir;  // made for kept files; empty otherwise
     std::vector<io::File> files;
     std::unique_ptr<ExtentAllocator> slots;
   };
 
   void open_directory(Directory& dir, const NvmeTierConfig& config, io::Engine& engine);
   void close_directory(Directory& dir) noexcept;
+  int create_file(Directory& dir, uint64_t index, int flags, std::string& name);
+  static void reserve(const io::File& file, uint64_t bytes, const std::string& dir);
 
   uint64_t page_size_;
   uint64_t slots_per_file_;

@@ -7,7 +7,10 @@ namespace tiermem {
 
 Pool::Pool(const Config& config) : core_(std::make_unique<detail::PoolCore>(config)) {}
 Pool::Pool(std::unique_ptr<detail::PoolCore> core) : core_(std::move(core)) {}
-Pool::~Pool() = default;
+Pool::~Pool() {
+  // A core whose pages are still pinned is left to those Pins, which delete it (see close()).
+  if (!core_->close()) (void)core_.release();
+}
 
 Tensor Pool::allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
                       const TensorOptions& options) {

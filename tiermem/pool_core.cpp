@@ -151,7 +151,7 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io, const G
   }
 
   if (!io_) {
-    io_ = io::make_engine(engine_config(config_.io));
+    io_ = make_io_engine(config_.io);
   }
   if (config_.io.register_buffers && !io_->register_buffer(dram_->base(), dram_->bytes())) {
     support::log().info("io: the dram tier could not be registered as fixed buffers");
@@ -181,7 +181,8 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io, const G
                              .prefetch = *prefetch_,
                              .log = log_,
                              .page_size = page_size_,
-                             .prefetch_budget = config_.policy.prefetch_budget});
+                             .prefetch_budget = config_.policy.prefetch_budget,
+                             .scrub_frames = config_.scrub_frames});
 
   // Every resident page can be a mapping of its own in its tensor's view.
   uint64_t mappings = 2ull * (dram_frames + gpu_frames) + 1024;
@@ -198,11 +199,40 @@ PoolCore::~PoolCore() {
   if (gpu_) gpu_->attach_storage({});  // before the NVMe tier's files close
 }
 
+bool PoolCore::close() noexcept {
+  engine_->wait_idle();
+  uint64_t pins = 0, tensors = 0;
+  {
+    std::lock_guard lock(tensors_mutex_);
+    tensors_.for_each_live([&](uint32_t, const TensorRecord& record) {
+      uint64_t before = pins;
+      for (uint32_t i = 0; i < record.page_count; ++i) {
+        pins += PageState{(*pages_)[record.first_page + i].state.load(std::memory_order_acquire)}
+                    .all_pins();
+      }
+      tensors += pins != before;
+    });
+  }
+  if (pins == 0) return true;
+  support::log().error(
+      "the pool was destroyed while Pins of {} tensors still held {} page pins; its memory and "
+      "files stay until the last of those Pins ends",
+      tensors, pins);
+  orphan_pins_.store(pins, std::memory_order_relaxed);
+  closed_.store(true, std::memory_order_release);
+  return false;
+}
+
 // ---- tensors -----------------------------------------------------------------------------
 
 Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
                           const TensorOptions& options) {
   if (name.empty()) throw Error(Errc::invalid_argument, "a tensor needs a non-empty name");
+  if (static_cast<unsigned>(dtype) > static_cast<unsigned>(DType::boolean)) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("tensor '{}': dtype {} is not a DType (0 to {})", name,
+                            static_cast<unsigned>(dtype), static_cast<unsigned>(DType::boolean)));
+  }
   if (shape.empty()) {
     throw Error(Errc::invalid_argument,
                 fmt::format("tensor '{}': the shape is empty; give at least one dimension", name));
@@ -300,6 +330,10 @@ FrameArena& PoolCore::arena(Tier tier) noexcept {
 }
 
 void PoolCore::check_pinnable(Tier tier) const {
+  if (static_cast<unsigned>(tier) >= kTierCount) {
+    throw Error(Errc::invalid_argument, fmt::format("tier {} is not a Tier (gpu 0, dram 1, nvme 2)",
+                                                    static_cast<unsigned>(tier)));
+  }
   if (tier == Tier::nvme) {
     throw Error(Errc::invalid_argument, "only the gpu and dram tiers can be pinned, not nvme");
   }
@@ -312,6 +346,11 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
                                        ByteRange range, std::optional<GpuStream> stream) {
   const TensorRecord& record = this->record(tensor);
   check_pinnable(tier);
+  if (static_cast<unsigned>(access) > static_cast<unsigned>(Access::read_write)) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("access {} is not an Access (read 0, write 1, read_write 2)",
+                            static_cast<unsigned>(access)));
+  }
   if (stream) gpu_->check_stream(*stream);
   const PageSpan span = page_span(record, range);
   const uint32_t frames = arena(tier).frame_count();
@@ -479,6 +518,12 @@ void PoolCore::unpin(const Pin& pin) noexcept {
     }
   }
   for (uint32_t i = 0; i < pin.page_count_; ++i) unpin_page(pin.first_page_ + i, pin.tier_, write);
+  if (closed_.load(std::memory_order_acquire)) [[unlikely]] {
+    if (orphan_pins_.fetch_sub(pin.page_count_, std::memory_order_acq_rel) == pin.page_count_) {
+      delete this;
+    }
+    return;
+  }
   if (!write) return;
   const TensorRecord& record = tensors_[(*pages_)[pin.first_page_].tensor];
   if (!record.options.write_through) return;

@@ -41,6 +41,11 @@ class PoolCore {
                     const GpuWrapper& wrap_gpu = {});
   ~PoolCore();
   PoolCore(const PoolCore&) = delete;
+
+  // For ~Pool: waits for the engine's work to end, then returns true when no page is pinned,
+  // and the core may be deleted. Otherwise Pins outlive their pool, a misuse that is logged,
+  // not a crash: the core stays whole, and the last of those Pins to end deletes it.
+  bool close() noexcept;
   PoolCore& operator=(const PoolCore&) = delete;
 
   Tensor allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
@@ -122,7 +127,9 @@ class PoolCore {
   bool prefetch_active_ = false;
   std::unique_ptr<MigrationEngine> engine_;
 
-  std::mutex tensors_mutex_;  // allocation and release of tensor slots
+  std::atomic<bool> closed_{false};        // ~Pool ran while pages were pinned
+  std::atomic<uint64_t> orphan_pins_{0};  // page pins left then; the last unpin deletes this
+  std::mutex tensors_mutex_;                // allocation and release of tensor slots
   std::atomic<uint64_t> live_tensors_{0};
   std::atomic<uint64_t> live_bytes_{0};
 };

@@ -39,7 +39,7 @@ constexpr std::string_view kTierNames[kTierCount] = {"gpu", "dram", "nvme"};
 }  // namespace
 
 std::string_view to_string(Tier tier) noexcept {
-  return kTierNames[static_cast<int>(tier)];
+  return static_cast<unsigned>(tier) < kTierCount ? kTierNames[static_cast<int>(tier)] : "?";
 }
 
 std::string_view to_string(Access access) noexcept {
@@ -55,11 +55,13 @@ std::string_view to_string(Access access) noexcept {
 }
 
 std::string_view to_string(DType dtype) noexcept {
-  return kDTypes[static_cast<int>(dtype)].name;
+  return static_cast<size_t>(dtype) < std::size(kDTypes) ? kDTypes[static_cast<int>(dtype)].name
+                                                         : "?";
 }
 
 uint32_t dtype_size(DType dtype) noexcept {
-  return kDTypes[static_cast<int>(dtype)].size;
+  return static_cast<size_t>(dtype) < std::size(kDTypes) ? kDTypes[static_cast<int>(dtype)].size
+                                                         : 0;
 }
 
 Tier parse_tier(std::string_view text) {

@@ -1,13 +1,15 @@
-// tools/cmd_stress.cpp: `tiermem stress`: random pins from many threads over oversubscribed
-// tiers, then every byte verified.
-#include <iostream>
-
+// tools/cmd_stress.cpp: `tiermem stress`: the model-checked workload (check/model_check.hpp) on
+// a pool of the user's configuration, with faults injected where asked; every byte verified.
 #include <fmt/format.h>
 
+#include <boost/json.hpp>
+
+#include <iostream>
+
+#include "check/model_check.hpp"
 #include "tiermem/tiermem.hpp"
 #include "tools/cli.hpp"
 #include "tools/command.hpp"
-#include "tools/stress.hpp"
 
 namespace tiermem::tools {
 
@@ -17,75 +19,57 @@ int run_stress(std::span<char*> args) {
     options.add_options()                                                                  //
         ("dram", po::value<std::string>()->default_value("256MiB"), "DRAM tier capacity")  //
         ("gpu", po::value<std::string>()->default_value("64MiB"), "GPU tier capacity (0: none)")(
-            "total", po::value<std::string>()->default_value("1GiB"), "bytes of all tensors")  //
-        ("threads", po::value<uint32_t>()->default_value(4), "pinning threads")                //
-        ("seconds", po::value<double>()->default_value(10), "how long to run")                 //
-        ("max-pin-pages", po::value<uint32_t>()->default_value(4), "largest pin, in pages")    //
-        ("seed", po::value<uint64_t>()->default_value(1), "random seed")                       //
-        ("verify", "check every byte (during the run and at the end)")                         //
+            "total", po::value<std::string>()->default_value("0"),
+            "tensor bytes live at once at most (0: 4x the DRAM tier)")                  //
+        ("threads", po::value<uint32_t>()->default_value(8), "threads issuing calls")   //
+        ("seconds", po::value<double>()->default_value(10), "how long to issue calls")  //
+        ("operations", po::value<uint64_t>()->default_value(0),
+         "calls per thread, instead of --seconds (0: use --seconds)")                        //
+        ("max-tensors", po::value<uint32_t>()->default_value(24), "live tensors at most")    //
+        ("max-pin-pages", po::value<uint32_t>()->default_value(4), "largest pin, in pages")  //
+        ("faults", po::value<std::string>(),
+         "inject I/O faults, e.g. eio=0.01,enospc.write=0.01,short=0.01,latency=200us (the "
+         "io.faults key; see `tiermem config`)")  //
+        ("watchdog", po::value<double>()->default_value(60),
+         "seconds after which a call counts as hung (the run aborts naming it)")  //
+        ("seed", po::value<uint64_t>()->default_value(1), "random seed")          //
         ("json", "print one JSON object as the last line");
     add_config_options(options);
     po::variables_map vars;
     if (!parse_args(args, options, vars,
                     "usage: tiermem stress [--dram SIZE] [--gpu SIZE] [--total SIZE] "
-                    "[--threads N] [--seconds S] [--verify] [--json]")) {
+                    "[--threads N] [--seconds S | --operations N] [--faults SPEC] [--seed N] "
+                    "[--json]\n"
+                    "Random calls from the whole API on several threads, checked against a "
+                    "model of every tensor's bytes;\nexits 3 when a byte differs, a call fails "
+                    "in a way its contract does not allow, or a descriptor or thread leaks.")) {
       return 0;
     }
     Config base;
     base.dram.capacity = size_option(vars, "dram");
     base.gpu.capacity = size_option(vars, "gpu");
-    base.nvme.capacity = 0;  // sized from --total below unless a config says otherwise
+    base.nvme.capacity = 0;  // sized from the tensors below unless a config says otherwise
+    if (vars.count("faults")) base.io.faults = vars["faults"].as<std::string>();
     Config config = config_from(vars, base);
-    StressOptions stress;
-    stress.total_bytes = size_option(vars, "total");
-    stress.threads = vars["threads"].as<uint32_t>();
-    stress.seconds = vars["seconds"].as<double>();
-    stress.max_pin_pages = vars["max-pin-pages"].as<uint32_t>();
-    stress.seed = vars["seed"].as<uint64_t>();
-    stress.verify = vars.count("verify") != 0;
+    check::ModelOptions model;
+    model.total_bytes = size_option(vars, "total");
+    model.threads = vars["threads"].as<uint32_t>();
+    model.seconds = vars["seconds"].as<double>();
+    model.max_operations = vars["operations"].as<uint64_t>();
+    model.max_tensors = vars["max-tensors"].as<uint32_t>();
+    model.max_pin_pages = vars["max-pin-pages"].as<uint32_t>();
+    model.watchdog_seconds = vars["watchdog"].as<double>();
+    model.seed = vars["seed"].as<uint64_t>();
+    if (model.total_bytes == 0) model.total_bytes = 4 * config.dram.capacity;
     if (config.nvme.capacity == 0) {
       // Room for every tensor's pages, with slack for partial last pages.
-      config.nvme.capacity = stress.total_bytes * 2 + 64 * config.page_size;
+      config.nvme.capacity = model.total_bytes * 2 + 64ull * model.max_tensors * config.page_size;
     }
 
-    Pool pool(config);
-    StressReport report = tools::run_stress(pool, stress);
-    Stats stats = pool.stats();
-    uint64_t moved = 0;
-    for (auto& row : stats.moved_bytes) {
-      for (uint64_t bytes : row) moved += bytes;
-    }
-    std::cout << fmt::format(
-        "{} tensors, {} threads, {:.1f} s: {} pins ({} read, {} write, {} retried), "
-        "{} pinned, {} moved between tiers\n",
-        report.tensors, stress.threads, report.seconds, report.operations, report.read_pins,
-        report.write_pins, report.retries, human_bytes(static_cast<double>(report.bytes_pinned)),
-        human_bytes(static_cast<double>(moved)));
-    if (stress.verify) {
-      std::cout << fmt::format("verified: {} ({} bytes checked, {} mismatches)\n",
-                               report.verified() ? "true" : "false", report.bytes_checked,
-                               report.mismatches);
-    }
-    if (vars.count("json")) {
-      boost::json::object json;
-      json["tensors"] = report.tensors;
-      json["threads"] = stress.threads;
-      json["seconds"] = report.seconds;
-      json["operations"] = report.operations;
-      json["read_pins"] = report.read_pins;
-      json["write_pins"] = report.write_pins;
-      json["retries"] = report.retries;
-      json["bytes_pinned"] = report.bytes_pinned;
-      json["bytes_moved"] = moved;
-      if (stress.verify) {
-        json["verified"] = report.verified();
-        json["mismatches"] = report.mismatches;
-        json["bytes_checked"] = report.bytes_checked;
-      }
-      json["stats"] = boost::json::parse(stats.to_json());
-      print_json_last(json);
-    }
-    return stress.verify && !report.verified() ? 3 : 0;
+    const check::ModelReport report = check::run_model(config, model);
+    std::cout << report.to_text();
+    if (vars.count("json")) print_json_last(boost::json::parse(report.to_json()).as_object());
+    return report.ok() ? 0 : 3;
   });
 }
 

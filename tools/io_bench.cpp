@@ -204,32 +204,24 @@ IoBench::IoBench(const IoTarget& target, uint64_t buffer_bytes) : size_(target.s
     throw Error(Errc::invalid_argument, "no --dir and no --file: nowhere to do I/O");
   }
   try {
-    for (size_t i = 0; i < target.dirs.size(); ++i) {
-      std::string path = fmt::format("{}/tiermem-io-{}-{}", target.dirs[i], getpid(), i);
-      // O_EXCL and O_NOFOLLOW: never write through a file or link planted in a shared dir.
-      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0) throw system_error(fmt::format("creating {}", path), errno);
-      ::close(fd);
-      paths_.push_back(path);
-      created_.push_back(true);
+    for (const std::string& dir : target.dirs) {
+      // Unnamed, so that nothing is left behind however the run ends; every trial opens it
+      // anew (with its own flags) through /proc/self/fd.
+      int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+      if (fd < 0) throw system_error(fmt::format("creating an unnamed file in {}", dir), errno);
+      scratch_fds_.push_back(fd);
+      paths_.push_back(fmt::format("/proc/self/fd/{}", fd));
     }
-    for (const std::string& path : target.files) {
-      paths_.push_back(path);
-      created_.push_back(false);
-    }
+    for (const std::string& path : target.files) paths_.push_back(path);
     buffer_ = std::make_unique<Buffer>(buffer_bytes);
   } catch (...) {
-    for (size_t i = 0; i < paths_.size(); ++i) {
-      if (created_[i]) unlink(paths_[i].c_str());
-    }
+    for (int fd : scratch_fds_) ::close(fd);
     throw;
   }
 }
 
 IoBench::~IoBench() {
-  for (size_t i = 0; i < paths_.size(); ++i) {
-    if (created_[i]) unlink(paths_[i].c_str());
-  }
+  for (int fd : scratch_fds_) ::close(fd);
 }
 
 void IoBench::prepare_reads(const IoTrial& like) {

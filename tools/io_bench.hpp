@@ -53,7 +53,7 @@ class IoBench {
   // of memory backed by transparent huge pages, so that requests are made of few physically
   // contiguous segments, as with fio --mem=mmaphuge. Throws tiermem::Error.
   IoBench(const IoTarget& target, uint64_t buffer_bytes);
-  ~IoBench();  // removes the files it created
+  ~IoBench();  // closes its unnamed scratch files, which vanish then
   IoBench(const IoBench&) = delete;
   IoBench& operator=(const IoBench&) = delete;
 
@@ -72,7 +72,7 @@ class IoBench {
 
   uint64_t size_;
   std::vector<std::string> paths_;
-  std::vector<bool> created_;
+  std::vector<int> scratch_fds_;  // one unnamed file per --dir, reached as /proc/self/fd/N
   std::unique_ptr<Buffer> buffer_;
 };
 

@@ -32,7 +32,7 @@ struct DramTierConfig {
 
 struct NvmeTierConfig {
   std::vector<std::string> dirs;     // one directory per device; empty: $TMPDIR (or /tmp)
-  uint64_t capacity = 4ull << 30;    // bytes, reserved with fallocate at pool start
+  uint64_t capacity = 4ull << 30;    // bytes, reserved at pool start (fallocate, else zeros)
   uint64_t file_size = 16ull << 30;  // the largest backing file; capacity is split into files
   uint64_t stripe = 0;               // bytes per stripe across dirs; 0: one page
   bool direct = true;                // O_DIRECT, falling back to buffered I/O with a warning
@@ -46,6 +46,10 @@ struct IoConfig {
   uint64_t block_size = 1ull << 20;  // requests are split into pieces of at most this size
   bool sqpoll = false;               // io_uring kernel-side submission polling
   bool register_buffers = true;      // register the DRAM region as io_uring fixed buffers
+  // Faults injected into every request, for testing what a program does when the disk fails:
+  // "eio=0.01,enospc.write=0.01,short=0.05,latency=200us" (see tiermem/fault_spec.hpp); empty:
+  // none.
+  std::string faults;
 };
 
 struct PolicyConfig {
@@ -63,6 +67,10 @@ struct ConfigKeyInfo {
 
 struct Config {
   uint64_t page_size = 2ull << 20;  // power of two, 64 KiB to 64 MiB
+  // Zero every frame before it holds a page whose old bytes are not brought in (a write pin
+  // of whole pages), so that no pin ever shows bytes another tensor left in the frame. For
+  // pools shared by several tenants; costs a memset of each such page.
+  bool scrub_frames = false;
   std::string log_level;            // trace, debug, info, warn, error, off; empty: $TIERMEM_LOG,
                                     // else warn
   GpuTierConfig gpu;

@@ -34,7 +34,8 @@ class PoolCore;
 //
 // Ownership: move-only; the destructor unpins. Thread safety: a Pin object belongs to one
 // thread at a time, but the memory it points to may be used by any thread while it lives.
-// A Pin must end before its Pool is destroyed.
+// A Pin should end before its Pool is destroyed; one that outlives it is logged as an error and
+// keeps the pool's memory until it ends (see ~Pool).
 class Pin {
  public:
   Pin() = default;

@@ -37,7 +37,10 @@ class Pool {
   // Validates config and builds the tiers. Throws Error(invalid_argument) or Error(config) for
   // a bad config, Error(system) or Error(out_of_space) when memory or disk cannot be had.
   explicit Pool(const Config& config);
-  // Waits for in-flight I/O. All Pins must have ended and no call may be running.
+  // Waits for in-flight I/O (asynchronous pins included: their futures get their Pins or
+  // errors). No call may be running. Pins should have ended: a Pin that outlives its Pool is
+  // logged as an error, and keeps the pool's memory and files until it ends (its pointer stays
+  // valid), so that ending it later is safe. Tensor handles must not be used afterwards.
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -54,7 +57,8 @@ class Pool {
     return allocate(std::span<const uint64_t>(shape.begin(), shape.size()), dtype, name, options);
   }
 
-  // Writes every dirty page of every tensor down to nvme. Blocks until confirmed.
+  // Writes every dirty page of every tensor down to nvme. Blocks until confirmed. Throws what
+  // Tensor::flush throws.
   void flush();
 
   // Registers the application's access order: one iteration of an order that repeats, such as

@@ -84,12 +84,16 @@ class Tensor {
 
   // Moves this tensor's unpinned pages out of tier (gpu or dram), writing dirty ones down one
   // tier first. Blocks until done. Returns the number of pages that left the tier; pinned
-  // pages stay. Throws Error(io) if a write-back failed (the page then stays in tier).
+  // pages stay. Throws Error(io) if a write-back failed (the page then stays in tier), and
+  // Error(tier_full) when a gpu page has to go down into a dram tier whose every frame is
+  // pinned.
   uint64_t evict(Tier tier) const;
 
   // Writes every dirty page down to nvme; pages stay resident and become clean. Pages pinned
   // for writing right now are left dirty: they are still being written. Blocks until the
-  // writes are confirmed. Throws Error(io) if one failed (the data stays valid above).
+  // writes are confirmed. Throws Error(io) if one failed (the data stays valid above), and
+  // Error(tier_full) when a page only in gpu has to pass through a dram tier whose every frame
+  // is pinned.
   void flush() const;
 
   PageResidency residency(uint64_t page) const;

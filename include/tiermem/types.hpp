@@ -35,13 +35,13 @@ enum class DType : uint8_t {
   boolean,
 };
 
-// "gpu", "dram", "nvme".
+// "gpu", "dram", "nvme"; "?" for a value that is no Tier (as for the other enums below).
 std::string_view to_string(Tier tier) noexcept;
 // "read", "write", "read_write".
 std::string_view to_string(Access access) noexcept;
 // The canonical name of a dtype, e.g. "bf16".
 std::string_view to_string(DType dtype) noexcept;
-// Bytes per element.
+// Bytes per element; 0 for a value that is no DType.
 uint32_t dtype_size(DType dtype) noexcept;
 
 // Parse a tier name. Throws Error(invalid_argument) naming the text and the accepted names.

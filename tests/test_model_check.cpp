@@ -1,0 +1,93 @@
+// tests/test_model_check.cpp: the model-checked workload (check/model_check.hpp) over pools of
+// every shape: random calls from the whole public API on several threads, every byte compared
+// with the model, every error's code checked, no hang, no leak across open and close; and the
+// same with injected I/O faults, where nothing reported written may be lost.
+//
+// TIERMEM_MODEL_SECONDS sets how long each run issues calls (default 4); the sanitizer presets
+// run these tests like any other.
+#include <cstdlib>
+#include <string>
+
+#include "check/model_check.hpp"
+#include "tests/test_support.hpp"
+
+namespace tiermem {
+namespace {
+
+double model_seconds() {
+  const char* text = std::getenv("TIERMEM_MODEL_SECONDS");
+  return text != nullptr && *text != '\0' ? std::atof(text) : 4.0;
+}
+
+check::ModelReport run(const Config& config, const testing::ScratchDir& dir, uint64_t seed,
+                       uint32_t threads = 8) {
+  check::ModelOptions options;
+  options.threads = threads;
+  options.seconds = model_seconds();
+  options.seed = seed;
+  options.scratch_dir = dir.path();
+  check::ModelReport report = check::run_model(config, options);
+  EXPECT_TRUE(report.ok()) << report.to_text();
+  EXPECT_EQ(report.mismatches, 0u);
+  EXPECT_EQ(report.lost_bytes, 0u);
+  EXPECT_GE(report.bytes_checked, 1u);
+  return report;
+}
+
+uint64_t made(const check::ModelReport& report, check::Call call) {
+  return report.calls[static_cast<size_t>(call)].made;
+}
+
+TEST(ModelCheck, DramAndNvmeFourTimesOversubscribed) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 64, 0, 2048);  // 4 MiB of dram
+  check::ModelReport report = run(config, dir, 42);
+  EXPECT_GT(report.stats.moves[1][2], 0u) << "nothing was written down to nvme";
+  EXPECT_GT(report.stats.moves[2][1], 0u) << "nothing was read back from nvme";
+  EXPECT_EQ(report.stats.io_errors, 0u);
+}
+
+TEST(ModelCheck, EveryCallOnThreeTiersWithTheEmulatedGpu) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 32, 8, 2048);
+  config.policy.prefetch = "sequential:depth=2";
+  check::ModelReport report = run(config, dir, 7);
+  for (size_t call = 0; call < check::kCallCount; ++call) {
+    EXPECT_GT(report.calls[call].made, 0u)
+        << "the workload never made " << check::to_string(static_cast<check::Call>(call));
+  }
+  EXPECT_GT(report.stats.moves[1][0], 0u) << "nothing reached the gpu tier";
+  EXPECT_GT(report.stats.moves[0][1], 0u) << "nothing was written down from the gpu tier";
+}
+
+TEST(ModelCheck, ScrubbedFramesAndOnePageTensors) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 8, 4, 1024);
+  config.scrub_frames = true;
+  check::ModelReport report = run(config, dir, 3, 4);
+  EXPECT_GT(made(report, check::Call::pin_write), 0u);
+}
+
+TEST(ModelCheck, InjectedFaultsOfEveryKindLoseNoReportedWrite) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 32, 8, 2048);
+  config.io.faults = "eio=0.01,enospc.write=0.01,short=0.01,retry=0.01,latency=200us,seed=5";
+  config.log_level = "error";  // every failed request is a warning
+  check::ModelReport report = run(config, dir, 11);
+  EXPECT_GT(report.stats.io_errors, 0u) << "no fault was injected";
+  uint64_t io_errors = 0;
+  for (const check::CallCounts& c : report.calls) io_errors += c.io_errors;
+  EXPECT_GT(io_errors, 0u) << "no injected fault reached a call";
+}
+
+TEST(ModelCheck, FaultsOnThePsyncEngine) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 32, 0, 2048);
+  config.io.engine = "psync";
+  config.io.faults = "eio.read=0.02,eio.write=0.02,short=0.05";
+  config.log_level = "error";
+  run(config, dir, 19, 4);
+}
+
+}  // namespace
+}  // namespace tiermem
