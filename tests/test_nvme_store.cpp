@@ -1,13 +1,25 @@
 // tests/test_nvme_store.cpp: private backing files, striping, space accounting and refusals.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "io/engine.hpp"
 #include "tests/test_support.hpp"
 #include "tiermem/nvme_store.hpp"
+#include "tiermem/tiermem.hpp"
 
 namespace tiermem::detail {
 namespace {
@@ -151,6 +163,143 @@ TEST_F(NvmeStoreTest, TooLittleDiskSpaceIsRefusedUpFront) {
   testing::expect_error(
       [&] { NvmeStore s(config_for({a.path()}, uint64_t{1} << 40), kPage, *engine); },
       Errc::out_of_space, {a.path(), "free, but the pool needs"});
+}
+
+// A small filesystem of a given type in a file, loop-mounted on a scratch directory: only for
+// root, and only where loop devices work (the tests skip otherwise). Paths are the tests' own.
+class LoopMount {
+ public:
+  LoopMount(const std::string& type, uint64_t mib) {
+    if (geteuid() != 0) return;
+    const std::string image = image_dir_.path() + "/fs.img";
+    std::string make = "truncate -s " + std::to_string(mib) + "M " + image + " && mkfs." + type +
+                       " " + image + " >/dev/null 2>&1";
+    if (std::system(make.c_str()) != 0) return;
+    mounted_ =
+        std::system(("mount -o loop " + image + " " + dir_.path() + " 2>/dev/null").c_str()) == 0;
+  }
+  ~LoopMount() {
+    if (mounted_) std::system(("umount " + dir_.path()).c_str());
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& path() const { return dir_.path(); }
+  uint64_t free_bytes() const {
+    struct statvfs fs {};
+    statvfs(path().c_str(), &fs);
+    return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  }
+
+ private:
+  testing::ScratchDir image_dir_, dir_;
+  bool mounted_ = false;
+};
+
+// Defect 6: ext2 has no fallocate; the space must still be reserved up front, so that a disk
+// filled by others later cannot fail the pool's write-backs.
+TEST(NvmeStoreSpace, WithoutFallocateTheSpaceIsWrittenUpFront) {
+  LoopMount fs("ext2", 32);
+  if (!fs.mounted()) GTEST_SKIP() << "needs root and loop devices";
+  const uint64_t before = fs.free_bytes();
+  Config config;
+  config.page_size = kPage;
+  config.dram.capacity = 4 * kPage;
+  config.nvme.dirs = {fs.path()};
+  config.nvme.capacity = 128 * kPage;  // 8 MiB
+  config.log_level = "error";
+  Pool pool(config);
+  EXPECT_GE(before - fs.free_bytes(), 128 * kPage) << "the space was not reserved";
+  {
+    // Someone else fills the disk.
+    std::FILE* hog = std::fopen((fs.path() + "/hog").c_str(), "w");
+    ASSERT_NE(hog, nullptr);
+    std::vector<char> chunk(1 << 20, 1);
+    while (std::fwrite(chunk.data(), 1, chunk.size(), hog) == chunk.size()) {
+    }
+    std::fclose(hog);
+  }
+  Tensor t = pool.allocate({100 * kPage}, DType::u8, "t");
+  for (uint64_t page = 0; page < 100; ++page) {  // every page written, most written down
+    std::memset(t.pin(Tier::dram, Access::write, {page * kPage, kPage}).data(),
+                static_cast<int>(page), kPage);
+  }
+  pool.flush();
+  for (uint64_t page = 0; page < 100; ++page) {
+    Pin pin = t.pin(Tier::dram, Access::read, {page * kPage, kPage});
+    const auto* bytes = static_cast<const uint8_t*>(pin.data());
+    ASSERT_EQ(std::count(bytes, bytes + kPage, static_cast<uint8_t>(page)),
+              static_cast<long>(kPage));
+  }
+}
+
+// Makes every later open() or openat() with O_TMPFILE in this process fail with EOPNOTSUPP,
+// as on a filesystem without it (vfat, some network filesystems); this machine's kernels have
+// none such to mount. A seccomp filter: call only in a child process.
+bool refuse_o_tmpfile() {
+  const uint32_t tmpfile_bits = static_cast<uint32_t>(__O_TMPFILE & ~O_DIRECTORY);
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 2),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),  // flags
+      BPF_STMT(BPF_JMP | BPF_JA, 2),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_open, 0, 4),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),  // flags
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, tmpfile_bits),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, tmpfile_bits, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EOPNOTSUPP & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog program = {static_cast<unsigned short>(std::size(filter)), filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+// What a pool whose files are not kept leaves in dir after it closes: "" when nothing.
+std::string leftovers_of_a_pool_in(const std::string& dir) {
+  Config config;
+  config.page_size = kPage;
+  config.dram.capacity = 8 * kPage;
+  config.nvme.dirs = {dir};
+  config.nvme.capacity = 32 * kPage;
+  config.log_level = "error";
+  {
+    Pool pool(config);
+    Tensor t = pool.allocate({8 * kPage}, DType::u8, "t");
+    std::memset(t.pin(Tier::dram, Access::write).data(), 1, 8 * kPage);
+    pool.flush();
+  }
+  std::string left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    left += entry.path().string() + " ";
+  return left;
+}
+
+// Defect 10: a pool whose files are not kept leaves nothing in its directory, also where the
+// filesystem has no O_TMPFILE (every run used to leave an empty tiermem.XXXXXX directory).
+TEST(NvmeStoreSpace, UnkeptFilesLeaveNothingBehind) {
+  testing::ScratchDir plain;
+  EXPECT_EQ(leftovers_of_a_pool_in(plain.path()), "");
+  testing::ScratchDir without_tmpfile;
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (!refuse_o_tmpfile()) _exit(2);
+    if (open(without_tmpfile.path().c_str(), O_TMPFILE | O_RDWR, 0600) >= 0 ||
+        errno != EOPNOTSUPP) {
+      _exit(3);
+    }
+    _exit(leftovers_of_a_pool_in(without_tmpfile.path()).empty() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "seccomp filters are not allowed here";
+  EXPECT_NE(WEXITSTATUS(status), 3) << "the filter did not refuse O_TMPFILE";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "files left behind in " << without_tmpfile.path();
+  std::string left;
+  for (const auto& entry : std::filesystem::directory_iterator(without_tmpfile.path())) {
+    left += entry.path().string() + " ";
+  }
+  EXPECT_EQ(left, "");
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // tests/test_pool.cpp: the public Pool, Tensor and Pin: data through every tier, and every
 // refusal with its message.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <future>
+#include <memory>
 #include <thread>
 
 #include "tests/test_support.hpp"
@@ -347,6 +350,88 @@ TEST(LockedBuffer, AlignedUsableAndReused) {
   LockedBuffer again = LockedBuffer::allocate(16 << 20);
   EXPECT_EQ(again.data(), first);  // the locked chunk is handed out again
   expect_error([] { LockedBuffer::allocate(0); }, Errc::invalid_argument, {"0 bytes"});
+}
+
+// Defect 9: a Pin (and a future's Pin) that outlives its Pool keeps the pool's memory; ending
+// it later is safe and frees the pool.
+TEST(PoolLifetime, APinThatOutlivesItsPoolStaysValidAndEndsSafely) {
+  testing::ScratchDir dir;
+  auto pool = std::make_unique<Pool>(testing::small_config(dir));
+  Tensor t = pool->allocate({3 * kPage}, DType::u8, "t");
+  Pin pin = t.pin(Tier::dram, Access::write);
+  fill(pin, 9);
+  std::future<Pin> later = t.pin_async(Tier::dram, Access::read, {kPage, kPage});
+  later.wait();
+  pool.reset();  // logs an error; must not crash
+  EXPECT_EQ(mismatches(pin, 9), 0u);
+  pin.reset();
+  Pin kept = later.get();
+  EXPECT_EQ(mismatches(kept, 9, kPage), 0u);
+  kept.reset();  // the last pin: the pool goes now
+}
+
+// Defect 2: futures dropped without get(), then the pool destroyed at once while their reads
+// are still completing (late completions make the window wide); asan saw a use after free.
+TEST(PoolLifetime, DroppedFuturesInFlightWhenThePoolCloses) {
+  testing::ScratchDir dir;
+  for (int round = 0; round < 10; ++round) {
+    Config config = testing::small_config(dir, 8);
+    config.io.faults = "latency=2ms";
+    config.log_level = "error";
+    auto pool = std::make_unique<Pool>(config);
+    Tensor t = pool->allocate({8 * kPage}, DType::u8, "t");
+    fill(t.pin(Tier::dram, Access::write), 5);
+    ASSERT_EQ(t.evict(Tier::dram), 8u);
+    for (uint64_t page = 0; page < 8; ++page) {
+      (void)t.pin_async(Tier::dram, Access::read, {page * kPage, kPage});
+    }
+    pool.reset();
+  }
+}
+
+// Defect 9: values outside the enums are refused by name, never used as indices.
+TEST(PoolLifetime, ValuesOutsideTheEnumsAreRefused) {
+  testing::ScratchDir dir;
+  Pool pool(testing::small_config(dir, 16, 4));
+  expect_error([&] { pool.allocate({4}, static_cast<DType>(200), "t"); }, Errc::invalid_argument,
+               {"dtype 200 is not a DType"});
+  Tensor t = pool.allocate({kPage}, DType::u8, "t");
+  expect_error([&] { t.pin(static_cast<Tier>(7), Access::read); }, Errc::invalid_argument,
+               {"tier 7 is not a Tier"});
+  expect_error([&] { t.pin(Tier::dram, static_cast<Access>(9)); }, Errc::invalid_argument,
+               {"access 9 is not an Access"});
+  expect_error([&] { t.prefetch(static_cast<Tier>(7)); }, Errc::invalid_argument, {"tier 7"});
+  expect_error([&] { t.evict(static_cast<Tier>(3)); }, Errc::invalid_argument, {"tier 3"});
+  EXPECT_EQ(to_string(static_cast<Tier>(7)), "?");
+  EXPECT_EQ(to_string(static_cast<DType>(200)), "?");
+  EXPECT_EQ(dtype_size(static_cast<DType>(200)), 0u);
+}
+
+// Defect 7: read and read_write pins never show bytes another tensor left in a frame; with
+// scrub_frames, write pins do not either.
+TEST(PoolScrub, NoPinShowsAReleasedTensorsBytes) {
+  for (bool scrub : {false, true}) {
+    for (Tier tier : {Tier::dram, Tier::gpu}) {
+      testing::ScratchDir dir;
+      Config config = testing::small_config(dir, 4, 4);
+      config.scrub_frames = scrub;
+      Pool pool(config);
+      std::vector<Access> accesses = {Access::read, Access::read_write};
+      if (scrub) accesses.push_back(Access::write);
+      for (Access access : accesses) {
+        Tensor other = pool.allocate({4 * kPage}, DType::u8, "other");
+        std::memset(other.pin(tier, Access::write).data(), 0x42, 4 * kPage);
+        other.release();  // its frames go back holding 0x42
+        Tensor fresh = pool.allocate({4 * kPage}, DType::u8, "fresh");
+        Pin pin = fresh.pin(tier, access);
+        const auto* bytes = static_cast<const uint8_t*>(pin.data());
+        EXPECT_EQ(std::count(bytes, bytes + pin.size(), 0), static_cast<long>(pin.size()))
+            << to_string(tier) << " " << to_string(access) << (scrub ? " scrubbed" : "");
+        pin.reset();
+        fresh.release();
+      }
+    }
+  }
 }
 
 }  // namespace
