@@ -4,7 +4,11 @@
 
 #include <boost/json.hpp>
 
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <string>
 
 #include "check/model_check.hpp"
 #include "tiermem/tiermem.hpp"
@@ -66,7 +70,17 @@ int run_stress(std::span<char*> args) {
       config.nvme.capacity = model.total_bytes * 2 + 64ull * model.max_tensors * config.page_size;
     }
 
+    // Traces recorded during the run go to a private directory, removed at the end.
+    const char* tmp = std::getenv("TMPDIR");
+    std::string scratch = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                          "/tiermem-stress.XXXXXX";
+    if (mkdtemp(scratch.data()) == nullptr) {
+      throw Error(Errc::system, "cannot create a scratch directory for traces", errno);
+    }
+    model.scratch_dir = scratch;
     const check::ModelReport report = check::run_model(config, model);
+    std::error_code ignored;
+    std::filesystem::remove_all(scratch, ignored);
     std::cout << report.to_text();
     if (vars.count("json")) print_json_last(boost::json::parse(report.to_json()).as_object());
     return report.ok() ? 0 : 3;
