@@ -1,5 +1,6 @@
 // tests/test_pool_faults.cpp: failed I/O never loses data: the page stays valid in the tier
 // above, the caller gets an Error naming the page, the file and the errno, and nothing hangs.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -215,6 +216,54 @@ TEST(PoolFaults, AReadPinInDramWaitsForAFlushCopyingItsGpuPageDown) {
   EXPECT_EQ(bad, 0u);
   pin.reset();
   for (const PageResidency& r : pool.residency(t)) EXPECT_TRUE(r.in(Tier::nvme) && !r.dirty);
+}
+
+// The emulated gpu backend, but every pin in gpu takes a while to be ordered (begin_use), as
+// a stream wait can: the completion that ends a pin's last fetch is still telling the pin's
+// job when it sleeps there. alive is cleared when the backend is destroyed.
+class SlowBeginGpu final : public detail::GpuBackend {
+ public:
+  SlowBeginGpu(std::unique_ptr<detail::GpuBackend> inner, std::atomic<bool>& late)
+      : inner_(std::move(inner)), late_(late) {}
+  ~SlowBeginGpu() override { alive_ = false; }
+
+  std::string_view name() const noexcept override { return inner_->name(); }
+  detail::FrameArena& arena() noexcept override { return inner_->arena(); }
+  void copy_in(uint32_t frame, const std::byte* host, uint64_t bytes,
+               io::Completion& done) override {
+    inner_->copy_in(frame, host, bytes, done);
+  }
+  void copy_out(std::byte* host, uint32_t frame, uint64_t bytes, io::Completion& done) override {
+    inner_->copy_out(host, frame, bytes, done);
+  }
+  void zero(uint32_t frame, io::Completion& done) override { inner_->zero(frame, done); }
+  bool begin_needed() const noexcept override { return true; }
+  void begin_use(std::span<const uint32_t>, const GpuStream*) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!alive_) late_ = true;
+  }
+
+ private:
+  std::unique_ptr<detail::GpuBackend> inner_;
+  std::atomic<bool>& late_;
+  std::atomic<bool> alive_{true};
+};
+
+TEST(PoolFaults, ThePoolWaitsForCompletionsStillTellingDroppedFutures) {
+  // Defect 2: a future dropped unread, the pool destroyed while the completion that ends its
+  // pin is still finishing the job: the pool's tables were freed under it (use after free).
+  testing::ScratchDir dir;
+  std::atomic<bool> late{false};
+  {
+    detail::PoolCore pool(testing::small_config(dir, 4, 4, 64), nullptr,
+                          [&](std::unique_ptr<detail::GpuBackend> inner) {
+                            return std::make_unique<SlowBeginGpu>(std::move(inner), late);
+                          });
+    const uint64_t shape[] = {kPage};
+    Tensor t = pool.allocate(shape, DType::u8, "t", {});
+    (void)pool.pin_async(t, Tier::gpu, Access::read, ByteRange::whole());  // dropped at once
+  }
+  EXPECT_FALSE(late) << "a job was still being told of its end after the pool was destroyed";
 }
 
 }  // namespace

@@ -72,8 +72,8 @@ int run_stress(std::span<char*> args) {
 
     // Traces recorded during the run go to a private directory, removed at the end.
     const char* tmp = std::getenv("TMPDIR");
-    std::string scratch = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                          "/tiermem-stress.XXXXXX";
+    std::string scratch =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/tiermem-stress.XXXXXX";
     if (mkdtemp(scratch.data()) == nullptr) {
       throw Error(Errc::system, "cannot create a scratch directory for traces", errno);
     }
