@@ -977,6 +977,8 @@ void MigrationEngine::fill_stats(Stats& stats) {
   std::lock_guard lock(mutex_);
   stats = counters_;
   for (int t = 0; t < 2; ++t) stats.tiers[t].free_frames = free_frames_[t].size();
+  // NVMe slots are taken and given back under this mutex (add_tensor, remove_tensor).
+  stats.tiers[at(Tier::nvme)].free_frames = parts_.nvme.free_slots();
 }
 
 }  // namespace tiermem::detail

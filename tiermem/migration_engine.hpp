@@ -161,7 +161,7 @@ class MigrationEngine {
   void undo_unread_pages(std::span<const PageId> pages, Tier tier);
 
   // Sets stats to the engine's counters: misses, evictions, write-backs, moves, zero fills,
-  // prefetch and I/O errors, and free frames. The rest is the caller's to fill in.
+  // prefetch and I/O errors, and free frames and NVMe slots. The rest is the caller's.
   void fill_stats(Stats& stats);
 
  private:

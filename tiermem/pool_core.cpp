@@ -650,7 +650,6 @@ Stats PoolCore::stats() {
   }
   TierStats& nvme = s.tiers[at(Tier::nvme)];
   nvme.frames = nvme_->slot_count();
-  nvme.free_frames = nvme_->free_slots();
   nvme.capacity_bytes = nvme.frames * page_size_;
   s.pins = counters.pins;
   s.prefetch_useful += counters.prefetch_useful;
