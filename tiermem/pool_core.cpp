@@ -517,6 +517,10 @@ void PoolCore::unpin(const Pin& pin) noexcept {
                               e.what());
     }
   }
+  // Read while the pages are still pinned: once they are not, the tensor may be released and
+  // its slot and pages given to another (a race tsan found in the model test).
+  const bool write_through =
+      write && tensors_[(*pages_)[pin.first_page_].tensor].options.write_through;
   for (uint32_t i = 0; i < pin.page_count_; ++i) unpin_page(pin.first_page_ + i, pin.tier_, write);
   if (closed_.load(std::memory_order_acquire)) [[unlikely]] {
     if (orphan_pins_.fetch_sub(pin.page_count_, std::memory_order_acq_rel) == pin.page_count_) {
@@ -524,9 +528,8 @@ void PoolCore::unpin(const Pin& pin) noexcept {
     }
     return;
   }
-  if (!write) return;
-  const TensorRecord& record = tensors_[(*pages_)[pin.first_page_].tensor];
-  if (!record.options.write_through) return;
+  // Flushing pages that meanwhile went to another tensor is harmless: a flush only writes down.
+  if (!write_through) return;
   std::vector<PageRequest> requests;
   for (uint32_t i = 0; i < pin.page_count_; ++i) {
     requests.push_back({.page = pin.first_page_ + i, .goal = Goal::flush});
