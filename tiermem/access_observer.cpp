@@ -4,7 +4,6 @@
 
 #include <utility>
 
-#include "support/clock.hpp"
 #include "support/log.hpp"
 #include "tiermem/error.hpp"
 #include "tiermem/page_state.hpp"
@@ -24,12 +23,14 @@ struct ProposalSink final : policies::PrefetchSink {
 
 AccessObserver::AccessObserver(const PageTable& pages, TensorTable& tensors,
                                policies::EvictionPolicy* const (&eviction)[2],
-                               policies::PrefetchPolicy& prefetch, uint64_t page_size)
+                               policies::PrefetchPolicy& prefetch, uint64_t page_size,
+                               const Clock& clock)
     : pages_(pages),
       tensors_(tensors),
       eviction_(eviction),
       prefetch_(prefetch),
-      page_size_(page_size) {}
+      page_size_(page_size),
+      clock_(clock) {}
 
 policies::AccessEvent AccessObserver::event(PageId page, Tier tier, bool write,
                                             uint64_t time) const {
@@ -57,7 +58,7 @@ void AccessObserver::access(const AccessRecord& record, uint64_t now,
 }
 
 policies::AccessEvent AccessObserver::arrival(PageId page, Tier tier) {
-  return event(page, tier, false, support::now_ns());
+  return event(page, tier, false, clock_.now_ns());
 }
 
 void AccessObserver::set_schedule(std::shared_ptr<const policies::Schedule> schedule) {
@@ -154,14 +155,14 @@ void AccessObserver::trace_failed(const Error& error) noexcept {
 
 void AccessObserver::fill_started(Tier tier) {
   Throughput& t = fill_[at(tier)];
-  if (t.active++ == 0) t.busy_since = support::now_ns();
+  if (t.active++ == 0) t.busy_since = clock_.now_ns();
 }
 
 // Every 32 pages filled, the prefetch policy hears the tier's fill bandwidth over the time
 // fetches into it were under way.
 void AccessObserver::fill_ended(Tier tier, bool filled) {
   Throughput& t = fill_[at(tier)];
-  uint64_t now = support::now_ns();
+  uint64_t now = clock_.now_ns();
   if (--t.active == 0) t.busy_ns += now - t.busy_since;
   if (filled) t.bytes += page_size_;
   if (t.bytes < 32 * page_size_) return;

@@ -18,6 +18,7 @@
 #include "policies/prefetch_policy.hpp"
 #include "policies/schedule_cursor.hpp"
 #include "tiermem/access_log.hpp"
+#include "tiermem/clock.hpp"
 #include "tiermem/page_table.hpp"
 #include "tiermem/tensor_table.hpp"
 #include "tiermem/trace.hpp"
@@ -29,7 +30,7 @@ class AccessObserver {
   // eviction: the policies of gpu (null without a gpu tier) and dram.
   AccessObserver(const PageTable& pages, TensorTable& tensors,
                  policies::EvictionPolicy* const (&eviction)[2], policies::PrefetchPolicy& prefetch,
-                 uint64_t page_size);
+                 uint64_t page_size, const Clock& clock);
 
   // Accesses, in the order they were made; the prefetch policy's proposals are appended to
   // proposals. now: the time of records without one (the lock-free path stamps them only
@@ -70,6 +71,7 @@ class AccessObserver {
   policies::EvictionPolicy* const (&eviction_)[2];
   policies::PrefetchPolicy& prefetch_;
   uint64_t page_size_;
+  const Clock& clock_;
 
   // The registered schedule, followed along the accesses when an eviction policy wants to
   // know next uses.

@@ -9,9 +9,9 @@
 #include <cstring>
 #include <thread>
 
-#include "support/clock.hpp"
 #include "support/log.hpp"
 #include "tiermem/error.hpp"
+#include "vclock/event_clock.hpp"
 
 namespace tiermem::detail {
 
@@ -85,7 +85,8 @@ class MigrationEngine::Entry {
 
 MigrationEngine::MigrationEngine(const Parts& parts)
     : parts_(parts),
-      observer_(parts.pages, parts.tensors, parts_.eviction, parts.prefetch, parts.page_size) {
+      observer_(parts.pages, parts.tensors, parts_.eviction, parts.prefetch, parts.page_size,
+                parts.clock) {
   for (Tier tier : {Tier::gpu, Tier::dram}) {
     if (tier == Tier::gpu && parts_.gpu == nullptr) continue;
     free_frames_[at(tier)] = FramePool(arena(tier).frame_count());
@@ -96,10 +97,26 @@ MigrationEngine::~MigrationEngine() {
   wait_idle();
 }
 
+template <class Pred>
+void MigrationEngine::wait_until(std::unique_lock<std::mutex>& lock, Pred pred) {
+  if (parts_.events == nullptr) return idle_.wait(lock, pred);
+  while (!pred()) {
+    lock.unlock();
+    const bool ran = parts_.events->step();
+    lock.lock();
+    if (!ran) {
+      // Nothing scheduled can end what is awaited: operations waiting for frames that no
+      // event will free. Say so rather than spin.
+      support::log().critical("virtual clock: nothing is scheduled, yet operations are waiting");
+      return;
+    }
+  }
+}
+
 void MigrationEngine::wait_idle() {
   {
     std::unique_lock lock(mutex_);
-    idle_.wait(lock, [this] { return ops_.empty(); });
+    wait_until(lock, [this] { return ops_.empty(); });
   }
   // A completion that ended the last operation entered before it took the mutex; what it
   // still carries out is short (telling jobs), so a yield loop suffices.
@@ -169,7 +186,7 @@ void MigrationEngine::submit(std::span<const PageRequest> requests) {
   {
     std::lock_guard lock(mutex_);
     drain_log(actions);
-    const uint64_t now = support::now_ns();
+    const uint64_t now = parts_.clock.now_ns();
     for (const PageRequest& request : requests) {
       if (request.goal == Goal::pin) {
         ++counters_.tiers[at(request.tier)].misses;
@@ -207,7 +224,7 @@ void MigrationEngine::drain_log(Actions& actions) {
     std::stable_sort(drained_.begin(), drained_.end(),
                      [](const AccessRecord& a, const AccessRecord& b) { return a.time < b.time; });
   }
-  const uint64_t now = support::now_ns();
+  const uint64_t now = parts_.clock.now_ns();
   for (const AccessRecord& record : drained_) observer_.access(record, now, actions.proposals);
   observer_.end_of_batch();
 }
@@ -238,7 +255,7 @@ void MigrationEngine::stop_trace() {
   {
     std::lock_guard lock(mutex_);
     drain_log(actions);
-    observer_.stop_trace(support::now_ns());
+    observer_.stop_trace(parts_.clock.now_ns());
     settle(actions);
   }
   run(actions);
@@ -255,7 +272,7 @@ void MigrationEngine::trace_compute(bool begin) {
   {
     std::lock_guard lock(mutex_);
     drain_log(actions);  // the accesses before the mark come first
-    observer_.trace_compute(begin, support::now_ns());
+    observer_.trace_compute(begin, parts_.clock.now_ns());
     settle(actions);
   }
   run(actions);
@@ -839,7 +856,7 @@ void MigrationEngine::run(Actions& actions) noexcept {
 void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexcept {
   const PageEntry& entry = parts_.pages[op.page];
   const uint64_t size = parts_.page_size;
-  HostArena& dram = parts_.dram;
+  FrameArena& dram = parts_.dram;
   using Step = PageOp::Step;
   switch (op.step) {
     case Step::nvme_read:
@@ -867,7 +884,7 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
       return parts_.gpu->read_direct(op.frame, *loc.file, loc.offset, size, op);
     }
     case Step::host_zero:
-      std::memset(dram.frame_address(op.frame), 0, size);
+      if (std::byte* frame = dram.frame_address(op.frame)) std::memset(frame, 0, size);
       return op.complete({.bytes = size});
     case Step::skip:
       return op.complete({});
@@ -909,7 +926,7 @@ void MigrationEngine::remove_tensor(TensorRecord& record) {
   {
     std::unique_lock lock(mutex_);
     const PageId first = record.first_page, end = first + record.page_count;
-    idle_.wait(lock, [&] {
+    wait_until(lock, [&] {
       for (PageId page = first; page < end; ++page) {
         if (ops_.count(page) != 0) return false;
       }
@@ -959,12 +976,13 @@ void MigrationEngine::remove_tensor(TensorRecord& record) {
   run(actions);
 }
 
-void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier) {
+void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier, bool pinned) {
   Entry entered(*this);
   Actions actions;
   {
     std::lock_guard lock(mutex_);
     for (PageId page : pages) {
+      if (pinned) update(page, [&](PageState& s) { s.drop_pin(tier, true); });
       // Taken by someone else meanwhile: the copy stays (it is what they pinned).
       if (set_busy_if_unpinned(page, tier)) drop_copy(page, tier, true);
     }

@@ -29,6 +29,7 @@
 #include "policies/prefetch_policy.hpp"
 #include "tiermem/access_log.hpp"
 #include "tiermem/access_observer.hpp"
+#include "tiermem/clock.hpp"
 #include "tiermem/frame_pool.hpp"
 #include "tiermem/gpu_backend.hpp"
 #include "tiermem/host_arena.hpp"
@@ -42,6 +43,7 @@
 namespace tiermem::detail {
 
 class Job;
+class EventClock;
 
 // Why a request failed. Every request it fails gets an Error of its own made from it, so no
 // exception object is shared between the threads that wait.
@@ -104,7 +106,7 @@ class MigrationEngine {
   struct Parts {
     PageTable& pages;
     TensorTable& tensors;
-    HostArena& dram;
+    FrameArena& dram;
     GpuBackend* gpu;
     io::Engine& io;
     NvmeStore& nvme;
@@ -114,6 +116,10 @@ class MigrationEngine {
     uint64_t page_size;
     uint64_t prefetch_budget;
     bool scrub_frames;  // zero frames that would show a page without its bytes
+    const Clock& clock;
+    // A pool on a virtual clock: where the engine waits, it runs the clock's next event
+    // instead (nothing completes by itself there). Null in a live pool.
+    EventClock* events;
   };
 
   explicit MigrationEngine(const Parts& parts);
@@ -157,8 +163,10 @@ class MigrationEngine {
 
   // Gives up the copies in tier of pages that a failed write pin fetched without their bytes
   // (PageRequest::unread): their copy in nvme, which was never touched, is valid again, or,
-  // never written before, they are unbacked again.
-  void undo_unread_pages(std::span<const PageId> pages, Tier tier);
+  // never written before, they are unbacked again. pinned: the failed pin still holds them
+  // (a pin of tier, for writing); it lets go of them here, under the mutex, so that no
+  // eviction can take the copy between the unpin and the undo.
+  void undo_unread_pages(std::span<const PageId> pages, Tier tier, bool pinned);
 
   // Sets stats to the engine's counters: misses, evictions, write-backs, moves, zero fills,
   // prefetch and I/O errors, and free frames and NVMe slots. The rest is the caller's.
@@ -199,6 +207,9 @@ class MigrationEngine {
   void done(const PageRequest& request, const Failure* failure, bool effect, Actions& actions);
   void drain_log(Actions& actions);
   void run(Actions& actions) noexcept;
+  // Waits on idle_ until pred holds (on a virtual clock: runs events until it does).
+  template <class Pred>
+  void wait_until(std::unique_lock<std::mutex>& lock, Pred pred);
   void launch(PageOp& op, std::vector<io::Request>& io_batch) noexcept;
 
   // State-word updates made under the mutex; they CAS because pins change counts lock-free.
@@ -211,7 +222,7 @@ class MigrationEngine {
 
   Parts parts_;
   std::mutex mutex_;
-  std::condition_variable idle_;  // signalled whenever an operation ends
+  std::condition_variable idle_;      // signalled whenever an operation ends
   std::atomic<uint32_t> entered_{0};  // calls under way (see Entry); the destructor waits
   std::unordered_map<PageId, PageOp*> ops_;
   FramePool free_frames_[2];

@@ -58,6 +58,24 @@ NvmeStore::NvmeStore(const NvmeTierConfig& config, uint64_t page_size, io::Engin
   }
 }
 
+NvmeStore::NvmeStore(const NvmeTierConfig& config, uint64_t page_size)
+    : page_size_(page_size), keep_files_(false) {
+  const uint64_t dir_count = std::max<size_t>(config.dirs.size(), 1);
+  slots_per_dir_ = config.capacity / dir_count / page_size;
+  slots_per_file_ = std::min(config.file_size / page_size, slots_per_dir_);
+  stripe_pages_ = config.stripe != 0 ? config.stripe / page_size : 1;
+  dirs_.resize(dir_count);
+  const uint64_t file_count = support::div_ceil(slots_per_dir_, slots_per_file_);
+  for (uint64_t d = 0; d < dir_count; ++d) {
+    dirs_[d].path = fmt::format("(virtual nvme {})", d);
+    dirs_[d].files.reserve(file_count);
+    for (uint64_t f = 0; f < file_count; ++f) {
+      dirs_[d].files.push_back(io::File{.path = fmt::format("{}/file {}", dirs_[d].path, f)});
+    }
+    dirs_[d].slots = std::make_unique<ExtentAllocator>(slots_per_dir_);
+  }
+}
+
 std::vector<const io::File*> NvmeStore::files() const {
   std::vector<const io::File*> all;
   for (const Directory& dir : dirs_) {

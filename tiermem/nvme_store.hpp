@@ -26,6 +26,9 @@ class NvmeStore {
   // Error(config) for a missing directory or one where files cannot be created,
   // Error(out_of_space) when a directory's filesystem has less room than its share.
   NvmeStore(const NvmeTierConfig& config, uint64_t page_size, io::Engine& engine);
+  // The slots alone, over files that are only names (fd -1), for a pool on a virtual clock
+  // whose modelled storage keeps its bytes elsewhere: no directory is touched.
+  NvmeStore(const NvmeTierConfig& config, uint64_t page_size);
   // Closes the files; removes them unless keep_files was set.
   ~NvmeStore();
   NvmeStore(const NvmeStore&) = delete;

@@ -6,6 +6,8 @@
 namespace tiermem {
 
 Pool::Pool(const Config& config) : core_(std::make_unique<detail::PoolCore>(config)) {}
+Pool::Pool(const Config& config, const VirtualDevices& devices)
+    : core_(std::make_unique<detail::PoolCore>(config, devices)) {}
 Pool::Pool(std::unique_ptr<detail::PoolCore> core) : core_(std::move(core)) {}
 Pool::~Pool() {
   // A core whose pages are still pinned is left to those Pins, which delete it (see close()).
@@ -40,6 +42,18 @@ Stats Pool::stats() const {
 }
 const Config& Pool::config() const noexcept {
   return core_->config();
+}
+
+uint64_t Pool::now_ns() const noexcept {
+  return core_->now_ns();
+}
+
+uint64_t Pool::advance(uint64_t until_ns) {
+  return core_->advance(until_ns);
+}
+
+std::optional<uint64_t> Pool::next_event_ns() const {
+  return core_->next_event_ns();
 }
 
 }  // namespace tiermem

@@ -17,6 +17,9 @@
 #include "tiermem/error.hpp"
 #include "tiermem/io_config.hpp"
 #include "tiermem/page_state.hpp"
+#include "vclock/null_arena.hpp"
+#include "vclock/virtual_gpu.hpp"
+#include "vclock/virtual_storage.hpp"
 
 namespace tiermem::detail {
 
@@ -45,24 +48,25 @@ class PinJob final : public Job {
  private:
   void on_request_done(const PageRequest& request, bool ok, bool effect) override {
     if (!ok || !effect) return;
-    pinned_.push_back(request.page);
-    if (request.unread) unread_.push_back(request.page);
+    (request.unread ? unread_ : pinned_).push_back(request.page);
   }
 
   void finished(std::exception_ptr error) noexcept override {
     const bool write = access_ != Access::read;
     Pin pin;
+    bool unread_pinned = true;
     if (!error) {
       try {
         pin = core_.make_pin(first_page_, page_count_, tier_, access_, in_page_, size_, stream_);
       } catch (...) {
         error = std::current_exception();  // make_pin unpinned every page
         pinned_.clear();
+        unread_pinned = false;
       }
     }
     if (error) {
       for (PageId page : pinned_) core_.unpin_page(page, tier_, write);
-      if (!unread_.empty()) core_.engine().undo_unread_pages(unread_, tier_);
+      if (!unread_.empty()) core_.engine().undo_unread_pages(unread_, tier_, unread_pinned);
       promise_.set_exception(std::move(error));
     } else {
       // The pin is confirmed: pages that came without their bytes are about to be overwritten,
@@ -121,45 +125,104 @@ uint64_t max_map_count() {
 
 }  // namespace
 
+namespace {
+
+// Page ids: more than NVMe slots, so that freed runs of ids can be fragmented without harm,
+// but few enough that the arenas' view regions (a page of addresses per id) stay within
+// 32 TiB each.
+uint64_t page_id_count(const Config& config) {
+  return std::min<uint64_t>({4 * NvmeStore::slot_count(config.nvme, config.page_size),
+                             (32ull << 40) / config.page_size,
+                             uint64_t{std::numeric_limits<uint32_t>::max() - 1}});
+}
+
+const Config& validated(const Config& config) {
+  config.validate();
+  support::set_log_level(config.log_level);
+  return config;
+}
+
+}  // namespace
+
 PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io, const GpuWrapper& wrap_gpu)
-    : config_(config),
+    : config_(validated(config)),
       page_size_(config.page_size),
       page_shift_(static_cast<uint32_t>(std::countr_zero(config.page_size))),
+      clock_(std::make_unique<SteadyClock>()),
       io_(std::move(io)) {
-  config_.validate();
-  support::set_log_level(config_.log_level);
-
-  // Page ids: more than NVMe slots, so that freed runs of ids can be fragmented without harm,
-  // but few enough that the arenas' view regions (a page of addresses per id) stay within
-  // 32 TiB each.
-  const uint64_t page_ids = std::min<uint64_t>(
-      {4 * NvmeStore::slot_count(config_.nvme, page_size_), (32ull << 40) / page_size_,
-       uint64_t{std::numeric_limits<uint32_t>::max() - 1}});
+  const uint64_t page_ids = page_id_count(config_);
   const auto dram_frames = static_cast<uint32_t>(config_.dram.capacity / page_size_);
-  dram_ = std::make_unique<HostArena>(HostArenaOptions{.name = "dram",
-                                                       .frame_size = page_size_,
-                                                       .frames = dram_frames,
-                                                       .huge_pages = config_.dram.huge_pages,
-                                                       .lock = config_.dram.pinned,
-                                                       .numa_node = config_.dram.numa_node,
-                                                       .view_pages = page_ids});
+  auto host = std::make_unique<HostArena>(HostArenaOptions{.name = "dram",
+                                                           .frame_size = page_size_,
+                                                           .frames = dram_frames,
+                                                           .huge_pages = config_.dram.huge_pages,
+                                                           .lock = config_.dram.pinned,
+                                                           .numa_node = config_.dram.numa_node,
+                                                           .view_pages = page_ids});
+  host_dram_ = host.get();
+  dram_ = std::move(host);
   const auto gpu_frames = static_cast<uint32_t>(config_.gpu.capacity / page_size_);
   if (gpu_frames > 0) {
     gpu_ = make_gpu_backend(config_.gpu, gpu_frames, page_size_, page_ids,
-                            {dram_->base(), dram_->bytes()});
+                            {host_dram_->base(), host_dram_->bytes()});
     if (wrap_gpu) gpu_ = wrap_gpu(std::move(gpu_));
   }
 
   if (!io_) {
     io_ = make_io_engine(config_.io);
   }
-  if (config_.io.register_buffers && !io_->register_buffer(dram_->base(), dram_->bytes())) {
+  if (config_.io.register_buffers &&
+      !io_->register_buffer(host_dram_->base(), host_dram_->bytes())) {
     support::log().info("io: the dram tier could not be registered as fixed buffers");
   }
   nvme_ = std::make_unique<NvmeStore>(config_.nvme, page_size_, *io_);
   if (gpu_) gpu_->attach_storage(nvme_->files());
   pages_ = std::make_unique<PageTable>(page_ids);
+  build_policies_and_engine(dram_frames, gpu_frames);
 
+  // Every resident page can be a mapping of its own in its tensor's view.
+  uint64_t mappings = 2ull * (dram_frames + gpu_frames) + 1024;
+  if (uint64_t limit = max_map_count(); limit != 0 && mappings > limit) {
+    support::log().warn(
+        "{} resident pages may need up to {} memory mappings, more than vm.max_map_count ({}); "
+        "raise it (sysctl vm.max_map_count={}) or use a larger page_size",
+        dram_frames + gpu_frames, mappings, limit, mappings);
+  }
+}
+
+PoolCore::PoolCore(const Config& config, const VirtualDevices& devices)
+    : config_(validated(config)),
+      page_size_(config.page_size),
+      page_shift_(static_cast<uint32_t>(std::countr_zero(config.page_size))) {
+  auto events = std::make_unique<EventClock>();
+  events_ = events.get();
+  clock_ = std::move(events);
+  const uint64_t page_ids = page_id_count(config_);
+  const auto dram_frames = static_cast<uint32_t>(config_.dram.capacity / page_size_);
+  if (devices.data) {
+    auto host = std::make_unique<HostArena>(HostArenaOptions{.name = "dram (virtual)",
+                                                             .frame_size = page_size_,
+                                                             .frames = dram_frames,
+                                                             .huge_pages = "off",
+                                                             .lock = false,
+                                                             .numa_node = -1,
+                                                             .view_pages = page_ids});
+    host_dram_ = host.get();
+    dram_ = std::move(host);
+  } else {
+    dram_ = std::make_unique<NullArena>(dram_frames, page_size_);
+  }
+  const auto gpu_frames = static_cast<uint32_t>(config_.gpu.capacity / page_size_);
+  if (gpu_frames > 0) {
+    gpu_ = make_virtual_gpu(*events_, devices.pcie, gpu_frames, page_size_, page_ids, devices.data);
+  }
+  io_ = std::make_unique<VirtualStorage>(*events_, devices.nvme, page_size_, devices.data);
+  nvme_ = std::make_unique<NvmeStore>(config_.nvme, page_size_);
+  pages_ = std::make_unique<PageTable>(page_ids);
+  build_policies_and_engine(dram_frames, gpu_frames);
+}
+
+void PoolCore::build_policies_and_engine(uint32_t dram_frames, uint32_t gpu_frames) {
   for (Tier tier : {Tier::gpu, Tier::dram}) {
     uint32_t frames = tier == Tier::gpu ? gpu_frames : dram_frames;
     if (frames == 0) continue;
@@ -182,16 +245,42 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io, const G
                              .log = log_,
                              .page_size = page_size_,
                              .prefetch_budget = config_.policy.prefetch_budget,
-                             .scrub_frames = config_.scrub_frames});
+                             .scrub_frames = config_.scrub_frames,
+                             .clock = *clock_,
+                             .events = events_});
+}
 
-  // Every resident page can be a mapping of its own in its tensor's view.
-  uint64_t mappings = 2ull * (dram_frames + gpu_frames) + 1024;
-  if (uint64_t limit = max_map_count(); limit != 0 && mappings > limit) {
-    support::log().warn(
-        "{} resident pages may need up to {} memory mappings, more than vm.max_map_count ({}); "
-        "raise it (sysctl vm.max_map_count={}) or use a larger page_size",
-        dram_frames + gpu_frames, mappings, limit, mappings);
+uint64_t PoolCore::advance(uint64_t until_ns) {
+  if (events_ == nullptr) {
+    throw Error(Errc::unsupported,
+                "advance(): this pool runs on the steady clock, not a virtual one");
   }
+  if (until_ns < events_->now_ns()) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("advance to {} ns: the clock is already at {} ns and never goes back",
+                            until_ns, events_->now_ns()));
+  }
+  return events_->advance(until_ns);
+}
+
+std::optional<uint64_t> PoolCore::next_event_ns() const {
+  if (events_ == nullptr) {
+    throw Error(Errc::unsupported,
+                "next_event_ns(): this pool runs on the steady clock, not a virtual one");
+  }
+  return events_->next_event_ns();
+}
+
+template <class T>
+T PoolCore::await(std::future<T>& future) {
+  while (events_ != nullptr &&
+         future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (!events_->step()) {
+      throw Error(Errc::busy,
+                  "the call waits for something no scheduled transfer will bring (virtual clock)");
+    }
+  }
+  return future.get();
 }
 
 PoolCore::~PoolCore() {
@@ -367,7 +456,7 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
 
   uint32_t resident = 0;
   const bool tracing = engine_->tracing();
-  const uint64_t now = tracing ? support::now_ns() : 0;
+  const uint64_t now = tracing ? clock_->now_ns() : 0;
   bool drain = prefetch_active_ || tracing;
   {
     AccessLog::Writer log(log_);
@@ -417,7 +506,7 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
 Pin PoolCore::pin(const Tensor& tensor, Tier tier, Access access, ByteRange range,
                   std::optional<GpuStream> stream) {
   PinStart start = start_pin(tensor, tier, access, range, stream);
-  return start.later.valid() ? start.later.get() : std::move(start.pin);
+  return start.later.valid() ? await(start.later) : std::move(start.pin);
 }
 
 std::future<Pin> PoolCore::pin_async(const Tensor& tensor, Tier tier, Access access,
@@ -449,7 +538,8 @@ Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, u
         gpu_->begin_use(frames, stream ? &*stream : nullptr);
       });
     }
-    data = pin_address(tier, first, count) + in_page;
+    std::byte* base = pin_address(tier, first, count);
+    data = base != nullptr ? base + in_page : nullptr;
   } catch (...) {
     for (uint32_t i = 0; i < count; ++i) unpin_page(first + i, tier, access != Access::read);
     throw;
@@ -473,6 +563,7 @@ Pin PoolCore::make_pin(PageId first, uint32_t count, Tier tier, Access access, u
 // hold still.
 std::byte* PoolCore::pin_address(Tier tier, PageId first, uint32_t count) {
   FrameArena& arena = this->arena(tier);
+  if (arena.view_base() == nullptr) return nullptr;  // data-less: no memory to point at
   std::byte* place = arena.view_base() + (first << page_shift_);
   if (!arena.maps_lazily()) return place;
   const int t = at(tier);
@@ -561,7 +652,7 @@ uint64_t PoolCore::wait_for(std::vector<PageRequest>& requests) {
   std::future<uint64_t> done = job->future();
   for (PageRequest& request : requests) request.job = job;
   engine_->submit(requests);
-  return done.get();
+  return await(done);
 }
 
 uint64_t PoolCore::evict(const Tensor& tensor, Tier tier) {
@@ -661,8 +752,8 @@ Stats PoolCore::stats() {
   s.tensor_bytes = live_bytes_.load(std::memory_order_relaxed);
   s.gpu_backend = gpu_ ? std::string(gpu_->name()) : "none";
   s.io_engine = std::string(io_->name());
-  s.dram_huge_pages = dram_->huge_pages();
-  s.dram_locked = dram_->locked();
+  s.dram_huge_pages = host_dram_ != nullptr ? host_dram_->huge_pages() : "none";
+  s.dram_locked = host_dram_ != nullptr && host_dram_->locked();
   return s;
 }
 

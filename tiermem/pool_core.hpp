@@ -20,6 +20,7 @@
 #include "policies/eviction_policy.hpp"
 #include "policies/prefetch_policy.hpp"
 #include "tiermem/access_log.hpp"
+#include "tiermem/clock.hpp"
 #include "tiermem/config.hpp"
 #include "tiermem/gpu_backend.hpp"
 #include "tiermem/host_arena.hpp"
@@ -28,6 +29,8 @@
 #include "tiermem/page_table.hpp"
 #include "tiermem/pool.hpp"
 #include "tiermem/tensor_table.hpp"
+#include "tiermem/virtual_clock.hpp"
+#include "vclock/event_clock.hpp"
 
 namespace tiermem::detail {
 
@@ -39,6 +42,8 @@ class PoolCore {
   // io: the engine to use; null builds the one config.io names (tests pass a fault injector).
   explicit PoolCore(const Config& config, std::unique_ptr<io::Engine> io = nullptr,
                     const GpuWrapper& wrap_gpu = {});
+  // A pool on modelled devices and a virtual clock (Pool's constructor of that name).
+  PoolCore(const Config& config, const VirtualDevices& devices);
   ~PoolCore();
   PoolCore(const PoolCore&) = delete;
 
@@ -85,6 +90,13 @@ class PoolCore {
 
   Stats stats();
   const Config& config() const noexcept { return config_; }
+
+  // The clock: virtual, or steady. advance() and next_event_ns() throw Error(unsupported) in
+  // a live pool.
+  uint64_t now_ns() const noexcept { return clock_->now_ns(); }
+  uint64_t advance(uint64_t until_ns);
+  std::optional<uint64_t> next_event_ns() const;
+  bool on_virtual_clock() const noexcept { return events_ != nullptr; }
   MigrationEngine& engine() noexcept { return *engine_; }
 
  private:
@@ -100,6 +112,12 @@ class PoolCore {
     std::future<Pin> later;  // set otherwise
   };
 
+  // Shared by both constructors, once the devices are built.
+  void build_policies_and_engine(uint32_t dram_frames, uint32_t gpu_frames);
+  // The value of a future; on a virtual clock, runs events until it is ready (blocking calls
+  // move virtual time forward), and throws Error(busy) when nothing scheduled can make it so.
+  template <class T>
+  T await(std::future<T>& future);
   FrameArena& arena(Tier tier) noexcept;  // gpu: only with a gpu tier
   PageSpan page_span(const TensorRecord& record, ByteRange range) const;
   std::byte* pin_address(Tier tier, PageId first, uint32_t count);
@@ -115,7 +133,10 @@ class PoolCore {
   Config config_;
   uint64_t page_size_;
   uint32_t page_shift_;  // log2(page_size_)
-  std::unique_ptr<HostArena> dram_;
+  std::unique_ptr<Clock> clock_;
+  EventClock* events_ = nullptr;  // clock_, on a virtual clock
+  std::unique_ptr<FrameArena> dram_;
+  HostArena* host_dram_ = nullptr;  // dram_, when it is host memory (not data-less)
   std::unique_ptr<GpuBackend> gpu_;
   std::unique_ptr<io::Engine> io_;
   std::unique_ptr<NvmeStore> nvme_;
@@ -127,9 +148,9 @@ class PoolCore {
   bool prefetch_active_ = false;
   std::unique_ptr<MigrationEngine> engine_;
 
-  std::atomic<bool> closed_{false};        // ~Pool ran while pages were pinned
+  std::atomic<bool> closed_{false};       // ~Pool ran while pages were pinned
   std::atomic<uint64_t> orphan_pins_{0};  // page pins left then; the last unpin deletes this
-  std::mutex tensors_mutex_;                // allocation and release of tensor slots
+  std::mutex tensors_mutex_;              // allocation and release of tensor slots
   std::atomic<uint64_t> live_tensors_{0};
   std::atomic<uint64_t> live_bytes_{0};
 };

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,6 +14,8 @@
 #include "tiermem/tensor.hpp"
 
 namespace tiermem {
+
+struct VirtualDevices;
 
 // One step of an application's access order: a byte range of a tensor, used in a tier.
 struct ScheduleStep {
@@ -37,6 +40,10 @@ class Pool {
   // Validates config and builds the tiers. Throws Error(invalid_argument) or Error(config) for
   // a bad config, Error(system) or Error(out_of_space) when memory or disk cannot be had.
   explicit Pool(const Config& config);
+  // A pool on modelled devices and a virtual clock (tiermem/virtual_clock.hpp). config's tier
+  // capacities, page size and policies apply; nvme.dirs, io and gpu.backend do not. Not
+  // thread safe: its host drives it from one thread.
+  Pool(const Config& config, const VirtualDevices& devices);
   // Waits for in-flight I/O (asynchronous pins included: their futures get their Pins or
   // errors). No call may be running. Pins should have ended: a Pin that outlives its Pool is
   // logged as an error, and keeps the pool's memory and files until it ends (its pointer stays
@@ -84,6 +91,17 @@ class Pool {
   Stats stats() const;
 
   const Config& config() const noexcept;
+
+  // The pool's clock in nanoseconds: virtual time on a virtual clock (starting at 0), the
+  // steady clock otherwise.
+  uint64_t now_ns() const noexcept;
+  // On a virtual clock: completes every transfer due by until_ns (and the pins, prefetches
+  // and write-backs waiting for them), in time order, and moves the clock to until_ns (never
+  // back). Returns the events run. Throws Error(unsupported) in a live pool.
+  uint64_t advance(uint64_t until_ns);
+  // On a virtual clock: when the next transfer completes; nullopt when none is under way.
+  // Throws Error(unsupported) in a live pool.
+  std::optional<uint64_t> next_event_ns() const;
 
  protected:
   // A pool over a core built elsewhere (tiermem's own tests use it to put a fault-injecting
