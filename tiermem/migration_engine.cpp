@@ -896,8 +896,10 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
 
 // ---- tensors -----------------------------------------------------------------------------
 
-PageId MigrationEngine::add_tensor(uint32_t slot, const TensorRecord& record) {
+void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record,
+                                 const std::function<void(TensorRecord&)>& fill) {
   std::lock_guard lock(mutex_);
+  fill(record);
   std::optional<PageId> first = parts_.pages.allocate(record.page_count);
   if (!first) {
     throw Error(Errc::out_of_space,
@@ -917,7 +919,7 @@ PageId MigrationEngine::add_tensor(uint32_t slot, const TensorRecord& record) {
     entry.tensor = slot;
     entry.index = i;
   }
-  return *first;
+  record.first_page = *first;
 }
 
 void MigrationEngine::remove_tensor(TensorRecord& record) {

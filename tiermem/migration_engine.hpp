@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -155,7 +156,10 @@ class MigrationEngine {
 
   // Gives a new tensor its page ids and NVMe slots and resets its pages to unbacked. Throws
   // Error(out_of_space) with nothing taken when either runs out.
-  PageId add_tensor(uint32_t slot, const TensorRecord& record);
+  // fill sets the record's description (name, shape, page_count, ...) under the mutex, before
+  // the page ids are taken; add_tensor sets first_page.
+  void add_tensor(uint32_t slot, TensorRecord& record,
+                  const std::function<void(TensorRecord&)>& fill);
   // Waits for the tensor's operations to end, makes its generation even (every handle goes
   // stale), then frees its frames, slots and ids. Throws Error(busy), with nothing changed,
   // while any of its pages is pinned.

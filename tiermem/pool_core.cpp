@@ -351,14 +351,17 @@ Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::str
   std::lock_guard lock(tensors_mutex_);
   uint32_t slot = tensors_.acquire();
   TensorRecord& record = tensors_[slot];
-  record.name = std::string(name);
-  record.shape.assign(shape.begin(), shape.end());
-  record.dtype = dtype;
-  record.bytes = bytes;
-  record.page_count = static_cast<uint32_t>(pages);
-  record.options = options;
   try {
-    record.first_page = engine_->add_tensor(slot, record);
+    // Filled under the engine's mutex: the engine still reads this slot's record for accesses
+    // to the pages of the tensor it held before (a race tsan found in the model test).
+    engine_->add_tensor(slot, record, [&](TensorRecord& r) {
+      r.name = std::string(name);
+      r.shape.assign(shape.begin(), shape.end());
+      r.dtype = dtype;
+      r.bytes = bytes;
+      r.page_count = static_cast<uint32_t>(pages);
+      r.options = options;
+    });
   } catch (...) {
     tensors_.release(slot);
     throw;
