@@ -4,11 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
 #include "sim/file_io.hpp"
-#include "sim/page_map.hpp"
 #include "sim/trace_io.hpp"
 #include "support/align.hpp"
 #include "tiermem/error.hpp"
@@ -40,17 +40,27 @@ uint64_t Trace::page_accesses() const noexcept {
 }
 
 uint64_t Trace::footprint_bytes() const {
-  sim::PageMap map(*this);
-  std::vector<bool> touched(map.pages(), false);
-  uint64_t pages = 0;
+  // The union of the page ranges accessed, tensor by tensor. Memory and time follow the
+  // accesses, never the tensor sizes or the pages per access: those come from the file.
+  struct Range {
+    uint64_t start;  // tensor << 32 | first page
+    uint64_t end;    // the same, after the last page
+  };
+  std::vector<Range> ranges;
+  ranges.reserve(accesses.size());
   for (const TraceAccess& access : accesses) {
-    for (uint32_t k = 0; k < access.count; ++k) {
-      uint64_t page = map.page(access, k);
-      if (!touched[page]) {
-        touched[page] = true;
-        ++pages;
-      }
+    uint64_t start = uint64_t{access.tensor} << 32 | access.first;
+    ranges.push_back({start, start + access.count});
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.start < b.start; });
+  uint64_t pages = 0;
+  for (size_t i = 0; i < ranges.size();) {
+    uint64_t start = ranges[i].start, end = ranges[i].end;
+    for (++i; i < ranges.size() && ranges[i].start <= end; ++i) {
+      end = std::max(end, ranges[i].end);
     }
+    pages += end - start;
   }
   return pages * page_size;
 }

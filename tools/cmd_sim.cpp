@@ -175,6 +175,9 @@ int simulate_command(std::span<char*> args) {
       ("pcie", po::value<std::string>()->default_value(""),
        "dram<->gpu link: gbps=55,write_gbps=0,lat_us=10,qd=4 (any subset)")                      //
       ("budget", po::value<std::string>()->default_value("256MiB"), "prefetch bytes in flight")  //
+      ("memory-limit", po::value<std::string>()->default_value("4GiB"),
+       "tables a replay may allocate (64 bytes per page, 8 per page access for Belady); a "
+       "trace that needs more is refused")                                                       //
       ("page-size", po::value<std::string>()->default_value("2MiB"), "page size of CSV traces")  //
       ("schedule", po::value<std::string>(),
        "trace file holding the access order the application registers (one iteration)")  //
@@ -208,6 +211,7 @@ int simulate_command(std::span<char*> args) {
   config.nvme = sim::Link::parse(vars["nvme"].as<std::string>(), config.nvme);
   config.pcie = sim::Link::parse(vars["pcie"].as<std::string>(), config.pcie);
   config.prefetch_budget = size_option(vars, "budget");
+  config.memory_limit = size_option(vars, "memory-limit");
   config.belady_baseline = !vars.count("no-belady");
   const std::string& future = vars["future"].as<std::string>();
   if (future != "trace" && future != "schedule") {
