@@ -38,4 +38,18 @@ if "$tiermem" trace info "$dir/cut.bin" 2> "$dir/err.txt"; then fail "a truncate
 grep -q "offset 88: truncated" "$dir/err.txt" || fail "truncation error: $(cat "$dir/err.txt")"
 if "$tiermem" sim "$dir/l.bin" --eviction mru 2> "$dir/err.txt"; then fail "mru was accepted"; fi
 grep -q "unknown eviction policy 'mru'" "$dir/err.txt" || fail "policy error"
+# --plot: names from the command line never become gnuplot code (issue 9).
+if command -v gnuplot > /dev/null; then
+  evil="x'; system 'touch PWNED'; \"q\\ \\\" \$(touch PWNED2) \`touch PWNED3\`
+system 'touch PWNED4'
+"
+  mkdir "$dir/plot"
+  cp "$dir/l.bin" "$dir/plot/$evil.bin"
+  (cd "$dir/plot" && "$tiermem" sim "$evil.bin" --eviction lru --eviction 's3fifo:small=0.2' \
+    --sweep 2 --plot "$evil.png" > /dev/null) || fail "--plot with an odd name failed"
+  [ -z "$(find "$dir" -name 'PWNED*')" ] || fail "--plot ran a command from a file name"
+  head -c 8 "$dir/plot/$evil.png" | od -An -c | grep -q "P   N   G" || fail "--plot drew no PNG"
+else
+  echo "skip: --plot (gnuplot is not installed)"
+fi
 echo "ok"
