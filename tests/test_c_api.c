@@ -35,6 +35,13 @@ static void test_pool(const char* dir) {
   CHECK(strstr(tiermem_last_error(), "page_size 3MiB") != NULL);
   CHECK(tiermem_pool_open("{\"dram\": ", &bad) == TIERMEM_ECONFIG);
   CHECK(bad == NULL);
+  /* Issue 9: the origin once, and the JSON type found and wanted. */
+  CHECK(tiermem_pool_open("{\"dram\": {\"capacity\": true}}", &bad) == TIERMEM_ECONFIG);
+  CHECK(strcmp(tiermem_last_error(),
+               "<json>: dram.capacity: expected a size (a number or a string like \"256MiB\"), "
+               "found a boolean") == 0);
+  CHECK(tiermem_pool_open("{\"policy\": {\"eviction\": \"lru:x=1\"}}", &bad) == TIERMEM_EINVAL);
+  CHECK(strstr(tiermem_last_error(), "policy.eviction 'lru:x=1'") != NULL);
 
   const uint64_t shape[2] = {64, 4096}; /* 1 MiB of float32: 16 pages */
   tiermem_tensor* t = NULL;

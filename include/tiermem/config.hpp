@@ -63,8 +63,8 @@ struct ConfigKeyInfo {
 
 struct Config {
   uint64_t page_size = 2ull << 20;  // power of two, 64 KiB to 64 MiB
-  std::string log_level;            // trace, debug, info, warn, error, off; empty: $TIERMEM_LOG,
-                                    // else warn
+  std::string log_level;  // trace, debug, info, warn, error, critical, off; empty: $TIERMEM_LOG,
+                          // else warn
   GpuTierConfig gpu;
   DramTierConfig dram;
   NvmeTierConfig nvme;
@@ -83,8 +83,10 @@ struct Config {
   // The value of one field as text, in the form set() accepts.
   std::string get(std::string_view key) const;
 
-  // Checks ranges and relations between fields. Throws Error(invalid_argument) naming the
-  // field, its value and the limit. Pool's constructor calls this.
+  // Checks ranges and relations between fields, and everything else a pool would refuse at
+  // start: the policy specs (by the policy registry), the log level (or $TIERMEM_LOG when it
+  // is empty), the NUMA node against this machine's nodes. Throws Error(invalid_argument)
+  // naming the field, its value and the limit. Pool's constructor calls this.
   void validate() const;
 
   // All fields as one JSON object (dotted keys), in the form from_json() accepts.
