@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/file_io.hpp"
+#include "sim/page_map.hpp"
 #include "sim/trace_io.hpp"
 #include "support/align.hpp"
 #include "tiermem/error.hpp"
@@ -40,8 +41,24 @@ uint64_t Trace::page_accesses() const noexcept {
 }
 
 uint64_t Trace::footprint_bytes() const {
-  // The union of the page ranges accessed, tensor by tensor. Memory and time follow the
-  // accesses, never the tensor sizes or the pages per access: those come from the file.
+  // Tensor sizes and pages per access come from the file, so what this takes must follow the
+  // accesses: a bit per page where that is no more than 16 bytes and 64 page visits per
+  // access, else the union of the accessed ranges, sorted.
+  if (page_count() / 8 <= 16 * accesses.size() && page_accesses() <= 64 * accesses.size()) {
+    sim::PageMap map(*this);
+    std::vector<bool> touched(map.pages(), false);
+    uint64_t pages = 0;
+    for (const TraceAccess& access : accesses) {
+      for (uint32_t k = 0; k < access.count; ++k) {
+        uint64_t page = map.page(access, k);
+        if (!touched[page]) {
+          touched[page] = true;
+          ++pages;
+        }
+      }
+    }
+    return pages * page_size;
+  }
   struct Range {
     uint64_t start;  // tensor << 32 | first page
     uint64_t end;    // the same, after the last page

@@ -364,6 +364,21 @@ TEST_F(TraceFiles, HugeTensorsAreDescribedButNotReplayed) {
               HasSubstr("and next uses of 2097152 page accesses"));
 }
 
+TEST(Trace, FootprintIsTheSameByBitmapAndByRanges) {
+  workload::RandomAccesses options;
+  options.pages = 5000;
+  options.tensors = 7;
+  options.events = 20000;
+  options.alpha = 0.8;
+  options.page_size = 4096;
+  Trace trace = workload::random_accesses(options);
+  uint64_t by_bitmap = trace.footprint_bytes();
+  EXPECT_GT(by_bitmap, 0u);
+  EXPECT_LT(by_bitmap, 5000u * 4096);
+  trace.tensor_pages.push_back(1u << 30);  // never accessed, too large for a bitmap
+  EXPECT_EQ(trace.footprint_bytes(), by_bitmap);
+}
+
 TEST_F(TraceFiles, CsvTensorIdsAreBoundedByTheFile) {
   write_text("far.csv", "tensor,page,op\n16777215,0,r\n");
   EXPECT_THAT(error_within(kSmallBudget / 4, [&] { read_trace(path("far.csv"), 4096); }),
