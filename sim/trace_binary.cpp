@@ -17,8 +17,14 @@
 
 namespace tiermem {
 
+// Records per block read: 1.5 MiB of file. Fuzz builds define a few, so that small inputs
+// cross blocks too.
+#ifndef TIERMEM_TRACE_BLOCK_RECORDS
+#define TIERMEM_TRACE_BLOCK_RECORDS (1 << 16)
+#endif
+
 struct TraceReader::State {
-  static constexpr size_t kBlockRecords = 1 << 16;  // 1.5 MiB of file per block
+  static constexpr size_t kBlockRecords = TIERMEM_TRACE_BLOCK_RECORDS;
   static constexpr uint32_t kUndeclared = UINT32_MAX;
   // File tensor ids are labels the writer chose (a live pool's table slots: small and dense),
   // not counts. Ids below this bound map through a vector, the rest through a hash map, so
