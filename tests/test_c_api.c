@@ -40,7 +40,7 @@ static void test_pool(const char* dir) {
   CHECK(strcmp(tiermem_last_error(),
                "<json>: dram.capacity: expected a size (a number or a string like \"256MiB\"), "
                "found a boolean") == 0);
-  CHECK(tiermem_pool_open("{\"policy\": {\"eviction\": \"lru:x=1\"}}", &bad) == TIERMEM_EINVAL);
+  CHECK(tiermem_pool_open("{\"policy\": {\"eviction\": \"lru:x=1\"}}", &bad) == TIERMEM_ECONFIG);
   CHECK(strstr(tiermem_last_error(), "policy.eviction 'lru:x=1'") != NULL);
 
   const uint64_t shape[2] = {64, 4096}; /* 1 MiB of float32: 16 pages */

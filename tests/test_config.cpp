@@ -124,22 +124,32 @@ TEST(Config, ValidateNamesTheFieldTheValueAndTheLimit) {
 
 // Issue 9: values that every parser took but the pool refused at start.
 TEST(Config, ValidateRefusesWhatAPoolWouldRefuseAtStart) {
-  auto invalid = [](std::string_view key, std::string_view value,
+  auto refused = [](std::string_view key, std::string_view value, Errc code,
                     std::initializer_list<std::string> fragments) {
     Config config;
     config.set(key, value);
-    expect_error([&] { config.validate(); }, Errc::invalid_argument, fragments);
+    expect_error([&] { config.validate(); }, code, fragments);
   };
-  invalid("log_level", "verbose", {"log_level 'verbose'", "trace, debug, info, warn"});
-  invalid("policy.eviction", "nosuch",
+  // Names nobody understands are config errors, as the pool's were; values out of range,
+  // invalid_argument.
+  refused("log_level", "verbose", Errc::config,
+          {"log_level 'verbose'", "trace, debug, info, warn"});
+  refused("policy.eviction", "nosuch", Errc::config,
           {"policy.eviction 'nosuch'", "unknown eviction policy", "known: lru"});
-  invalid("policy.eviction", "lru:x=1", {"policy.eviction 'lru:x=1'", "no parameter 'x'"});
-  invalid("policy.prefetch", "sequential:depth=-1",
+  refused("policy.eviction", "lru:x=1", Errc::config,
+          {"policy.eviction 'lru:x=1'", "no parameter 'x'"});
+  refused("policy.prefetch", "sequential:depth=-1", Errc::config,
           {"policy.prefetch 'sequential:depth=-1'", "depth=-1", "[1, 1048576]"});
-  invalid("policy.prefetch", "stride:tier=nvme", {"policy.prefetch", "tier=nvme", "gpu, dram"});
-  invalid("dram.numa_node", "99999", {"dram.numa_node 99999"});
-  invalid("dram.numa_node", "-5", {"dram.numa_node -5", "-1 (no binding)"});
-  invalid("gpu.device", "-1", {"gpu.device -1", "0 or more"});
+  refused("policy.prefetch", "stride:tier=nvme", Errc::config,
+          {"policy.prefetch", "tier=nvme", "gpu, dram"});
+  if (std::filesystem::exists("/sys/devices/system/node/node0")) {
+    refused("dram.numa_node", "99999", Errc::invalid_argument,
+            {"dram.numa_node 99999", "highest node"});
+  } else {
+    refused("dram.numa_node", "99999", Errc::unsupported, {"dram.numa_node 99999", "no NUMA"});
+  }
+  refused("dram.numa_node", "-5", Errc::invalid_argument, {"dram.numa_node -5", "-1 (no binding)"});
+  refused("gpu.device", "-1", Errc::invalid_argument, {"gpu.device -1", "0 or more"});
   Config hugetlb;
   hugetlb.page_size = 1 << 20;
   hugetlb.dram.huge_pages = "hugetlb";
@@ -163,7 +173,7 @@ TEST(Config, ValidateChecksTheEnvironmentsLogLevelWhenNoneIsSet) {
   std::string old = saved != nullptr ? saved : "";
   ::setenv("TIERMEM_LOG", "chatty", 1);
   Config config;
-  expect_error([&] { config.validate(); }, Errc::invalid_argument, {"$TIERMEM_LOG", "'chatty'"});
+  expect_error([&] { config.validate(); }, Errc::config, {"$TIERMEM_LOG", "'chatty'"});
   config.log_level = "info";  // the key wins over the environment
   EXPECT_NO_THROW(config.validate());
   if (saved != nullptr) {

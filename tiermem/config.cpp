@@ -432,13 +432,17 @@ void Config::validate() const {
   }
   // What a pool would refuse only at start: a value the table's parsers take, but this
   // machine, the policy registry or the logger do not.
+  // Names nobody understands are Errc::config, as the logger and the registry say at start.
   if (!log_level.empty() && !support::is_log_level(log_level)) {
-    fail(fmt::format("log_level '{}' is not one of {}", log_level, support::kLogLevels));
+    throw Error(Errc::config,
+                fmt::format("log_level '{}' is not one of {}", log_level, support::kLogLevels));
   }
   if (const char* env = std::getenv("TIERMEM_LOG");
       log_level.empty() && env != nullptr && *env != '\0' && !support::is_log_level(env)) {
-    fail(fmt::format("log_level is empty, so $TIERMEM_LOG sets it, and its '{}' is not one of {}",
-                     env, support::kLogLevels));
+    throw Error(Errc::config,
+                fmt::format("log_level is empty, so $TIERMEM_LOG sets it, and its '{}' is not one "
+                            "of {}",
+                            env, support::kLogLevels));
   }
   if (gpu.device < 0) {
     fail(fmt::format("gpu.device {} is not a device ordinal (0 or more)", gpu.device));
@@ -452,10 +456,10 @@ void Config::validate() const {
                      dram.numa_node));
   }
   if (dram.numa_node >= 0 && numa_available() < 0) {
-    fail(
-        fmt::format("dram.numa_node {} asks for a binding, but this machine has no NUMA "
-                    "support; use -1",
-                    dram.numa_node));
+    throw Error(Errc::unsupported,
+                fmt::format("dram.numa_node {} asks for a binding, but this machine has no NUMA "
+                            "support; use -1",
+                            dram.numa_node));
   }
   if (dram.numa_node >= 0 && dram.numa_node > numa_max_node()) {
     fail(fmt::format("dram.numa_node {} exceeds this machine's highest node, {}", dram.numa_node,
@@ -466,7 +470,7 @@ void Config::validate() const {
     try {
       validate_spec(spec, context);
     } catch (const Error& e) {
-      fail(fmt::format("{} '{}': {}", key, spec, e.what()));
+      throw Error(e.code(), fmt::format("{} '{}': {}", key, spec, e.what()));
     }
   };
   check_policy("policy.eviction", policy.eviction, policies::validate_eviction_spec);

@@ -86,7 +86,9 @@ struct Config {
   // Checks ranges and relations between fields, and everything else a pool would refuse at
   // start: the policy specs (by the policy registry), the log level (or $TIERMEM_LOG when it
   // is empty), the NUMA node against this machine's nodes. Throws Error(invalid_argument)
-  // naming the field, its value and the limit. Pool's constructor calls this.
+  // naming the field, its value and the limit; Error(config) for a policy spec or log level
+  // that is not understood, Error(unsupported) for a NUMA node where there is no NUMA. Pool's
+  // constructor calls this.
   void validate() const;
 
   // All fields as one JSON object (dotted keys), in the form from_json() accepts.
