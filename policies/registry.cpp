@@ -106,6 +106,17 @@ std::unique_ptr<PrefetchPolicy> make_prefetch_policy(std::string_view text,
   return find(prefetch_policies(), spec, "prefetch").make(spec, context);
 }
 
+// A maker is the one place that knows a policy's parameters and their ranges, so checking a
+// spec builds the policy and drops it. That is cheap: a policy's tables grow with the pages it
+// sees, never with its capacity.
+void validate_eviction_spec(std::string_view spec, const PolicyContext& context) {
+  make_eviction_policy(spec, context);
+}
+
+void validate_prefetch_spec(std::string_view spec, const PolicyContext& context) {
+  make_prefetch_policy(spec, context);
+}
+
 void check_params(const PolicySpec& spec, std::initializer_list<std::string_view> accepted) {
   for (const auto& [key, value] : spec.params) {
     bool ok = false;

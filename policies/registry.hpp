@@ -55,4 +55,9 @@ std::unique_ptr<EvictionPolicy> make_eviction_policy(std::string_view spec,
 std::unique_ptr<PrefetchPolicy> make_prefetch_policy(std::string_view spec,
                                                      const PolicyContext& context);
 
+// Check a spec exactly as the makers above would, for owners that check a configuration
+// before building anything (Config::validate). Throw what the makers throw.
+void validate_eviction_spec(std::string_view spec, const PolicyContext& context);
+void validate_prefetch_spec(std::string_view spec, const PolicyContext& context);
+
 }  // namespace tiermem::policies

@@ -2,10 +2,12 @@
 #include "sim/file_io.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -47,13 +49,19 @@ std::string read_file(const std::string& path) {
   int fd = open_for_reading(path);
   std::string text;
   try {
-    constexpr size_t kChunk = 4 << 20;
+    // As much as the file holds now (one byte more, to see its end without another read),
+    // then large steps should it have grown; not a fixed 4 MiB for every small file.
+    struct stat info {};
+    size_t chunk = ::fstat(fd, &info) == 0 && info.st_size > 0
+                       ? static_cast<size_t>(info.st_size) + 1
+                       : size_t{4096};
     for (;;) {
       size_t old = text.size();
-      text.resize(old + kChunk);
+      text.resize(old + chunk);
       size_t got = read_fully(fd, std::as_writable_bytes(std::span(text).subspan(old)), path);
       text.resize(old + got);
-      if (got < kChunk) break;
+      if (got < chunk) break;
+      chunk = std::max<size_t>(chunk, 4 << 20);
     }
   } catch (...) {
     ::close(fd);

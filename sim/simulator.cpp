@@ -117,6 +117,9 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
 
   // Tensors declared so far (a prefix grows as a streamed trace declares more).
   void declare(const std::vector<uint32_t>& tensor_pages) {
+    uint64_t pages = base_.back();
+    for (size_t t = tensor_pages_.size(); t < tensor_pages.size(); ++t) pages += tensor_pages[t];
+    check_memory(pages, 0);
     for (size_t t = tensor_pages_.size(); t < tensor_pages.size(); ++t) {
       tensor_pages_.push_back(tensor_pages[t]);
       base_.push_back(base_.back() + tensor_pages[t]);
@@ -130,6 +133,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
 
   // The future, for policies that want it: the whole trace's next uses.
   void set_oracle(const Trace& trace) {
+    check_memory(base_.back(), trace.page_accesses());
     std::vector<int64_t> first;
     next_ = PageMap(trace).next_access(&first);
     upcoming_.resize(first.size());
@@ -193,6 +197,26 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
  private:
   static double write_gbps(const Link& link) {
     return link.write_gbps > 0 ? link.write_gbps : link.gbps;
+  }
+  // Tables for this many pages and, with an oracle, page accesses fit config_.memory_limit.
+  void check_memory(uint64_t pages, uint64_t page_accesses) const {
+    constexpr uint64_t kPageBytes = 64, kAccessBytes = 8;
+    uint64_t limit = config_.memory_limit;
+    // Divisions rather than products: page accesses can be near 2^64 in a hostile trace.
+    if (pages <= limit / kPageBytes &&
+        page_accesses <= (limit - pages * kPageBytes) / kAccessBytes) {
+      return;
+    }
+    std::string oracle =
+        page_accesses == 0 ? "" : fmt::format(" and next uses of {} page accesses", page_accesses);
+    throw Error(Errc::invalid_argument,
+                fmt::format("replaying {} pages{} needs about {:.0f} MiB of tables ({} bytes per "
+                            "page, {} per page access), more than the memory limit of {} MiB",
+                            pages, oracle,
+                            (static_cast<double>(pages) * kPageBytes +
+                             static_cast<double>(page_accesses) * kAccessBytes) /
+                                (1 << 20),
+                            kPageBytes, kAccessBytes, limit >> 20));
   }
   static uint64_t as_next_use(int64_t position) {
     return position < 0 ? kNever : static_cast<uint64_t>(position);

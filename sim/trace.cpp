@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -40,17 +41,43 @@ uint64_t Trace::page_accesses() const noexcept {
 }
 
 uint64_t Trace::footprint_bytes() const {
-  sim::PageMap map(*this);
-  std::vector<bool> touched(map.pages(), false);
-  uint64_t pages = 0;
-  for (const TraceAccess& access : accesses) {
-    for (uint32_t k = 0; k < access.count; ++k) {
-      uint64_t page = map.page(access, k);
-      if (!touched[page]) {
-        touched[page] = true;
-        ++pages;
+  // Tensor sizes and pages per access come from the file, so what this takes must follow the
+  // accesses: a bit per page where that is no more than 16 bytes and 64 page visits per
+  // access, else the union of the accessed ranges, sorted.
+  if (page_count() / 8 <= 16 * accesses.size() && page_accesses() <= 64 * accesses.size()) {
+    sim::PageMap map(*this);
+    std::vector<bool> touched(map.pages(), false);
+    uint64_t pages = 0;
+    for (const TraceAccess& access : accesses) {
+      for (uint32_t k = 0; k < access.count; ++k) {
+        uint64_t page = map.page(access, k);
+        if (!touched[page]) {
+          touched[page] = true;
+          ++pages;
+        }
       }
     }
+    return pages * page_size;
+  }
+  struct Range {
+    uint64_t start;  // tensor << 32 | first page
+    uint64_t end;    // the same, after the last page
+  };
+  std::vector<Range> ranges;
+  ranges.reserve(accesses.size());
+  for (const TraceAccess& access : accesses) {
+    uint64_t start = uint64_t{access.tensor} << 32 | access.first;
+    ranges.push_back({start, start + access.count});
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.start < b.start; });
+  uint64_t pages = 0;
+  for (size_t i = 0; i < ranges.size();) {
+    uint64_t start = ranges[i].start, end = ranges[i].end;
+    for (++i; i < ranges.size() && ranges[i].start <= end; ++i) {
+      end = std::max(end, ranges[i].end);
+    }
+    pages += end - start;
   }
   return pages * page_size;
 }

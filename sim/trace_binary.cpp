@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/file_io.hpp"
@@ -16,9 +17,19 @@
 
 namespace tiermem {
 
+// Records per block read: 1.5 MiB of file. Fuzz builds define a few, so that small inputs
+// cross blocks too.
+#ifndef TIERMEM_TRACE_BLOCK_RECORDS
+#define TIERMEM_TRACE_BLOCK_RECORDS (1 << 16)
+#endif
+
 struct TraceReader::State {
-  static constexpr size_t kBlockRecords = 1 << 16;  // 1.5 MiB of file per block
+  static constexpr size_t kBlockRecords = TIERMEM_TRACE_BLOCK_RECORDS;
   static constexpr uint32_t kUndeclared = UINT32_MAX;
+  // File tensor ids are labels the writer chose (a live pool's table slots: small and dense),
+  // not counts. Ids below this bound map through a vector, the rest through a hash map, so
+  // memory follows the declarations in the file, never the value of an id.
+  static constexpr uint32_t kDenseIds = 1 << 20;
 
   std::string path;
   int fd = -1;
@@ -29,7 +40,8 @@ struct TraceReader::State {
   std::vector<TraceAccess> out;
   std::vector<uint32_t> tensor_pages;
   uint64_t pages = 0;         // of all tensors declared
-  std::vector<uint32_t> ids;  // file tensor id -> trace tensor id
+  std::vector<uint32_t> ids;  // file tensor id -> trace tensor id, for ids below kDenseIds
+  std::unordered_map<uint32_t, uint32_t> sparse_ids;  // the same for ids from kDenseIds up
   bool span_open = false;
   uint64_t span_begin = 0;
   // The last access of a block, held back for the next call: compute spans after it may lie
@@ -91,30 +103,48 @@ struct TraceReader::State {
     out.reserve(kBlockRecords + 1);
   }
 
+  // The trace id of file tensor id, kUndeclared when it was never declared.
+  uint32_t lookup(uint32_t id) const {
+    if (id < kDenseIds) return id < ids.size() ? ids[id] : kUndeclared;
+    auto it = sparse_ids.find(id);
+    return it == sparse_ids.end() ? kUndeclared : it->second;
+  }
+
+  void declare(uint32_t id, uint32_t trace_id) {
+    if (id >= kDenseIds) {
+      sparse_ids[id] = trace_id;
+      return;
+    }
+    if (id >= ids.size()) ids.resize(id + 1, kUndeclared);
+    ids[id] = trace_id;
+  }
+
   void decode(const sim::format::Record& r) {
     switch (r.kind) {
       case sim::format::kRead:
       case sim::format::kWrite:
-      case sim::format::kReadWrite:
-        if (r.tensor >= ids.size() || ids[r.tensor] == kUndeclared) {
+      case sim::format::kReadWrite: {
+        uint32_t tensor = lookup(r.tensor);
+        if (tensor == kUndeclared) {
           fault(offset, fmt::format("access to tensor {}, which was not declared", r.tensor));
         }
         // Checked here, once per record, so that a streamed replay need not check each access.
         if (r.count == 0) fault(offset, fmt::format("access to no pages of tensor {}", r.tensor));
-        if (uint64_t{r.first} + r.count > tensor_pages[ids[r.tensor]]) {
+        if (uint64_t{r.first} + r.count > tensor_pages[tensor]) {
           fault(offset, fmt::format("access to pages {}+{} of tensor {}, which has {}", r.first,
-                                    r.count, r.tensor, tensor_pages[ids[r.tensor]]));
+                                    r.count, r.tensor, tensor_pages[tensor]));
         }
         if (r.tier > 1) {
           fault(offset,
                 fmt::format("access in tier {}; only 0 (gpu) and 1 (dram) are accessed", r.tier));
         }
-        out.push_back({r.time_ns, 0, ids[r.tensor], r.first, r.count, static_cast<TraceOp>(r.kind),
+        out.push_back({r.time_ns, 0, tensor, r.first, r.count, static_cast<TraceOp>(r.kind),
                        static_cast<Tier>(r.tier)});
         break;
+      }
       case sim::format::kTensor:
-        if (r.tensor >= ids.size()) ids.resize(r.tensor + 1, kUndeclared);
-        ids[r.tensor] = static_cast<uint32_t>(tensor_pages.size());
+        // One trace tensor per declaration record, so there are fewer than 2^32 of them.
+        declare(r.tensor, static_cast<uint32_t>(tensor_pages.size()));
         tensor_pages.push_back(r.count);
         pages += r.count;
         if (std::string why = sim::page_count_fault(pages); !why.empty()) fault(offset, why);

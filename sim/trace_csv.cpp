@@ -18,6 +18,10 @@ enum Column { kTensor, kPage, kOp, kCount, kTier, kTime, kCompute, kColumns };
 constexpr std::array<std::string_view, kColumns> kNames = {
     "tensor", "page", "op", "count", "tier", "time_ns", "compute_ns"};
 constexpr uint32_t kMaxTensors = 1u << 24;
+// Tensor ids are dense indices, so an id costs a slot for every id below it. A file may name
+// ids up to the larger of this and its size in bytes: what tensors cost stays in proportion
+// to the file.
+constexpr uint32_t kTensorsAnyFile = 1u << 16;
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -34,6 +38,9 @@ class CsvParser {
   }
 
   Trace parse(std::string_view text) {
+    text_bytes_ = text.size();
+    tensor_limit_ = static_cast<uint32_t>(
+        std::min<uint64_t>(kMaxTensors, std::max<uint64_t>(kTensorsAnyFile, text_bytes_)));
     size_t pos = 0;
     while (pos < text.size()) {
       size_t end = text.find('\n', pos);
@@ -108,7 +115,14 @@ class CsvParser {
       if (index >= order_.size()) return;
       switch (order_[index]) {
         case kTensor:
-          access.tensor = static_cast<uint32_t>(number(text, kTensor, kMaxTensors - 1));
+          access.tensor = static_cast<uint32_t>(number(text, kTensor, UINT32_MAX));
+          if (access.tensor >= tensor_limit_) {
+            fail(fmt::format(
+                "tensor {} is beyond the {} tensors a CSV trace of {} bytes may "
+                "have (ids are dense from 0; the limit is the file's size in bytes, "
+                "at least {} and at most {})",
+                access.tensor, tensor_limit_, text_bytes_, kTensorsAnyFile, kMaxTensors));
+          }
           break;
         case kPage:
           access.first = static_cast<uint32_t>(number(text, kPage, UINT32_MAX - 1));
@@ -165,6 +179,8 @@ class CsvParser {
   std::vector<Column> order_;
   bool header_done_ = false;
   uint64_t line_ = 0;
+  uint64_t text_bytes_ = 0;
+  uint32_t tensor_limit_ = 0;  // tensor ids must be below this
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "tiermem/error.hpp"
@@ -12,14 +13,19 @@ namespace tiermem::support {
 
 namespace {
 
-spdlog::level::level_enum parse_level(std::string_view name) {
+std::optional<spdlog::level::level_enum> find_level(std::string_view name) {
   for (int i = spdlog::level::trace; i < spdlog::level::n_levels; ++i) {
     auto level = static_cast<spdlog::level::level_enum>(i);
     if (spdlog::level::to_string_view(level) == name) return level;
   }
   if (name == "warn") return spdlog::level::warn;
+  return std::nullopt;
+}
+
+spdlog::level::level_enum parse_level(std::string_view name) {
+  if (auto level = find_level(name)) return *level;
   throw Error(Errc::config, "unknown log level '" + std::string(name) +
-                                "' (known: trace, debug, info, warn, error, critical, off)");
+                                "' (known: " + std::string(kLogLevels) + ")");
 }
 
 // $TIERMEM_LOG when set, else warn.
@@ -47,6 +53,10 @@ spdlog::logger& log() {
 
 void set_log_level(std::string_view level) {
   log().set_level(parse_level(level.empty() ? default_level() : level));
+}
+
+bool is_log_level(std::string_view name) noexcept {
+  return !name.empty() && find_level(name).has_value();
 }
 
 }  // namespace tiermem::support

@@ -35,6 +35,13 @@ static void test_pool(const char* dir) {
   CHECK(strstr(tiermem_last_error(), "page_size 3MiB") != NULL);
   CHECK(tiermem_pool_open("{\"dram\": ", &bad) == TIERMEM_ECONFIG);
   CHECK(bad == NULL);
+  /* Issue 9: the origin once, and the JSON type found and wanted. */
+  CHECK(tiermem_pool_open("{\"dram\": {\"capacity\": true}}", &bad) == TIERMEM_ECONFIG);
+  CHECK(strcmp(tiermem_last_error(),
+               "<json>: dram.capacity: expected a size (a number or a string like \"256MiB\"), "
+               "found a boolean") == 0);
+  CHECK(tiermem_pool_open("{\"policy\": {\"eviction\": \"lru:x=1\"}}", &bad) == TIERMEM_ECONFIG);
+  CHECK(strstr(tiermem_last_error(), "policy.eviction 'lru:x=1'") != NULL);
 
   const uint64_t shape[2] = {64, 4096}; /* 1 MiB of float32: 16 pages */
   tiermem_tensor* t = NULL;
@@ -105,6 +112,49 @@ static void test_simulate(const char* dir) {
   remove(path);
 }
 
+/* A binary trace of one tensor declared with file id `id` and `pages` pages, and one read of
+ * its first page (see tiermem/trace.hpp for the layout). */
+static int write_one_tensor_trace(const char* path, uint32_t id, uint32_t pages) {
+  unsigned char bytes[64 + 2 * 24];
+  memset(bytes, 0, sizeof bytes);
+  memcpy(bytes, "TMTRACE1", 8);
+  const uint32_t version = 1, header_bytes = 64, record_bytes = 24, one = 1;
+  const uint64_t page_size = 4096, records = 2;
+  memcpy(bytes + 8, &version, 4);
+  memcpy(bytes + 12, &header_bytes, 4);
+  memcpy(bytes + 16, &page_size, 8);
+  memcpy(bytes + 24, &records, 8);
+  memcpy(bytes + 32, &record_bytes, 4);
+  unsigned char* declare = bytes + 64; /* u64 time | u32 tensor | u32 first | u32 count | kind */
+  memcpy(declare + 8, &id, 4);
+  memcpy(declare + 16, &pages, 4);
+  declare[20] = 8;
+  unsigned char* read = bytes + 88;
+  memcpy(read + 8, &id, 4);
+  memcpy(read + 16, &one, 4);
+  read[21] = 1; /* dram */
+  FILE* f = fopen(path, "wb");
+  if (f == NULL) return 0;
+  size_t wrote = fwrite(bytes, 1, sizeof bytes, f);
+  return fclose(f) == 0 && wrote == sizeof bytes;
+}
+
+/* Issue 9: hostile trace files reach the simulator through the C API too. */
+static void test_simulate_hostile_traces(const char* dir) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/hostile.bin", dir);
+  char result[8192];
+  /* Tensor id 0xFFFFFFFF once wrapped a table's size to zero and wrote beyond it. */
+  CHECK(write_one_tensor_trace(path, 0xFFFFFFFFu, 2));
+  CHECK(tiermem_simulate(path, "{\"dram\": \"1MiB\"}", result, sizeof result) == TIERMEM_OK);
+  CHECK(strstr(result, "\"misses\":1") != NULL);
+  /* A tensor of 2^31 pages once made the replay allocate about 20 GB. */
+  CHECK(write_one_tensor_trace(path, 0, 1u << 31));
+  CHECK(tiermem_simulate(path, "{\"dram\": \"1MiB\"}", result, sizeof result) == TIERMEM_EINVAL);
+  CHECK(strstr(tiermem_last_error(), "replaying 2147483648 pages") != NULL);
+  remove(path);
+}
+
 int main(void) {
   const char* base = getenv("TMPDIR");
   char dir[256];
@@ -115,6 +165,7 @@ int main(void) {
   }
   test_pool(dir);
   test_simulate(dir);
+  test_simulate_hostile_traces(dir);
   rmdir(dir);
   printf("%d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? 0 : 1;

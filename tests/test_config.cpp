@@ -1,4 +1,6 @@
 // tests/test_config.cpp: the configuration key table, JSON files, sizes and validation.
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "tests/test_support.hpp"
@@ -118,6 +120,117 @@ TEST(Config, ValidateNamesTheFieldTheValueAndTheLimit) {
   invalid([](Config& c) { c.dram.huge_pages = "yes"; }, {"dram.huge_pages 'yes'"});
   Config fine;
   EXPECT_NO_THROW(fine.validate());
+}
+
+// Issue 9: values that every parser took but the pool refused at start.
+TEST(Config, ValidateRefusesWhatAPoolWouldRefuseAtStart) {
+  auto refused = [](std::string_view key, std::string_view value, Errc code,
+                    std::initializer_list<std::string> fragments) {
+    Config config;
+    config.set(key, value);
+    expect_error([&] { config.validate(); }, code, fragments);
+  };
+  // Names nobody understands are config errors, as the pool's were; values out of range,
+  // invalid_argument.
+  refused("log_level", "verbose", Errc::config,
+          {"log_level 'verbose'", "trace, debug, info, warn"});
+  refused("policy.eviction", "nosuch", Errc::config,
+          {"policy.eviction 'nosuch'", "unknown eviction policy", "known: lru"});
+  refused("policy.eviction", "lru:x=1", Errc::config,
+          {"policy.eviction 'lru:x=1'", "no parameter 'x'"});
+  refused("policy.prefetch", "sequential:depth=-1", Errc::config,
+          {"policy.prefetch 'sequential:depth=-1'", "depth=-1", "[1, 1048576]"});
+  refused("policy.prefetch", "stride:tier=nvme", Errc::config,
+          {"policy.prefetch", "tier=nvme", "gpu, dram"});
+  if (std::filesystem::exists("/sys/devices/system/node/node0")) {
+    refused("dram.numa_node", "99999", Errc::invalid_argument,
+            {"dram.numa_node 99999", "highest node"});
+  } else {
+    refused("dram.numa_node", "99999", Errc::unsupported, {"dram.numa_node 99999", "no NUMA"});
+  }
+  refused("dram.numa_node", "-5", Errc::invalid_argument, {"dram.numa_node -5", "-1 (no binding)"});
+  refused("gpu.device", "-1", Errc::invalid_argument, {"gpu.device -1", "0 or more"});
+  Config hugetlb;
+  hugetlb.page_size = 1 << 20;
+  hugetlb.dram.huge_pages = "hugetlb";
+  expect_error([&] { hugetlb.validate(); }, Errc::invalid_argument,
+               {"dram.huge_pages hugetlb", "multiple of 2MiB", "1MiB"});
+
+  Config fine;
+  fine.set("log_level", "debug");
+  fine.set("policy.eviction", "s3fifo:small=0.2");
+  fine.set("policy.prefetch", "sequential:depth=4,tier=dram");
+  fine.set("dram.numa_node", "-1");
+  EXPECT_NO_THROW(fine.validate());
+  if (std::filesystem::exists("/sys/devices/system/node/node0")) {
+    fine.set("dram.numa_node", "0");
+    EXPECT_NO_THROW(fine.validate());
+  }
+}
+
+TEST(Config, ValidateChecksTheEnvironmentsLogLevelWhenNoneIsSet) {
+  const char* saved = std::getenv("TIERMEM_LOG");
+  std::string old = saved != nullptr ? saved : "";
+  ::setenv("TIERMEM_LOG", "chatty", 1);
+  Config config;
+  expect_error([&] { config.validate(); }, Errc::config, {"$TIERMEM_LOG", "'chatty'"});
+  config.log_level = "info";  // the key wins over the environment
+  EXPECT_NO_THROW(config.validate());
+  if (saved != nullptr) {
+    ::setenv("TIERMEM_LOG", old.c_str(), 1);
+  } else {
+    ::unsetenv("TIERMEM_LOG");
+  }
+}
+
+// Issue 9: a JSON value of the wrong type named the origin twice and not the types.
+TEST(Config, WrongJsonTypesNameTheKeyWhatWasFoundAndWhatIsWanted) {
+  auto refused = [](std::string_view json, const std::string& message) {
+    try {
+      Config::from_json(json);
+      ADD_FAILURE() << json << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::config);
+      EXPECT_EQ(std::string(e.what()), message);
+    }
+  };
+  refused(R"({"dram": {"capacity": true}})",
+          R"(<json>: dram.capacity: expected a size (a number or a string like "256MiB"), )"
+          "found a boolean");
+  refused(R"({"dram.capacity": null})",
+          R"(<json>: dram.capacity: expected a size (a number or a string like "256MiB"), )"
+          "found null");
+  refused(R"({"io": {"threads": 2.5}})",
+          "<json>: io.threads: expected an integer, found a number with a fraction or an "
+          "exponent");
+  refused(R"({"dram": {"pinned": 1}})",
+          "<json>: dram.pinned: expected a boolean (true or false), found an integer");
+  refused(R"({"policy": {"eviction": ["lru"]}})",
+          "<json>: policy.eviction: expected a string, found a list");
+  refused(R"({"nvme": {"dirs": ["/a", 7]}})",
+          "<json>: nvme.dirs: item 1: expected a string, found an integer");
+  refused(R"({"nvme.dirs": {"first": "/a"}})",
+          "<json>: nvme.dirs: expected a list of strings (or one comma-separated string), found "
+          "an object");
+  refused(R"({"gpu": {"volume": {}}})",
+          "<json>: unknown config key 'gpu.volume' (known: page_size "
+          "log_level gpu.capacity gpu.backend gpu.device gpu.direct_storage dram.capacity "
+          "dram.pinned dram.numa_node dram.huge_pages nvme.dirs nvme.capacity nvme.file_size "
+          "nvme.stripe nvme.direct nvme.keep_files io.engine io.threads io.queue_depth "
+          "io.block_size io.sqpoll io.register_buffers io.faults policy.eviction policy.prefetch "
+          "policy.prefetch_budget)");
+  refused(R"({"dram": {"capacity": "lots"}})",
+          "<json>: dram.capacity: invalid size 'lots': expected a number of bytes with an "
+          "optional unit (KiB, MiB, GiB, TiB)");
+  // Every type a key takes: its text form, and the JSON type of its kind.
+  Config config = Config::from_json(
+      R"({"dram": {"capacity": 1048576, "pinned": false, "numa_node": -1},
+          "io.threads": "4", "nvme": {"dirs": ["/a", "/b"], "direct": "off"}})");
+  EXPECT_EQ(config.dram.capacity, 1u << 20);
+  EXPECT_FALSE(config.dram.pinned);
+  EXPECT_EQ(config.io.threads, 4u);
+  EXPECT_EQ(config.nvme.dirs.size(), 2u);
+  EXPECT_FALSE(config.nvme.direct);
 }
 
 TEST(Types, DtypesByNameAndAlias) {

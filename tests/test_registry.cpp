@@ -115,5 +115,36 @@ TEST(Registry, CapacityAndPageSizeAreRequiredWhereUsed) {
               HasSubstr("needs the page size"));
 }
 
+// Issue 9: Config::validate checks specs through these, without building a pool.
+TEST(Registry, ValidateChecksSpecsAsTheMakersDo) {
+  for (const auto& entry : eviction_policies()) {
+    EXPECT_NO_THROW(validate_eviction_spec(entry.name, {16, 4096})) << entry.name;
+  }
+  for (const auto& entry : prefetch_policies()) {
+    EXPECT_NO_THROW(validate_prefetch_spec(entry.name, {16, 4096})) << entry.name;
+  }
+  EXPECT_NO_THROW(validate_eviction_spec("s3fifo:small=0.2", {1ull << 40, 2 << 20}));
+  EXPECT_THAT(error_of([] {
+                validate_eviction_spec("nosuch", {16, 4096});
+              }),
+              HasSubstr("unknown eviction policy 'nosuch' (known: lru"));
+  EXPECT_THAT(error_of([] {
+                validate_eviction_spec("lru:x=1", {16, 4096});
+              }),
+              HasSubstr("policy 'lru' has no parameter 'x'"));
+  EXPECT_THAT(error_of([] {
+                validate_prefetch_spec("sequential:depth=-1", {16, 4096});
+              }),
+              HasSubstr("depth=-1 is not an integer in [1, 1048576]"));
+  EXPECT_THAT(error_of([] {
+                validate_prefetch_spec("lru", {16, 4096});
+              }),
+              HasSubstr("unknown prefetch policy 'lru'"));
+  EXPECT_THAT(error_of([] {
+                validate_eviction_spec("arc", {0, 4096});
+              }),
+              HasSubstr("needs the tier's capacity"));
+}
+
 }  // namespace
 }  // namespace tiermem::policies

@@ -38,4 +38,43 @@ if "$tiermem" trace info "$dir/cut.bin" 2> "$dir/err.txt"; then fail "a truncate
 grep -q "offset 88: truncated" "$dir/err.txt" || fail "truncation error: $(cat "$dir/err.txt")"
 if "$tiermem" sim "$dir/l.bin" --eviction mru 2> "$dir/err.txt"; then fail "mru was accepted"; fi
 grep -q "unknown eviction policy 'mru'" "$dir/err.txt" || fail "policy error"
+# Hostile binary traces (issue 9): tensor ids are labels, and sizes from the file do not decide
+# how much memory is taken. le VALUE BYTES writes VALUE little-endian.
+le() { for ((i = 0; i < $2; i++)); do printf "\\x$(printf %02x $(($1 >> 8 * i & 255)))"; done; }
+record() { le 0 8; le "$1" 4; le "$2" 4; le "$3" 4; le "$4" 1; le 1 1; le 0 2; }  # id first count kind
+header() { printf TMTRACE1; le 1 4; le 64 4; le 4096 8; le "$1" 8; le 24 4; le 0 28; }
+{ header 2; record 4294967295 0 2 8; record 4294967295 1 1 0; } > "$dir/max-id.bin"
+"$tiermem" trace info "$dir/max-id.bin" | grep -q "^accesses 1$" || fail "trace info of tensor id 2^32-1"
+"$tiermem" trace convert "$dir/max-id.bin" "$dir/max-id.csv"
+grep -q "^0,1,r,1,dram" "$dir/max-id.csv" || fail "trace convert of tensor id 2^32-1"
+"$tiermem" sim "$dir/max-id.bin" --dram 1MiB > /dev/null || fail "sim of tensor id 2^32-1"
+{ header 2; record 4294967294 0 1 8; record 4294967293 0 1 0; } > "$dir/undeclared.bin"
+if (ulimit -v 1048576 && "$tiermem" trace info "$dir/undeclared.bin" 2> "$dir/err.txt"); then
+  fail "an undeclared tensor was accepted"
+fi
+grep -q "access to tensor 4294967293, which was not declared" "$dir/err.txt" \
+  || fail "undeclared tensor: $(cat "$dir/err.txt")"
+{ header 2; record 0 0 2147483648 8; record 0 7 1 0; } > "$dir/huge.bin"
+(ulimit -v 1048576 && "$tiermem" trace info "$dir/huge.bin" | grep -q "^footprint_bytes 4096$") \
+  || fail "trace info of a tensor of 2^31 pages"
+if (ulimit -v 1048576 && "$tiermem" sim "$dir/huge.bin" --dram 1MiB 2> "$dir/err.txt"); then
+  fail "a replay of 2^31 pages was accepted"
+fi
+grep -q "replaying 2147483648 pages .* more than the memory limit of 4096 MiB" "$dir/err.txt" \
+  || fail "huge tensor: $(cat "$dir/err.txt")"
+
+# --plot: names from the command line never become gnuplot code (issue 9).
+if command -v gnuplot > /dev/null; then
+  evil="x'; system 'touch PWNED'; \"q\\ \\\" \$(touch PWNED2) \`touch PWNED3\`
+system 'touch PWNED4'
+"
+  mkdir "$dir/plot"
+  cp "$dir/l.bin" "$dir/plot/$evil.bin"
+  (cd "$dir/plot" && "$tiermem" sim "$evil.bin" --eviction lru --eviction 's3fifo:small=0.2' \
+    --sweep 2 --plot "$evil.png" > /dev/null) || fail "--plot with an odd name failed"
+  [ -z "$(find "$dir" -name 'PWNED*')" ] || fail "--plot ran a command from a file name"
+  head -c 8 "$dir/plot/$evil.png" | od -An -c | grep -q "P   N   G" || fail "--plot drew no PNG"
+else
+  echo "skip: --plot (gnuplot is not installed)"
+fi
 echo "ok"

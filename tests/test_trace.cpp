@@ -2,13 +2,17 @@
 // the offset or line, TraceWriter's records, and the oracleGeneral export's layout.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "sim/file_io.hpp"
+#include "sim/trace_format.hpp"
 #include "tiermem/error.hpp"
 #include "tiermem/sim.hpp"
 #include "tiermem/trace.hpp"
@@ -45,6 +49,75 @@ class TraceFiles : public ::testing::Test {
 
   std::filesystem::path dir_;
 };
+
+// Runs body in a child process whose address space may grow by at most budget bytes, and
+// returns the message of the tiermem::Error it threw ("" when none). A crash, or an allocation
+// beyond the budget, fails the test: trace fields must not decide how much memory is taken.
+std::string error_within(uint64_t budget, const std::function<void()>& body) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    // Relative to what the process has mapped already (much, under a sanitizer).
+    uint64_t mapped_kib = 0;
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("VmSize:")) mapped_kib = std::stoull(line.substr(7));
+    }
+    rlimit limit{mapped_kib * 1024 + budget, mapped_kib * 1024 + budget};
+    ::setrlimit(RLIMIT_AS, &limit);
+    int code = 0;
+    std::string message;
+    try {
+      body();
+    } catch (const Error& e) {
+      message = e.what();
+    } catch (const std::bad_alloc&) {
+      code = 3;
+    }
+    ssize_t wrote = ::write(pipe_fds[1], message.data(), message.size());
+    ::_exit(wrote == static_cast<ssize_t>(message.size()) ? code : 4);
+  }
+  ::close(pipe_fds[1]);
+  std::string message;
+  char buffer[4096];
+  for (ssize_t got; (got = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) {
+    message.append(buffer, static_cast<size_t>(got));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << (WIFSIGNALED(status)
+              ? "killed by signal " + std::to_string(WTERMSIG(status))
+              : "exit status " + std::to_string(WEXITSTATUS(status)) + " (3: out of memory)");
+  return message;
+}
+
+// A binary trace file of raw records, as a hostile or broken writer could make it.
+void write_records(const std::string& path, const std::vector<sim::format::Record>& records) {
+  sim::format::Header header{};
+  std::memcpy(header.magic, sim::format::kMagic, sizeof header.magic);
+  header.version = sim::format::kVersion;
+  header.header_bytes = sim::format::kHeaderBytes;
+  header.page_size = 4096;
+  header.record_count = records.size();
+  header.record_bytes = sim::format::kRecordBytes;
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(&header), sizeof header);
+  out.write(reinterpret_cast<const char*>(records.data()),
+            static_cast<std::streamsize>(records.size() * sizeof(sim::format::Record)));
+}
+
+sim::format::Record tensor_record(uint32_t id, uint32_t pages) {
+  return {0, id, 0, pages, sim::format::kTensor, 0, 0};
+}
+sim::format::Record read_record(uint32_t id, uint32_t first, uint32_t count) {
+  return {0, id, first, count, sim::format::kRead, 1, 0};
+}
+
+constexpr uint64_t kSmallBudget = 64 << 20;
 
 Trace sample() {
   Trace trace;
@@ -221,6 +294,126 @@ TEST_F(TraceFiles, BinaryAccessOutsideItsTensorFailsReadAndStreamedReplay) {
   write_text("p.bin", page);
   EXPECT_THAT(error_of("p.bin"),
               HasSubstr("offset 16: trace page size 4097 is not a power of two in [4096, 2^30]"));
+}
+
+TEST_F(TraceFiles, AnyTensorIdIsALabelNotAnIndex) {
+  // Issue 9: id 0xFFFFFFFF wrapped a resize to zero and wrote out of bounds.
+  write_records(path("max.bin"), {tensor_record(0xFFFFFFFF, 2), tensor_record(3, 1),
+                                  read_record(0xFFFFFFFF, 1, 1), read_record(3, 0, 1)});
+  EXPECT_EQ(error_within(kSmallBudget,
+                         [&] {
+                           Trace trace = read_trace(path("max.bin"));
+                           if (trace.tensor_pages != std::vector<uint32_t>{2, 1} ||
+                               trace.accesses.size() != 2 || trace.accesses[0].tensor != 0 ||
+                               trace.accesses[0].first != 1 || trace.accesses[1].tensor != 1) {
+                             throw Error(Errc::invalid_argument, "read wrongly");
+                           }
+                           TraceReader reader(path("max.bin"));
+                           if (reader.next().size() != 2) {
+                             throw Error(Errc::invalid_argument, "streamed wrongly");
+                           }
+                         }),
+            "");
+}
+
+TEST_F(TraceFiles, UndeclaredHighIdFailsWithoutGrowing) {
+  // Issue 9: declaring id 0xFFFFFFFE grew a table of 16 GiB before "not declared".
+  write_records(path("high.bin"), {tensor_record(0xFFFFFFFE, 1), read_record(0xFFFFFFFD, 0, 1)});
+  const char* undeclared = "offset 88: access to tensor 4294967293, which was not declared";
+  EXPECT_THAT(error_within(kSmallBudget, [&] { read_trace(path("high.bin")); }),
+              HasSubstr(undeclared));
+  EXPECT_THAT(error_within(kSmallBudget,
+                           [&] {
+                             TraceReader reader(path("high.bin"));
+                             reader.next();
+                           }),
+              HasSubstr(undeclared));
+}
+
+TEST_F(TraceFiles, HugeTensorsAreDescribedButNotReplayed) {
+  // Issue 9: a tensor of 2^31 pages made a replay take 20 GB. Reading it costs nothing per
+  // page; the simulator refuses its tables before allocating them.
+  write_records(path("huge.bin"), {tensor_record(0, 1u << 31), read_record(0, 7, 1),
+                                   read_record(0, (1u << 31) - 2, 2)});
+  EXPECT_EQ(error_within(kSmallBudget,
+                         [&] {
+                           Trace trace = read_trace(path("huge.bin"));
+                           if (trace.footprint_bytes() != 3 * 4096) {
+                             throw Error(Errc::invalid_argument, "wrong footprint");
+                           }
+                         }),
+            "");
+  const char* refused = "replaying 2147483648 pages";
+  sim::Config config;
+  config.dram_bytes = 16 * 4096;
+  EXPECT_THAT(error_within(kSmallBudget, [&] { sim::simulate(path("huge.bin"), config); }),
+              HasSubstr(refused));
+  config.belady_baseline = false;  // streamed
+  EXPECT_THAT(error_within(kSmallBudget, [&] { sim::simulate(path("huge.bin"), config); }),
+              HasSubstr(refused));
+  config.belady_baseline = true;
+  Trace small;
+  small.page_size = 4096;
+  small.tensor_pages = {1u << 20};
+  small.accesses = {{0, 0, 0, 0, 1u << 20, TraceOp::read, Tier::dram},
+                    {0, 0, 0, 0, 1u << 20, TraceOp::read, Tier::dram}};
+  config.dram_bytes = 4ull << 30;  // room for the accesses' pins
+  config.eviction = "belady";      // so the first replay needs next uses
+  config.memory_limit = 79 << 20;  // the pages fit (64 MiB), their next uses (16 MiB) do not
+  EXPECT_THAT(error_within(kSmallBudget * 4, [&] { sim::simulate(small, config); }),
+              HasSubstr("and next uses of 2097152 page accesses"));
+}
+
+TEST(Trace, FootprintIsTheSameByBitmapAndByRanges) {
+  workload::RandomAccesses options;
+  options.pages = 5000;
+  options.tensors = 7;
+  options.events = 20000;
+  options.alpha = 0.8;
+  options.page_size = 4096;
+  Trace trace = workload::random_accesses(options);
+  uint64_t by_bitmap = trace.footprint_bytes();
+  EXPECT_GT(by_bitmap, 0u);
+  EXPECT_LT(by_bitmap, 5000u * 4096);
+  trace.tensor_pages.push_back(1u << 30);  // never accessed, too large for a bitmap
+  EXPECT_EQ(trace.footprint_bytes(), by_bitmap);
+}
+
+TEST_F(TraceFiles, CsvTensorIdsAreBoundedByTheFile) {
+  write_text("far.csv", "tensor,page,op\n16777215,0,r\n");
+  EXPECT_THAT(error_within(kSmallBudget / 4, [&] { read_trace(path("far.csv"), 4096); }),
+              HasSubstr("line 2: tensor 16777215 is beyond the 65536 tensors a CSV trace of 28 "
+                        "bytes may have"));
+  write_text("near.csv", "tensor,page,op\n65535,4294967292,r\n");
+  EXPECT_EQ(
+      error_within(kSmallBudget,
+                   [&] {
+                     Trace trace = read_trace(path("near.csv"), 4096);
+                     if (trace.tensor_pages.size() != 65536 || trace.footprint_bytes() != 4096) {
+                       throw Error(Errc::invalid_argument, "read wrongly");
+                     }
+                   }),
+      "");
+  sim::Config config;
+  config.dram_bytes = 16 * 4096;
+  EXPECT_THAT(error_within(kSmallBudget, [&] { sim::simulate(path("near.csv"), config, 4096); }),
+              HasSubstr("replaying 4294967293 pages"));
+}
+
+TEST_F(TraceFiles, OracleExportOfHugeTensorsNeedsNoTablePerPage) {
+  write_records(path("huge.bin"), {tensor_record(0, 0xFFFFFFFE), read_record(0, 5, 1),
+                                   read_record(0, 0xFFFFFFFD, 1), read_record(0, 5, 1)});
+  EXPECT_EQ(error_within(kSmallBudget,
+                         [&] {
+                           write_trace(read_trace(path("huge.bin")), path("o.bin"),
+                                       TraceFormat::oracle_general);
+                         }),
+            "");
+  std::string bytes = sim::read_file(path("o.bin"));
+  ASSERT_EQ(bytes.size(), 3u * 24);
+  int64_t next = 0;
+  std::memcpy(&next, bytes.data() + 16, 8);
+  EXPECT_EQ(next, 3);  // the first request's page comes back as the third (1-based)
 }
 
 TEST_F(TraceFiles, WriterRedeclaredIdsAndComputeSpans) {

@@ -266,13 +266,15 @@ int tiermem_simulate(const char* trace_path, const char* config_json, char* resu
           config.pcie = tiermem::sim::Link::parse(text(), config.pcie);
         } else if (key == "prefetch_budget") {
           config.prefetch_budget = tiermem::parse_size(text());
+        } else if (key == "memory_limit") {
+          config.memory_limit = tiermem::parse_size(text());
         } else if (key == "baseline" && v.is_bool()) {
           config.belady_baseline = v.as_bool();
         } else {
           throw tiermem::Error(tiermem::Errc::config,
                                "simulator config: unknown key or value '" + std::string(key) +
                                    "' (known: eviction, prefetch, dram, gpu, nvme, pcie, "
-                                   "prefetch_budget, baseline)");
+                                   "prefetch_budget, baseline, memory_limit)");
         }
       }
     }

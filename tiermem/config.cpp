@@ -4,18 +4,22 @@
 // --set overrides, get() and to_json() all go through that table, so a field added there is
 // loadable, overridable and printable at once.
 #include <fmt/format.h>
+#include <numa.h>
 
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <sstream>
 #include <variant>
 
+#include "policies/registry.hpp"
 #include "support/align.hpp"
+#include "support/log.hpp"
 #include "tiermem/config.hpp"
 #include "tiermem/error.hpp"
 #include "tiermem/fault_spec.hpp"
@@ -45,7 +49,7 @@ const KeyDef kKeys[] = {
     {"scrub_frames",
      "zero frames before a write pin shows them, so no tensor sees bytes another one left",
      TIERMEM_FIELD(&c.scrub_frames)},
-    {"log_level", "trace, debug, info, warn, error, off; empty: $TIERMEM_LOG, else warn",
+    {"log_level", "trace, debug, info, warn, error, critical, off; empty: $TIERMEM_LOG, else warn",
      TIERMEM_FIELD(&c.log_level)},
     {"gpu.capacity", "bytes of GPU staging memory; 0: no gpu tier",
      TIERMEM_FIELD(SizeField{&c.gpu.capacity})},
@@ -143,47 +147,90 @@ std::string join_list(const std::vector<std::string>& items) {
   return text;
 }
 
-// Flattens a JSON object into dotted keys and applies each with set().
-void apply_json(Config& config, const boost::json::object& object, const std::string& prefix,
-                std::string_view origin) {
-  for (const auto& member : object) {
-    std::string key = prefix + std::string(member.key());
-    const boost::json::value& value = member.value();
-    try {
-      switch (value.kind()) {
-        case boost::json::kind::object:
-          apply_json(config, value.get_object(), key + ".", origin);
-          break;
-        case boost::json::kind::string:
-          config.set(key, value.get_string());
-          break;
-        case boost::json::kind::bool_:
-          config.set(key, value.get_bool() ? "true" : "false");
-          break;
-        case boost::json::kind::int64:
-          config.set(key, std::to_string(value.get_int64()));
-          break;
-        case boost::json::kind::uint64:
-          config.set(key, std::to_string(value.get_uint64()));
-          break;
-        case boost::json::kind::array: {
-          std::vector<std::string> items;
-          for (const auto& item : value.get_array()) {
-            if (!item.is_string()) {
-              throw Error(Errc::config, fmt::format("{}: list items must be strings", key));
-            }
-            items.emplace_back(item.get_string());
-          }
-          config.set(key, join_list(items));
-          break;
-        }
-        default:
-          throw Error(Errc::config, fmt::format("{}: {} is not a string, integer, boolean or list",
-                                                key, boost::json::serialize(value)));
-      }
-    } catch (const Error& e) {
-      throw Error(Errc::config, fmt::format("{}: {}", origin, e.what()));
+// What a JSON value is, for messages.
+std::string_view json_type(const boost::json::value& value) {
+  switch (value.kind()) {
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+      return "an integer";
+    case boost::json::kind::double_:
+      return "a number with a fraction or an exponent";
+    case boost::json::kind::string:
+      return "a string";
+    case boost::json::kind::array:
+      return "a list";
+    case boost::json::kind::object:
+      return "an object";
+  }
+  return "an unknown JSON value";
+}
+
+// What a key of each FieldRef kind takes in JSON, for messages. (Every key also takes the text
+// form set() parses, which to_json() writes.)
+constexpr std::string_view kWanted[] = {
+    "a size (a number or a string like \"256MiB\")",
+    "an integer",
+    "an integer",
+    "a boolean (true or false)",
+    "a string",
+    "a list of strings (or one comma-separated string)",
+};
+
+// Applies one JSON member to its key; objects nest keys ({"dram": {"capacity": ...}}). Errors
+// name the key, and for a value of the wrong JSON type, what it is and what the key takes.
+void apply_json(Config& config, const std::string& key, const boost::json::value& value) {
+  bool known = std::ranges::any_of(kKeys, [&](const KeyDef& def) { return def.name == key; });
+  if (value.is_object() && !known) {
+    bool prefix = std::ranges::any_of(
+        kKeys, [&](const KeyDef& def) { return def.name.starts_with(key + "."); });
+    if (!prefix) find_key(key);  // throws: no key is, or starts with, this one
+    for (const auto& member : value.get_object()) {
+      apply_json(config, key + "." + std::string(member.key()), member.value());
     }
+    return;
+  }
+  Config probe;
+  FieldRef field = find_key(key).field(probe);
+  auto wrong_type = [&] {
+    return Error(Errc::config, fmt::format("{}: expected {}, found {}", key, kWanted[field.index()],
+                                           json_type(value)));
+  };
+  switch (value.kind()) {
+    case boost::json::kind::string:
+      config.set(key, value.get_string());
+      return;
+    case boost::json::kind::bool_:
+      if (!std::holds_alternative<bool*>(field)) throw wrong_type();
+      config.set(key, value.get_bool() ? "true" : "false");
+      return;
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+      if (!std::holds_alternative<SizeField>(field) && !std::holds_alternative<uint32_t*>(field) &&
+          !std::holds_alternative<int*>(field)) {
+        throw wrong_type();
+      }
+      config.set(key, value.is_int64() ? std::to_string(value.get_int64())
+                                       : std::to_string(value.get_uint64()));
+      return;
+    case boost::json::kind::array: {
+      if (!std::holds_alternative<std::vector<std::string>*>(field)) throw wrong_type();
+      std::vector<std::string> items;
+      for (const boost::json::value& item : value.get_array()) {
+        if (!item.is_string()) {
+          throw Error(Errc::config, fmt::format("{}: item {}: expected a string, found {}", key,
+                                                items.size(), json_type(item)));
+        }
+        items.emplace_back(item.get_string());
+      }
+      config.set(key, join_list(items));
+      return;
+    }
+    default:
+      throw wrong_type();
   }
 }
 
@@ -317,7 +364,13 @@ Config Config::from_json(std::string_view json, std::string_view origin) {
     throw Error(Errc::config, fmt::format("{}: the config must be a JSON object", origin));
   }
   Config config;
-  apply_json(config, root.get_object(), "", origin);
+  try {
+    for (const auto& member : root.get_object()) {
+      apply_json(config, std::string(member.key()), member.value());
+    }
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("{}: {}", origin, e.what()));
+  }
   return config;
 }
 
@@ -391,6 +444,51 @@ void Config::validate() const {
     fail(fmt::format("io.block_size {} is not a power of two from 4KiB to 64MiB",
                      format_size(io.block_size)));
   }
+  // What a pool would refuse only at start: a value the table's parsers take, but this
+  // machine, the policy registry or the logger do not.
+  // Names nobody understands are Errc::config, as the logger and the registry say at start.
+  if (!log_level.empty() && !support::is_log_level(log_level)) {
+    throw Error(Errc::config,
+                fmt::format("log_level '{}' is not one of {}", log_level, support::kLogLevels));
+  }
+  if (const char* env = std::getenv("TIERMEM_LOG");
+      log_level.empty() && env != nullptr && *env != '\0' && !support::is_log_level(env)) {
+    throw Error(Errc::config,
+                fmt::format("log_level is empty, so $TIERMEM_LOG sets it, and its '{}' is not one "
+                            "of {}",
+                            env, support::kLogLevels));
+  }
+  if (gpu.device < 0) {
+    fail(fmt::format("gpu.device {} is not a device ordinal (0 or more)", gpu.device));
+  }
+  if (dram.huge_pages == "hugetlb" && page_size % (2ull << 20) != 0) {
+    fail(fmt::format("dram.huge_pages hugetlb needs page_size a multiple of 2MiB, not {}",
+                     format_size(page_size)));
+  }
+  if (dram.numa_node < -1) {
+    fail(fmt::format("dram.numa_node {} is neither -1 (no binding) nor a node (0 or more)",
+                     dram.numa_node));
+  }
+  if (dram.numa_node >= 0 && numa_available() < 0) {
+    throw Error(Errc::unsupported,
+                fmt::format("dram.numa_node {} asks for a binding, but this machine has no NUMA "
+                            "support; use -1",
+                            dram.numa_node));
+  }
+  if (dram.numa_node >= 0 && dram.numa_node > numa_max_node()) {
+    fail(fmt::format("dram.numa_node {} exceeds this machine's highest node, {}", dram.numa_node,
+                     numa_max_node()));
+  }
+  policies::PolicyContext context{dram.capacity / page_size, page_size};
+  auto check_policy = [&](std::string_view key, const std::string& spec, auto validate_spec) {
+    try {
+      validate_spec(spec, context);
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("{} '{}': {}", key, spec, e.what()));
+    }
+  };
+  check_policy("policy.eviction", policy.eviction, policies::validate_eviction_spec);
+  check_policy("policy.prefetch", policy.prefetch, policies::validate_prefetch_spec);
 }
 
 }  // namespace tiermem

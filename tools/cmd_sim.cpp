@@ -117,7 +117,36 @@ void list_policies() {
   print("prefetch policies (--prefetch NAME[:KEY=VALUE,...]):", sim::prefetch_policies());
 }
 
-// Draws the miss-ratio curves of a sweep with gnuplot.
+// text as a gnuplot single-quoted string. Inside one gnuplot substitutes nothing (no
+// backquoted commands, no @macros, no backslash escapes) and reads '' as '; control characters
+// become '?', as a title needs none.
+std::string gnuplot_string(std::string_view text) {
+  std::string quoted = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      quoted += "''";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      quoted += '?';
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "'";
+}
+
+// text as a double-quoted field of a gnuplot data file, read back by columnheader().
+std::string data_field(std::string_view text) {
+  std::string quoted = "\"";
+  for (char c : text) {
+    quoted += c == '"' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+  }
+  return quoted + "\"";
+}
+
+// Draws the miss-ratio curves of a sweep with gnuplot. Nothing from the command line or the
+// trace becomes gnuplot code: the script is fixed, the curves' titles are the data file's
+// column headers, the trace's name is a quoted string variable, and gnuplot draws into the
+// temporary directory, from where the picture is copied to png.
 void plot(const std::vector<Run>& runs, const std::vector<std::string>& evictions,
           const std::string& trace_name, const std::string& png) {
   char dir_template[] = "/tmp/tiermem-plot-XXXXXX";
@@ -126,6 +155,9 @@ void plot(const std::vector<Run>& runs, const std::vector<std::string>& eviction
   }
   std::filesystem::path dir(dir_template);
   std::ofstream data(dir / "curves.dat");
+  data << "dram_gib";
+  for (const std::string& eviction : evictions) data << " " << data_field(eviction);
+  data << " " << data_field("belady (optimum)") << "\n";
   for (size_t i = 0; i < runs.size(); i += evictions.size()) {
     data << static_cast<double>(runs[i].dram_bytes) / (1ull << 30);
     for (size_t e = 0; e < evictions.size(); ++e) data << " " << runs[i + e].result.miss_ratio();
@@ -134,29 +166,39 @@ void plot(const std::vector<Run>& runs, const std::vector<std::string>& eviction
   }
   data.close();
   std::ofstream script(dir / "curves.gp");
-  script << "set terminal pngcairo size 960,600\nset output '" << png << "'\n"
-         << "set title 'miss ratio: " << std::filesystem::path(trace_name).filename().string()
-         << "' noenhanced\nset xlabel 'dram capacity (GiB)'\nset ylabel 'miss ratio'\n"
-         << "set yrange [0:*]\nset grid\nset key outside right noenhanced\nplot ";
-  for (size_t e = 0; e < evictions.size(); ++e) {
-    script << "'" << (dir / "curves.dat").string() << "' using 1:" << e + 2
-           << " with linespoints title '" << evictions[e] << "', ";
-  }
-  script << "'" << (dir / "curves.dat").string() << "' using 1:" << evictions.size() + 2
-         << " with lines dashtype 2 title 'belady (optimum)'\n";
+  script << "set terminal pngcairo size 960,600\nset output out\n"
+         << "set title 'miss ratio: '.name noenhanced\nset xlabel 'dram capacity (GiB)'\n"
+         << "set ylabel 'miss ratio'\nset yrange [0:*]\nset grid\n"
+         << "set key outside right noenhanced\n"
+         << "plot for [c=2:curves+1] data using 1:c with linespoints title columnheader(c), \\\n"
+         << "     data using 1:curves+2 with lines dashtype 2 title columnheader(curves+2)\n";
   script.close();
+  std::filesystem::path picture = dir / "curves.png";
+  std::string variables = "out=" + gnuplot_string(picture.string()) +
+                          "; data=" + gnuplot_string((dir / "curves.dat").string()) + "; name=" +
+                          gnuplot_string(std::filesystem::path(trace_name).filename().string()) +
+                          "; curves=" + std::to_string(evictions.size());
   std::string script_path = (dir / "curves.gp").string();
-  char* argv[] = {const_cast<char*>("gnuplot"), script_path.data(), nullptr};
+  char* argv[] = {const_cast<char*>("gnuplot"), const_cast<char*>("-e"), variables.data(),
+                  script_path.data(), nullptr};
   pid_t pid = 0;
   int spawned = ::posix_spawnp(&pid, "gnuplot", nullptr, nullptr, argv, environ);
   int status = 0;
   if (spawned == 0) ::waitpid(pid, &status, 0);
+  std::error_code copied;
+  if (spawned == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    std::filesystem::copy_file(picture, png, std::filesystem::copy_options::overwrite_existing,
+                               copied);
+  }
   std::filesystem::remove_all(dir);
   if (spawned != 0) {
     throw Error(Errc::unsupported, "cannot run gnuplot (is it installed?)", spawned);
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw Error(Errc::system, "gnuplot failed to draw " + png);
+  }
+  if (copied) {
+    throw Error(Errc::system, "cannot write " + png + ": " + copied.message(), copied.value());
   }
 }
 
@@ -175,6 +217,9 @@ int simulate_command(std::span<char*> args) {
       ("pcie", po::value<std::string>()->default_value(""),
        "dram<->gpu link: gbps=55,write_gbps=0,lat_us=10,qd=4 (any subset)")                      //
       ("budget", po::value<std::string>()->default_value("256MiB"), "prefetch bytes in flight")  //
+      ("memory-limit", po::value<std::string>()->default_value("4GiB"),
+       "tables a replay may allocate (64 bytes per page, 8 per page access for Belady); a "
+       "trace that needs more is refused")                                                       //
       ("page-size", po::value<std::string>()->default_value("2MiB"), "page size of CSV traces")  //
       ("schedule", po::value<std::string>(),
        "trace file holding the access order the application registers (one iteration)")  //
@@ -208,6 +253,7 @@ int simulate_command(std::span<char*> args) {
   config.nvme = sim::Link::parse(vars["nvme"].as<std::string>(), config.nvme);
   config.pcie = sim::Link::parse(vars["pcie"].as<std::string>(), config.pcie);
   config.prefetch_budget = size_option(vars, "budget");
+  config.memory_limit = size_option(vars, "memory-limit");
   config.belady_baseline = !vars.count("no-belady");
   const std::string& future = vars["future"].as<std::string>();
   if (future != "trace" && future != "schedule") {

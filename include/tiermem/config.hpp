@@ -71,8 +71,8 @@ struct Config {
   // of whole pages), so that no pin ever shows bytes another tensor left in the frame. For
   // pools shared by several tenants; costs a memset of each such page.
   bool scrub_frames = false;
-  std::string log_level;            // trace, debug, info, warn, error, off; empty: $TIERMEM_LOG,
-                                    // else warn
+  std::string log_level;  // trace, debug, info, warn, error, critical, off; empty: $TIERMEM_LOG,
+                          // else warn
   GpuTierConfig gpu;
   DramTierConfig dram;
   NvmeTierConfig nvme;
@@ -91,8 +91,12 @@ struct Config {
   // The value of one field as text, in the form set() accepts.
   std::string get(std::string_view key) const;
 
-  // Checks ranges and relations between fields. Throws Error(invalid_argument) naming the
-  // field, its value and the limit. Pool's constructor calls this.
+  // Checks ranges and relations between fields, and everything else a pool would refuse at
+  // start: the policy specs (by the policy registry), the log level (or $TIERMEM_LOG when it
+  // is empty), the NUMA node against this machine's nodes. Throws Error(invalid_argument)
+  // naming the field, its value and the limit; Error(config) for a policy spec or log level
+  // that is not understood, Error(unsupported) for a NUMA node where there is no NUMA. Pool's
+  // constructor calls this.
   void validate() const;
 
   // All fields as one JSON object (dotted keys), in the form from_json() accepts.

@@ -54,6 +54,12 @@ struct Config {
   // Also replay Belady's MIN without prefetch (next uses from the trace), to report the gap to
   // the optimum.
   bool belady_baseline = true;
+  // Bytes the replay may give to tables indexed by page id (reckoned at 64 per page declared:
+  // the tiers' state, the policies' nodes, the oracle) and, for next uses from the trace, by
+  // page access (8 each). Tensor sizes come from the trace file, so this is what keeps a
+  // malformed one from taking all memory: a trace that needs more is refused before anything
+  // is allocated.
+  uint64_t memory_limit = 4ull << 30;
 };
 
 struct TierResult {
@@ -115,8 +121,9 @@ struct Result {
 };
 
 // Replays trace under config. Throws Error(config) for an unknown policy or parameter,
-// Error(invalid_argument) for a trace that does not validate, a capacity below one page, or
-// an access that pins more pages than its tier holds.
+// Error(invalid_argument) for a trace that does not validate, a capacity below one page, an
+// access that pins more pages than its tier holds, or a trace whose tables would exceed
+// memory_limit.
 Result simulate(const Trace& trace, const Config& config);
 
 // The same for a trace file. A binary file is streamed block by block when nothing needs the

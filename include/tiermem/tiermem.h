@@ -86,8 +86,9 @@ void tiermem_unpin(tiermem_pin* pin);
 /* Replays the trace file at trace_path (binary, or CSV with 2 MiB pages) in the simulator.
  * config_json: {"eviction": "lru", "prefetch": "none", "dram": "1GiB", "gpu": "0",
  * "nvme": "gbps=2,lat_us=100,qd=32", "pcie": "gbps=55,lat_us=10,qd=4",
- * "prefetch_budget": "256MiB", "baseline": true}, any subset; dram defaults to half the trace's
- * footprint. The result, as `tiermem sim --json` prints it, goes to result_json as in
+ * "prefetch_budget": "256MiB", "baseline": true, "memory_limit": "4GiB"}, any subset; dram
+ * defaults to half the trace's footprint; memory_limit bounds the replay's tables (see
+ * tiermem/sim.hpp). The result, as `tiermem sim --json` prints it, goes to result_json as in
  * tiermem_pool_stats. */
 int tiermem_simulate(const char* trace_path, const char* config_json, char* result_json,
                      size_t size);

@@ -10,11 +10,13 @@
 //   record: u64 time_ns | u32 tensor | u32 first | u32 count | u8 kind | u8 tier | u16 zero
 //   kinds:  0 read, 1 write, 2 read_write (accesses of pages first..first+count-1 of tensor),
 //           8 tensor (declares tensor id with `count` pages; a later declaration of the same id
-//           starts a new tensor), 9 compute begin, 10 compute end (a compute span).
+//           starts a new tensor; ids are any u32 labels, numbered densely in declaration
+//           order when read), 9 compute begin, 10 compute end (a compute span).
 // Text (CSV): a header naming the columns, then one row per access. `tensor,page,op` are
 //   required (op: r, w or rw); `count` (pages, default 1), `tier` (gpu or dram, default dram),
 //   `time_ns` and `compute_ns` (compute after the access) are optional, in any order.
-//   Tensor sizes are inferred from the highest page accessed.
+//   Tensor sizes are inferred from the highest page accessed. Tensor ids are dense indices:
+//   a file may use ids below the larger of 65536 and its size in bytes (at most 2^24).
 //
 // Export: libCacheSim's oracleGeneral binary format (24-byte records: u32 clock time in
 // seconds, u64 object id = dense page id, u32 object size = page size, i64 index + 1 of the

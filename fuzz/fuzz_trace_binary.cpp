@@ -1,0 +1,67 @@
+// fuzz/fuzz_trace_binary.cpp: the binary trace reader, read whole (read_trace) and streamed
+// (TraceReader), from a memory file. Both must accept the same files and yield the same
+// accesses; accepted traces replay in the simulator, whole and streamed.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fuzz/fuzz_support.hpp"
+#include "tiermem/trace.hpp"
+
+using namespace tiermem;
+
+namespace {
+
+// A file in memory, rewritten for every input: the readers take a path.
+const std::string& memory_file(const uint8_t* data, size_t size) {
+  static const int fd = ::memfd_create("fuzz-trace", MFD_CLOEXEC);
+  static const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  fuzz::require(fd >= 0 && ::ftruncate(fd, 0) == 0, "a memory file");
+  fuzz::require(::pwrite(fd, data, size, 0) == static_cast<ssize_t>(size), "a memory file");
+  return path;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string& path = memory_file(data, size);
+  Trace whole;
+  bool read = fuzz::accepted([&] { whole = read_trace(path, 4096); });
+  std::vector<TraceAccess> streamed;
+  std::vector<uint32_t> tensor_pages;
+  uint64_t page_size = 0;
+  bool streamed_ok = fuzz::accepted([&] {
+    TraceReader reader(path);
+    page_size = reader.page_size();
+    for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {
+      streamed.insert(streamed.end(), batch.begin(), batch.end());
+    }
+    tensor_pages = reader.tensor_pages();
+  });
+  bool binary = size >= 8 && std::memcmp(data, "TMTRACE1", 8) == 0;
+  if (binary) {
+    fuzz::require(read == streamed_ok, "read_trace and TraceReader accept the same files");
+  }
+  if (binary && read) {
+    fuzz::require(whole.accesses == streamed && whole.tensor_pages == tensor_pages &&
+                      whole.page_size == page_size,
+                  "read_trace and TraceReader yield the same trace");
+  }
+  if (!read) return 0;
+  fuzz::require(whole.footprint_bytes() <= whole.page_count() * whole.page_size,
+                "the footprint fits the tensors");
+  fuzz::replay(whole);
+  if (binary) {
+    sim::Config config;
+    config.dram_bytes = 16 * whole.page_size;
+    config.belady_baseline = false;  // so the file is streamed
+    config.memory_limit = 4 << 20;
+    fuzz::accepted([&] { sim::simulate(path, config); });
+  }
+  return 0;
+}
