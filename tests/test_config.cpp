@@ -213,7 +213,7 @@ TEST(Config, WrongJsonTypesNameTheKeyWhatWasFoundAndWhatIsWanted) {
           "<json>: nvme.dirs: expected a list of strings (or one comma-separated string), found "
           "an object");
   refused(R"({"gpu": {"volume": {}}})",
-          "<json>: unknown config key 'gpu.volume' (known: page_size "
+          "<json>: unknown config key 'gpu.volume' (known: page_size scrub_frames "
           "log_level gpu.capacity gpu.backend gpu.device gpu.direct_storage dram.capacity "
           "dram.pinned dram.numa_node dram.huge_pages nvme.dirs nvme.capacity nvme.file_size "
           "nvme.stripe nvme.direct nvme.keep_files io.engine io.threads io.queue_depth "
