@@ -24,13 +24,16 @@ void delete_export(DLManagedTensor* managed) {
   auto* e = reinterpret_cast<Export*>(managed);
   // After the interpreter is gone there is nobody to tell, and nothing to keep valid.
   if (Py_IsInitialized()) {
-    PyGILState_STATE gil = PyGILState_Ensure();
+    // Consumers free from any thread; most (and every unconsumed capsule) hold the GIL already.
+    bool held = PyGILState_Check() != 0;
+    PyGILState_STATE gil{};
+    if (!held) gil = PyGILState_Ensure();
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
     if (e->on_release != nullptr) e->on_release(e->owner);
     Py_DECREF(e->owner);
     PyErr_Restore(type, value, traceback);
-    PyGILState_Release(gil);
+    if (!held) PyGILState_Release(gil);
   }
   std::free(e);
 }
@@ -79,11 +82,13 @@ bool dlpack_dtype(DType dtype, DLDataType& out) noexcept {
 }
 
 PyObject* make_dlpack_capsule(PyObject* owner, void* data, DLDevice device, DLDataType dtype,
-                              std::span<const int64_t> shape, void (*on_release)(PyObject*)) {
+                              std::span<const int64_t> shape, int64_t first,
+                              void (*on_release)(PyObject*)) {
   void* memory = std::malloc(sizeof(Export) + shape.size() * sizeof(int64_t));
   if (memory == nullptr) return PyErr_NoMemory();
   auto* e = new (memory) Export{};
   std::memcpy(shape_of(e), shape.data(), shape.size() * sizeof(int64_t));
+  shape_of(e)[0] = first;
   e->managed.dl_tensor = {data,    device, static_cast<int32_t>(shape.size()), dtype, shape_of(e),
                           nullptr, 0};
   e->managed.manager_ctx = e;

@@ -60,7 +60,7 @@ cannot be mapped.)doc")
             }
             auto size = static_cast<int64_t>(b.nbytes);
             PyObject* capsule = make_dlpack_capsule(self.ptr(), b.buffer.data(), {kDLCPU, 0},
-                                                    {kDLUInt, 8, 1}, {&size, 1}, nullptr);
+                                                    {kDLUInt, 8, 1}, {&size, 1}, size, nullptr);
             if (capsule == nullptr) throw py::error_already_set();
             return py::reinterpret_steal<py::object>(capsule);
           },

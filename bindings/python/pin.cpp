@@ -59,23 +59,32 @@ DLDevice device_of(const PinData& p) {
   return p.tier == Tier::gpu ? p.tensor->pool->gpu_device : DLDevice{kDLCPU, 0};
 }
 
-// The shape an export of the pin has: the tensor's, or whole rows of it, or flat elements.
-std::vector<int64_t> export_shape(const PinData& p) {
-  const TensorData& t = *p.tensor;
-  uint64_t size = p.size;
-  if (p.offset == 0 && size == t.nbytes) return t.shape;
-  uint64_t item = dtype_size(t.dtype);
-  uint64_t row = item;
-  for (size_t i = 1; i < t.shape.size(); ++i) row *= static_cast<uint64_t>(t.shape[i]);
-  if (p.offset % row == 0 && size % row == 0) {
-    std::vector<int64_t> shape = t.shape;
-    shape[0] = static_cast<int64_t>(size / row);
+// The shape an export of the pin has: dims with dims[0] replaced by first. The tensor's shape
+// for the whole tensor, whole rows of it, else flat elements. No allocation: this is on the
+// path of every __dlpack__.
+struct ExportShape {
+  std::span<const int64_t> dims;
+  int64_t first;
+
+  std::vector<int64_t> to_vector() const {
+    std::vector<int64_t> shape(dims.begin(), dims.end());
+    shape[0] = first;
     return shape;
   }
-  if (p.offset % item == 0 && size % item == 0) return {static_cast<int64_t>(size / item)};
+};
+
+ExportShape export_shape(const PinData& p) {
+  static constexpr int64_t kFlat[1] = {0};
+  const TensorData& t = *p.tensor;
+  if (p.offset % t.row_bytes == 0 && p.size % t.row_bytes == 0) {
+    return {t.shape, static_cast<int64_t>(p.size / t.row_bytes)};
+  }
+  if (p.offset % t.itemsize == 0 && p.size % t.itemsize == 0) {
+    return {kFlat, static_cast<int64_t>(p.size / t.itemsize)};
+  }
   fail(Errc::invalid_argument,
        fmt::format("{} does not fall on {} elements ({} bytes each); export pin.bytes() instead",
-                   describe(p), to_string(t.dtype), item));
+                   describe(p), to_string(t.dtype), t.itemsize));
 }
 
 void export_released(PyObject* owner) {
@@ -95,7 +104,7 @@ PyObject* export_pin(PyObject* owner, bool as_bytes, PyObject* const* args, Py_s
     PyObject* capsule = nullptr;
     if (as_bytes) {
       auto size = static_cast<int64_t>(p.size);
-      capsule = make_dlpack_capsule(owner, p.pin.data(), device, {kDLUInt, 8, 1}, {&size, 1},
+      capsule = make_dlpack_capsule(owner, p.pin.data(), device, {kDLUInt, 8, 1}, {&size, 1}, size,
                                     export_released);
     } else {
       DLDataType dtype;
@@ -105,13 +114,9 @@ PyObject* export_pin(PyObject* owner, bool as_bytes, PyObject* const* args, Py_s
                          "{}; export pin.bytes() (uint8) and view its bytes",
                          describe(p), to_string(p.tensor->dtype)));
       }
-      if (p.offset == 0 && p.size == p.tensor->nbytes) {
-        capsule = make_dlpack_capsule(owner, p.pin.data(), device, dtype, p.tensor->shape,
-                                      export_released);
-      } else {
-        std::vector<int64_t> shape = export_shape(p);
-        capsule = make_dlpack_capsule(owner, p.pin.data(), device, dtype, shape, export_released);
-      }
+      ExportShape shape = export_shape(p);
+      capsule = make_dlpack_capsule(owner, p.pin.data(), device, dtype, shape.dims, shape.first,
+                                    export_released);
     }
     if (capsule != nullptr) ++p.exports;
     return capsule;
@@ -212,14 +217,14 @@ int pin_getbuffer(PyObject* self, Py_buffer* view, int flags) {
       return -1;
     }
     std::vector<int64_t> shape =
-        typed ? export_shape(p) : std::vector<int64_t>{static_cast<int64_t>(p.size)};
+        typed ? export_shape(p).to_vector() : std::vector<int64_t>{static_cast<int64_t>(p.size)};
     auto ndim = static_cast<int>(shape.size());
     auto* dims = static_cast<Py_ssize_t*>(PyMem_Malloc(2 * shape.size() * sizeof(Py_ssize_t)));
     if (dims == nullptr) {
       PyErr_NoMemory();
       return -1;
     }
-    Py_ssize_t itemsize = typed ? dtype_size(p.tensor->dtype) : 1;
+    Py_ssize_t itemsize = typed ? static_cast<Py_ssize_t>(p.tensor->itemsize) : 1;
     Py_ssize_t stride = itemsize;
     for (int i = ndim - 1; i >= 0; --i) {
       dims[i] = static_cast<Py_ssize_t>(shape[static_cast<size_t>(i)]);
@@ -440,7 +445,7 @@ void bind_pin(py::module_& module) {
       [](py::handle self) {
         PinData& p = pin_of(self);
         check_claimed(p);
-        return shape_tuple(export_shape(p));
+        return shape_tuple(export_shape(p).to_vector());
       },
       "The shape __dlpack__ exports: the tensor's for the whole tensor, whole rows of it for a "
       "range of rows, else flat elements.");
@@ -503,7 +508,7 @@ void bind_pin(py::module_& module) {
           // PyTorch reads DLPack's bool only from 2.0 on: the bytes, viewed as bool.
           return torch.attr("from_dlpack")(self.attr("bytes")())
               .attr("view")(torch.attr("bool"))
-              .attr("reshape")(shape_tuple(export_shape(p)));
+              .attr("reshape")(shape_tuple(export_shape(p).to_vector()));
         }
         return torch.attr("from_dlpack")(self);
       },

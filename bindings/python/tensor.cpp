@@ -165,12 +165,14 @@ PyObject* make_tensor(PyObject* pool_object, PoolState& pool, Tensor tensor) {
   std::vector<uint64_t> dims = tensor.shape();
   DType dtype = tensor.dtype();
   uint64_t nbytes = tensor.size_bytes();
+  uint64_t itemsize = dtype_size(dtype);
+  uint64_t row_bytes = dims.empty() ? nbytes : nbytes / dims[0];
   PyObject* self = tensor_type->tp_alloc(tensor_type, 0);
   if (self == nullptr) throw py::error_already_set();
   Py_INCREF(pool_object);
-  new (&data_of(self)) TensorData{
-      pool_object, &pool, tensor, std::move(name), std::vector<int64_t>(dims.begin(), dims.end()),
-      dtype,       nbytes};
+  TensorData data{pool_object, &pool,  tensor,   std::move(name), {dims.begin(), dims.end()},
+                  dtype,       nbytes, itemsize, row_bytes};
+  new (&data_of(self)) TensorData(std::move(data));
   return self;
 }
 
@@ -213,42 +215,53 @@ Access parse_access_argument(PyObject* value) {
                    Py_TYPE(value)->tp_name));
 }
 
+namespace {
+
+// One bound of a range argument: a non-negative int, or None (then none_value).
+uint64_t range_bound(PyObject* part, const char* what, uint64_t none_value) {
+  if (part == Py_None) return none_value;
+  if (!PyLong_Check(part)) {
+    fail(Errc::invalid_argument,
+         fmt::format("range {} {} is not an int", what, py::repr(part).cast<std::string>()));
+  }
+  long long n = PyLong_AsLongLong(part);
+  if (n == -1 && PyErr_Occurred()) throw py::error_already_set();
+  if (n < 0) fail(Errc::invalid_argument, fmt::format("range {} {} is negative", what, n));
+  return static_cast<uint64_t>(n);
+}
+
+}  // namespace
+
 ByteRange parse_range_argument(PyObject* value) {
+  constexpr uint64_t kToTheEnd = ByteRange::whole().length;
   if (value == Py_None) return ByteRange::whole();
-  py::handle range(value);
-  auto bound = [&](py::handle part, const char* what, uint64_t none) -> uint64_t {
-    if (part.is_none()) return none;
-    if (!PyLong_Check(part.ptr())) {
-      fail(Errc::invalid_argument,
-           fmt::format("range {} {} is not an int", what, py::repr(part).cast<std::string>()));
-    }
-    long long n = PyLong_AsLongLong(part.ptr());
-    if (n == -1 && PyErr_Occurred()) throw py::error_already_set();
-    if (n < 0) fail(Errc::invalid_argument, fmt::format("range {} {} is negative", what, n));
-    return static_cast<uint64_t>(n);
-  };
+  if (PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 2) {
+    return {range_bound(PyTuple_GET_ITEM(value, 0), "offset", 0),
+            range_bound(PyTuple_GET_ITEM(value, 1), "length", kToTheEnd)};
+  }
+  if (PyList_Check(value) && PyList_GET_SIZE(value) == 2) {
+    return {range_bound(PyList_GET_ITEM(value, 0), "offset", 0),
+            range_bound(PyList_GET_ITEM(value, 1), "length", kToTheEnd)};
+  }
   if (PySlice_Check(value)) {
-    py::object step = range.attr("step");
-    if (!step.is_none() && !step.equal(py::int_(1))) {
+    auto* slice = reinterpret_cast<PySliceObject*>(value);
+    if (slice->step != Py_None &&
+        PyObject_RichCompareBool(slice->step, py::int_(1).ptr(), Py_EQ) != 1) {
       fail(Errc::invalid_argument,
-           fmt::format("range {}: a byte range has no step", py::repr(range).cast<std::string>()));
+           fmt::format("range {}: a byte range has no step", py::repr(value).cast<std::string>()));
     }
-    uint64_t start = bound(range.attr("start"), "start", 0);
-    uint64_t stop = bound(range.attr("stop"), "stop", ByteRange::whole().length);
-    if (stop == ByteRange::whole().length) return {start, stop};
+    uint64_t start = range_bound(slice->start, "start", 0);
+    uint64_t stop = range_bound(slice->stop, "stop", kToTheEnd);
+    if (stop == kToTheEnd) return {start, stop};
     if (stop < start) {
       fail(Errc::invalid_argument,
            fmt::format("range slice({}, {}) ends before it starts", start, stop));
     }
     return {start, stop - start};
   }
-  if ((PyTuple_Check(value) || PyList_Check(value)) && py::len(range) == 2) {
-    py::sequence parts = py::reinterpret_borrow<py::sequence>(range);
-    return {bound(parts[0], "offset", 0), bound(parts[1], "length", ByteRange::whole().length)};
-  }
   fail(Errc::invalid_argument,
        fmt::format("range {} is not None, (offset, length) or a slice of bytes",
-                   py::repr(range).cast<std::string>()));
+                   py::repr(value).cast<std::string>()));
 }
 
 void bind_tensor(py::module_& module) {

@@ -34,6 +34,8 @@ struct TensorData {
   std::vector<int64_t> shape;
   DType dtype;
   uint64_t nbytes;
+  uint64_t itemsize;          // bytes per element
+  uint64_t row_bytes;         // bytes of one index of the first dimension
   uint64_t live_pins = 0;     // Pin objects of this tensor whose pin holds pages
   uint64_t pending_pins = 0;  // its asynchronous pins not taken yet
   uint32_t calls = 0;         // its calls running with the GIL released
