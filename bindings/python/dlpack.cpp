@@ -28,25 +28,26 @@ void delete_export(DLManagedTensor* managed) {
     bool held = PyGILState_Check() != 0;
     PyGILState_STATE gil{};
     if (!held) gil = PyGILState_Ensure();
-    PyObject *type, *value, *traceback;
-    PyErr_Fetch(&type, &value, &traceback);
+    // A capsule may be freed while an exception propagates: keep it.
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    bool pending = PyErr_Occurred() != nullptr;
+    if (pending) PyErr_Fetch(&type, &value, &traceback);
     if (e->on_release != nullptr) e->on_release(e->owner);
     Py_DECREF(e->owner);
-    PyErr_Restore(type, value, traceback);
+    if (pending) PyErr_Restore(type, value, traceback);
     if (!held) PyGILState_Release(gil);
   }
   std::free(e);
 }
 
-// A capsule that no consumer took ("used_dltensor" once taken) ends its export itself.
+constexpr const char* kName = "dltensor";
+
+// A capsule that no consumer took ends its export itself. A consumer that takes it renames it
+// "used_dltensor" (another pointer), so comparing the name's address tells, with no strcmp.
 void destroy_capsule(PyObject* capsule) {
-  if (PyCapsule_IsValid(capsule, "used_dltensor")) return;
-  auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule, "dltensor"));
-  if (managed == nullptr) {
-    PyErr_WriteUnraisable(capsule);
-    return;
-  }
-  managed->deleter(managed);
+  if (PyCapsule_GetName(capsule) != kName) return;
+  auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetContext(capsule));
+  if (managed != nullptr) managed->deleter(managed);  // null: make_dlpack_capsule failed
 }
 
 }  // namespace
@@ -95,8 +96,9 @@ PyObject* make_dlpack_capsule(PyObject* owner, void* data, DLDevice device, DLDa
   e->managed.deleter = delete_export;
   e->owner = owner;
   e->on_release = on_release;
-  PyObject* capsule = PyCapsule_New(&e->managed, "dltensor", destroy_capsule);
-  if (capsule == nullptr) {
+  PyObject* capsule = PyCapsule_New(&e->managed, kName, destroy_capsule);
+  if (capsule == nullptr || PyCapsule_SetContext(capsule, &e->managed) != 0) {
+    Py_XDECREF(capsule);  // its destructor finds no context yet: nothing to end
     std::free(e);
     return nullptr;
   }

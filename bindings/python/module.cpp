@@ -23,6 +23,7 @@ PYBIND11_MODULE(_tiermem, module) {
   bind_locked_buffer(module);
   bind_file_io(module);
   bind_sim(module);
+  bind_bench_helper(module);
   py::list dtypes;
   for (int i = 0; i <= static_cast<int>(tiermem::DType::boolean); ++i) {
     dtypes.append(std::string(tiermem::to_string(static_cast<tiermem::DType>(i))));

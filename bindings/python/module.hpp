@@ -12,5 +12,6 @@ namespace tiermem::python {
 void bind_locked_buffer(pybind11::module_& module);  // locked_buffer.cpp
 void bind_file_io(pybind11::module_& module);        // file_io.cpp
 void bind_sim(pybind11::module_& module);            // sim.cpp
+void bind_bench_helper(pybind11::module_& module);   // bench_helper.cpp
 
 }  // namespace tiermem::python

@@ -76,11 +76,13 @@ struct ExportShape {
 ExportShape export_shape(const PinData& p) {
   static constexpr int64_t kFlat[1] = {0};
   const TensorData& t = *p.tensor;
-  if (p.offset % t.row_bytes == 0 && p.size % t.row_bytes == 0) {
-    return {t.shape, static_cast<int64_t>(p.size / t.row_bytes)};
+  if (t.row_shift >= 0 ? ((p.offset | p.size) & (t.row_bytes - 1)) == 0
+                       : p.offset % t.row_bytes == 0 && p.size % t.row_bytes == 0) {
+    uint64_t rows = t.row_shift >= 0 ? p.size >> t.row_shift : p.size / t.row_bytes;
+    return {t.shape, static_cast<int64_t>(rows)};
   }
-  if (p.offset % t.itemsize == 0 && p.size % t.itemsize == 0) {
-    return {kFlat, static_cast<int64_t>(p.size / t.itemsize)};
+  if (((p.offset | p.size) & (t.itemsize - 1)) == 0) {
+    return {kFlat, static_cast<int64_t>(p.size >> t.item_shift)};
   }
   fail(Errc::invalid_argument,
        fmt::format("{} does not fall on {} elements ({} bytes each); export pin.bytes() instead",
@@ -107,16 +109,15 @@ PyObject* export_pin(PyObject* owner, bool as_bytes, PyObject* const* args, Py_s
       capsule = make_dlpack_capsule(owner, p.pin.data(), device, {kDLUInt, 8, 1}, {&size, 1}, size,
                                     export_released);
     } else {
-      DLDataType dtype;
-      if (!dlpack_dtype(p.tensor->dtype, dtype)) {
+      if (!p.tensor->has_dl_dtype) {
         fail(Errc::unsupported,
              fmt::format("{}: DLPack 0.8, which NumPy and PyTorch read here, has no type for "
                          "{}; export pin.bytes() (uint8) and view its bytes",
                          describe(p), to_string(p.tensor->dtype)));
       }
       ExportShape shape = export_shape(p);
-      capsule = make_dlpack_capsule(owner, p.pin.data(), device, dtype, shape.dims, shape.first,
-                                    export_released);
+      capsule = make_dlpack_capsule(owner, p.pin.data(), device, p.tensor->dl_dtype, shape.dims,
+                                    shape.first, export_released);
     }
     if (capsule != nullptr) ++p.exports;
     return capsule;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <pybind11/pybind11.h>
 
+#include <bit>
 #include <new>
 #include <utility>
 
@@ -170,8 +171,21 @@ PyObject* make_tensor(PyObject* pool_object, PoolState& pool, Tensor tensor) {
   PyObject* self = tensor_type->tp_alloc(tensor_type, 0);
   if (self == nullptr) throw py::error_already_set();
   Py_INCREF(pool_object);
-  TensorData data{pool_object, &pool,  tensor,   std::move(name), {dims.begin(), dims.end()},
-                  dtype,       nbytes, itemsize, row_bytes};
+  DLDataType dl_dtype{};
+  bool has_dl_dtype = dlpack_dtype(dtype, dl_dtype);
+  TensorData data{pool_object,
+                  &pool,
+                  tensor,
+                  std::move(name),
+                  {dims.begin(), dims.end()},
+                  dtype,
+                  nbytes,
+                  itemsize,
+                  row_bytes,
+                  std::countr_zero(itemsize),
+                  std::has_single_bit(row_bytes) ? std::countr_zero(row_bytes) : -1,
+                  dl_dtype,
+                  has_dl_dtype};
   new (&data_of(self)) TensorData(std::move(data));
   return self;
 }

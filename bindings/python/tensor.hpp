@@ -34,8 +34,13 @@ struct TensorData {
   std::vector<int64_t> shape;
   DType dtype;
   uint64_t nbytes;
-  uint64_t itemsize;          // bytes per element
-  uint64_t row_bytes;         // bytes of one index of the first dimension
+  uint64_t itemsize;   // bytes per element, a power of two
+  uint64_t row_bytes;  // bytes of one index of the first dimension
+  // Every __dlpack__ divides by these: shifts instead where they are powers of two.
+  int item_shift;             // log2(itemsize)
+  int row_shift;              // log2(row_bytes), or -1 when it is no power of two
+  DLDataType dl_dtype;        // the DLPack type of dtype
+  bool has_dl_dtype;          // false for the fp8 types, which DLPack 0.8 lacks
   uint64_t live_pins = 0;     // Pin objects of this tensor whose pin holds pages
   uint64_t pending_pins = 0;  // its asynchronous pins not taken yet
   uint32_t calls = 0;         // its calls running with the GIL released
