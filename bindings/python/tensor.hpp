@@ -1,8 +1,8 @@
 // bindings/python/tensor.hpp: tiermem.Tensor, a Python object over a tiermem::Tensor handle.
 //
 // A hand-written CPython type rather than a pybind11 class: Tensor.pin is the hot path of every
-// layer loop, and a pybind11 call costs more than the pin itself (bench/RESULTS.md). Its other
-// methods are pybind11 functions attached to the type.
+// layer loop, and a pybind11 call's dispatch costs more than a resident pin itself
+// (bench/RESULTS.md, Python). Its other methods are pybind11 functions attached to the type.
 //
 // Lifetime: a Tensor keeps its Pool object alive. After release() or the pool's close, every
 // call raises ReleasedError, and the tiermem handle is never used again.
