@@ -58,14 +58,20 @@ DType dtype_from(py::handle value) {
 std::vector<uint64_t> shape_from(py::handle value) {
   std::vector<uint64_t> shape;
   auto add = [&](py::handle dimension) {
-    long long n = py::cast<long long>(dimension);
+    if (!PyIndex_Check(dimension.ptr())) {
+      throw py::type_error(fmt::format("shape[{}] = {} is not an int", shape.size(),
+                                       py::repr(dimension).cast<std::string>()));
+    }
+    long long n =
+        PyLong_AsLongLong(py::reinterpret_steal<py::object>(PyNumber_Index(dimension.ptr())).ptr());
+    if (PyErr_Occurred()) throw py::error_already_set();  // __index__ failed, or overflow
     if (n < 0) {
       throw Error(Errc::invalid_argument,
                   fmt::format("shape[{}] = {} is negative", shape.size(), n));
     }
     shape.push_back(static_cast<uint64_t>(n));
   };
-  if (py::isinstance<py::int_>(value)) {
+  if (PyIndex_Check(value.ptr())) {  // an int, or numpy.int64 and the like
     add(value);
   } else {
     for (py::handle dimension : py::iter(value)) add(dimension);

@@ -59,6 +59,14 @@ def test_allocate_takes_dtype_names_numpy_and_torch_dtypes(pool):
         pool.allocate(4, "f32", "")
 
 
+def test_shapes_from_ints_numpy_ints_and_torch_sizes(pool):
+    assert pool.allocate(numpy.int64(7), "u8", "a").shape == (7,)
+    assert pool.allocate(torch.Size([2, 3]), "u8", "b").shape == (2, 3)
+    assert pool.allocate([numpy.int32(4), 5], "u8", "c").shape == (4, 5)
+    with pytest.raises(TypeError):
+        pool.allocate("4", "u8", "d")
+
+
 def test_tensor_properties(pool):
     t = pool.allocate((3, 1000), "bf16", "weights")
     assert (t.name, t.shape, t.dtype, t.itemsize) == ("weights", (3, 1000), "bf16", 2)
