@@ -83,7 +83,8 @@ def test_every_dtype_through_numpy_and_torch(pool, name):
             assert exported.data_ptr() == pin.data_ptr
             del exported
         if numpy_type is None:
-            with pytest.raises(tiermem.UnsupportedError, match=name if name != "bf16" else "bfloat16"):
+            missing = "bfloat16" if name == "bf16" else name
+            with pytest.raises(tiermem.UnsupportedError, match=missing):
                 pin.numpy()
         else:
             array = pin.numpy()
@@ -147,7 +148,8 @@ def test_nested_and_overlapping_pins_see_the_same_bytes(pool):
     t = pool.allocate(4 * PAGE, "u8", "t")
     with t.pin("dram", "write") as outer:
         outer.numpy()[:] = numpy.arange(4 * PAGE, dtype=numpy.uint64).astype(numpy.uint8)
-        with t.pin("dram", "read", (PAGE, 2 * PAGE)) as a, t.pin("dram", "read", (2 * PAGE, 2 * PAGE)) as b:
+        with t.pin("dram", "read", (PAGE, 2 * PAGE)) as a, \
+                t.pin("dram", "read", (2 * PAGE, 2 * PAGE)) as b:
             assert a.data_ptr == outer.data_ptr + PAGE
             assert b.data_ptr == outer.data_ptr + 2 * PAGE
             overlap_a = numpy.from_dlpack(a)[PAGE:]

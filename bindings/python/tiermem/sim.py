@@ -88,7 +88,8 @@ def _capacity(value, footprint, what):
 
 def _resolve(trace, csv_page_size, dram, gpu):
     """The trace as the simulator takes it, and the capacities in bytes."""
-    needs_footprint = any(v is None or (isinstance(v, str) and v.endswith("%")) for v in (dram, gpu))
+    needs_footprint = any(v is None or (isinstance(v, str) and v.endswith("%"))
+                          for v in (dram, gpu))
     if needs_footprint and not isinstance(trace, Trace):
         trace = read_trace(trace, csv_page_size)
     footprint = trace.footprint_bytes if isinstance(trace, Trace) else 0
