@@ -2,8 +2,8 @@
 //
 // These are what a caller needs to stage data for O_DIRECT file I/O or fast GPU copies
 // (DeepNVMe's new_cpu_locked_tensor). They need no Pool, no GPU and no CUDA. Memory comes from
-// a private jemalloc arena whose chunks are mapped with 2 MiB alignment, advised for huge
-// pages and locked with mlock where RLIMIT_MEMLOCK allows; freed buffers are reused, so the
+// tiermem's own arena of chunks mapped with 2 MiB alignment, advised for huge pages and locked
+// with mlock where RLIMIT_MEMLOCK allows; the chunks are kept and freed buffers reused, so the
 // cost of locking is paid once.
 #pragma once
 
