@@ -934,6 +934,10 @@ void MigrationEngine::remove_tensor(TensorRecord& record) {
       }
       return true;
     });
+    // The log may still hold accesses to these pages; heard after the slot and the ids go to
+    // another tensor, they would be told (and traced) as that tensor's (a trace with accesses
+    // beyond its tensor, found by the model test).
+    drain_log(actions);
     uint64_t pinned = 0;
     for (PageId page = first; page < end; ++page) {
       pinned += PageState{parts_.pages[page].state.load(std::memory_order_acquire)}.all_pins() != 0;
