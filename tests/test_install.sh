@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/test_install.sh: `cmake --install` of this build into a temporary prefix, then, outside
-# the tree, a C++ consumer configured with find_package(tiermem) and linked against both
-# libtiermem.so and libtiermem.a, and a C consumer built with pkg-config; each runs, as does the
-# installed tiermem tool, with no LD_LIBRARY_PATH: the installed RUNPATHs must find the library.
+# the tree, a C++ consumer configured with find_package(tiermem) and a C consumer built with
+# pkg-config, each linked against libtiermem.so and against libtiermem.a. Each runs, as does
+# the installed tiermem tool, with no LD_LIBRARY_PATH: the installed RUNPATHs must find the
+# library.
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR CMAKE GENERATOR MAKE_PROGRAM, with CC, CXX, CFLAGS,
 # CXXFLAGS and LDFLAGS in the environment: the build's own, so that consumers are compiled and
 # linked alike (a sanitizer build's too).
@@ -55,9 +56,18 @@ export PKG_CONFIG_PATH=$lib/pkgconfig
 version=$("$prefix/bin/tiermem" version)
 [[ $version == "tiermem $(pkg-config --modversion tiermem)" ]] ||
   { echo "test_install: tiermem.pc has $(pkg-config --modversion tiermem); $version" >&2; exit 1; }
-quiet pkg-config --static --libs tiermem
+rpath=-Wl,-rpath,$(pkg-config --variable=libdir tiermem)
 # shellcheck disable=SC2046,SC2086  # the flags are words
 "$CC" $CFLAGS -o "$work/c_consumer" "$source/tests/consumers/c/main.c" \
-  $(pkg-config --cflags --libs tiermem) -Wl,-rpath,"$(pkg-config --variable=libdir tiermem)" \
-  $LDFLAGS
+  $(pkg-config --cflags --libs tiermem) "$rpath" $LDFLAGS
 "$work/c_consumer" "$work/data"
+# Against libtiermem.a: what `pkg-config --static` names must be all it needs.
+static_libs=$(pkg-config --static --libs tiermem)
+# shellcheck disable=SC2046,SC2086
+"$CC" $CFLAGS -o "$work/c_consumer_static" "$source/tests/consumers/c/main.c" \
+  $(pkg-config --cflags tiermem) ${static_libs/-ltiermem /-l:libtiermem.a } "$rpath" $LDFLAGS
+"$work/c_consumer_static" "$work/data"
+if ldd "$work/c_consumer_static" | grep -q libtiermem.so; then
+  echo "test_install: c_consumer_static loads libtiermem.so" >&2
+  exit 1
+fi
