@@ -1,7 +1,8 @@
 /* tests/test_c_api.c: the C API, from C: every call, and the status and message of every error
  * path: NULL arguments, bad tiers and accesses, bad JSON, stale tensors, pin requests polled,
- * waited for with time-outs, failed, taken and dropped before their pins arrive; traces,
- * stats and the simulator. Run under the asan preset, it also proves that nothing leaks. */
+ * waited for with time-outs, failed, taken and dropped before their pins arrive; schedules,
+ * write-through tensors, traces, stats and the simulator. Run under the asan preset, it also
+ * shows that nothing leaks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,8 @@ static void test_null_arguments(const char* dir) {
   CHECK_FAILS(tiermem_pool_stop_trace(NULL), TIERMEM_EINVAL, "pool is NULL");
   CHECK_FAILS(tiermem_compute_begin(NULL), TIERMEM_EINVAL, "pool is NULL");
   CHECK_FAILS(tiermem_compute_end(NULL), TIERMEM_EINVAL, "pool is NULL");
+  CHECK_FAILS(tiermem_pool_set_schedule(NULL, NULL, 0), TIERMEM_EINVAL, "pool is NULL");
+  CHECK_FAILS(tiermem_pool_set_schedule(pool, NULL, 1), TIERMEM_EINVAL, "steps is NULL");
 
   CHECK_FAILS(tiermem_tensor_allocate(NULL, shape, 1, "u8", "n", &out_tensor), TIERMEM_EINVAL,
               "pool is NULL");
@@ -155,6 +158,10 @@ static void test_null_arguments(const char* dir) {
   CHECK_FAILS(tiermem_tensor_allocate(pool, shape, 1, "u8", NULL, &out_tensor), TIERMEM_EINVAL,
               "name is NULL");
   CHECK_FAILS(tiermem_tensor_allocate(pool, shape, 1, "u8", "n", NULL), TIERMEM_EINVAL,
+              "tensor is NULL");
+  CHECK_FAILS(tiermem_tensor_allocate_with(NULL, shape, 1, "u8", "n", 0, &out_tensor),
+              TIERMEM_EINVAL, "pool is NULL");
+  CHECK_FAILS(tiermem_tensor_allocate_with(pool, shape, 1, "u8", "n", 0, NULL), TIERMEM_EINVAL,
               "tensor is NULL");
   CHECK_FAILS(tiermem_tensor_dup(NULL, &out_tensor), TIERMEM_EINVAL, "tensor is NULL");
   CHECK_FAILS(tiermem_tensor_dup(t, NULL), TIERMEM_EINVAL, "copy is NULL");
@@ -258,6 +265,8 @@ static void test_bad_values(const char* dir) {
   CHECK(tiermem_tensor_allocate(pool, zero, 1, "u8", "empty", &other) == TIERMEM_EINVAL);
   CHECK(tiermem_tensor_allocate(pool, shape, 0, "u8", "rankless", &other) == TIERMEM_EINVAL);
   CHECK(tiermem_tensor_allocate(pool, shape, 2, "u8", "", &other) == TIERMEM_EINVAL);
+  CHECK_FAILS(tiermem_tensor_allocate_with(pool, shape, 2, "u8", "flagged", 2, &other),
+              TIERMEM_EINVAL, "flags 2");
   const uint64_t huge[2] = {1ull << 40, 1ull << 40};
   CHECK(tiermem_tensor_allocate(pool, huge, 1, "u8", "huge", &other) == TIERMEM_ENOSPACE);
   CHECK(tiermem_tensor_allocate(pool, huge, 2, "u8", "overflow", &other) == TIERMEM_EINVAL);
@@ -532,6 +541,72 @@ static void test_failed_requests(const char* dir) {
   tiermem_pool_close(pool);
 }
 
+/* A registered schedule: accepted, replaced, withdrawn, and refused step by step. */
+static void test_schedule(const char* dir) {
+  tiermem_pool* pool = open_pool(dir, "");
+  tiermem_pool* other_pool = open_pool(dir, "");
+  if (pool == NULL || other_pool == NULL) return;
+  const uint64_t shape[1] = {4 * 16384};
+  tiermem_tensor* a = NULL;
+  tiermem_tensor* b = NULL;
+  tiermem_tensor* foreign = NULL;
+  CHECK(tiermem_tensor_allocate(pool, shape, 1, "i32", "a", &a) == TIERMEM_OK);
+  CHECK(tiermem_tensor_allocate(pool, shape, 1, "i32", "b", &b) == TIERMEM_OK);
+  CHECK(tiermem_tensor_allocate(other_pool, shape, 1, "i32", "foreign", &foreign) == TIERMEM_OK);
+  tiermem_schedule_step steps[2] = {{a, 0, kWhole, TIERMEM_TIER_DRAM},
+                                    {b, 65536, 65536, TIERMEM_TIER_DRAM}};
+  CHECK(tiermem_pool_set_schedule(pool, steps, 2) == TIERMEM_OK);
+  CHECK(tiermem_pool_set_schedule(pool, steps + 1, 1) == TIERMEM_OK);
+  CHECK(tiermem_pool_set_schedule(pool, NULL, 0) == TIERMEM_OK);
+
+  steps[1].tensor = NULL;
+  CHECK_FAILS(tiermem_pool_set_schedule(pool, steps, 2), TIERMEM_EINVAL,
+              "schedule step 1: tensor is NULL");
+  steps[1].tensor = foreign;
+  CHECK_FAILS(tiermem_pool_set_schedule(pool, steps, 2), TIERMEM_EINVAL,
+              "schedule step 1: the tensor is of another pool");
+  steps[1].tensor = b;
+  steps[1].tier = 9;
+  CHECK_FAILS(tiermem_pool_set_schedule(pool, steps, 2), TIERMEM_EINVAL,
+              "schedule step 1: tier 9 is not");
+  steps[1].tier = TIERMEM_TIER_NVME;
+  CHECK_FAILS(tiermem_pool_set_schedule(pool, steps, 2), TIERMEM_EINVAL, "nvme");
+  steps[1].tier = TIERMEM_TIER_DRAM;
+  steps[1].offset = 1 << 20;
+  CHECK_FAILS(tiermem_pool_set_schedule(pool, steps, 2), TIERMEM_EINVAL, "beyond the end");
+  steps[1].offset = 0;
+  tiermem_tensor* stale = NULL;
+  CHECK(tiermem_tensor_dup(b, &stale) == TIERMEM_OK);
+  CHECK(tiermem_tensor_release(b) == TIERMEM_OK);
+  steps[1].tensor = stale;
+  CHECK(tiermem_pool_set_schedule(pool, steps, 2) == TIERMEM_ERELEASED);
+  tiermem_tensor_free(stale);
+  tiermem_pool_close(other_pool);
+  tiermem_pool_close(pool);
+}
+
+/* A write-through tensor is on NVMe soon after a write pin ends, without a flush. */
+static void test_write_through(const char* dir) {
+  tiermem_pool* pool = open_pool(dir, "");
+  if (pool == NULL) return;
+  const uint64_t shape[1] = {2 * 16384};
+  tiermem_tensor* t = NULL;
+  CHECK(tiermem_tensor_allocate_with(pool, shape, 1, "i32", "durable", TIERMEM_WRITE_THROUGH, &t) ==
+        TIERMEM_OK);
+  tiermem_pin* pin = NULL;
+  CHECK(tiermem_tensor_pin(t, TIERMEM_TIER_DRAM, TIERMEM_WRITE, 0, kWhole, &pin) == TIERMEM_OK);
+  tiermem_unpin(pin);
+  tiermem_residency pages[2];
+  int durable = 0;
+  for (double deadline = now_s() + 30; !durable && now_s() < deadline; sleep_ms(5)) {
+    CHECK(tiermem_tensor_residency(t, 0, 2, pages) == TIERMEM_OK);
+    durable = (pages[0].valid & pages[1].valid & (1u << TIERMEM_TIER_NVME)) && !pages[0].dirty &&
+              !pages[1].dirty;
+  }
+  CHECK(durable);
+  tiermem_pool_close(pool);
+}
+
 /* A trace recorded through the C API, with compute spans, replayed by the simulator. */
 static void test_trace(const char* dir) {
   tiermem_pool* pool = open_pool(dir, "");
@@ -609,6 +684,8 @@ int main(void) {
   test_pin_requests(dir);
   test_slow_requests(dir);
   test_failed_requests(dir);
+  test_schedule(dir);
+  test_write_through(dir);
   test_trace(dir);
   test_simulate(dir);
   rmdir(dir);

@@ -9,8 +9,9 @@ lib=$1 include=$2 soname=$3
 failed=0
 fail() { echo "test_exports: $*" >&2; failed=1; }
 
-readelf -d "$lib" | grep -q "(SONAME).*\[$soname\]" ||
-  fail "$lib: SONAME is not $soname: $(readelf -d "$lib" | grep SONAME)"
+dynamic=$(readelf -d "$lib")
+grep -q "(SONAME).*\[$soname\]" <<<"$dynamic" ||
+  fail "$lib: SONAME is not $soname: $(grep SONAME <<<"$dynamic")"
 
 exported=$(nm -D --defined-only "$lib" | awk '{print $3}')
 demangled=$(c++filt <<<"$exported")

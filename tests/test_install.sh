@@ -43,10 +43,11 @@ mkdir "$work/data"
 for consumer in consumer_shared consumer_static; do
   "$work/cpp/$consumer" "$work/data"
 done
-# The shared one found the installed library, not the build's.
-ldd "$work/cpp/consumer_shared" | grep -q "libtiermem.so.0 => $lib/" ||
-  { ldd "$work/cpp/consumer_shared" >&2; exit 1; }
-if ldd "$work/cpp/consumer_static" | grep -q libtiermem.so; then
+# The shared one loads the installed library, not the build's; the static ones none.
+loads() { ldd "$1" >"$work/ldd"; grep -q "$2" "$work/ldd"; }
+loads "$work/cpp/consumer_shared" "libtiermem.so.0 => $lib/" ||
+  { cat "$work/ldd" >&2; echo "test_install: consumer_shared loads another library" >&2; exit 1; }
+if loads "$work/cpp/consumer_static" libtiermem.so; then
   echo "test_install: consumer_static loads libtiermem.so" >&2
   exit 1
 fi
@@ -67,7 +68,7 @@ static_libs=$(pkg-config --static --libs tiermem)
 "$CC" $CFLAGS -o "$work/c_consumer_static" "$source/tests/consumers/c/main.c" \
   $(pkg-config --cflags tiermem) ${static_libs/-ltiermem /-l:libtiermem.a } "$rpath" $LDFLAGS
 "$work/c_consumer_static" "$work/data"
-if ldd "$work/c_consumer_static" | grep -q libtiermem.so; then
+if loads "$work/c_consumer_static" libtiermem.so; then
   echo "test_install: c_consumer_static loads libtiermem.so" >&2
   exit 1
 fi

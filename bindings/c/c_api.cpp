@@ -312,18 +312,56 @@ int tiermem_compute_end(tiermem_pool* pool) {
   });
 }
 
+int tiermem_pool_set_schedule(tiermem_pool* pool, const tiermem_schedule_step* steps,
+                              size_t count) {
+  return guarded([&] {
+    require(pool, "pool");
+    if (count > 0) require(steps, "steps");
+    std::vector<tiermem::ScheduleStep> schedule;
+    schedule.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const tiermem_schedule_step& step = steps[i];
+      const std::string which = "schedule step " + std::to_string(i);
+      if (step.tensor == nullptr) throw Error(Errc::invalid_argument, which + ": tensor is NULL");
+      if (step.tensor->owner != pool) {
+        throw Error(Errc::invalid_argument, which + ": the tensor is of another pool");
+      }
+      tiermem::Tier tier;
+      try {
+        tier = tier_of(step.tier);
+      } catch (const Error& e) {
+        throw Error(e.code(), which + ": " + e.what());
+      }
+      schedule.push_back({step.tensor->tensor, {step.offset, step.length}, tier});
+    }
+    pool->pool->set_schedule(schedule);
+  });
+}
+
 // ---- tensors ---------------------------------------------------------------------------------
 
 int tiermem_tensor_allocate(tiermem_pool* pool, const uint64_t* shape, size_t rank,
                             const char* dtype, const char* name, tiermem_tensor** tensor) {
+  return tiermem_tensor_allocate_with(pool, shape, rank, dtype, name, 0, tensor);
+}
+
+int tiermem_tensor_allocate_with(tiermem_pool* pool, const uint64_t* shape, size_t rank,
+                                 const char* dtype, const char* name, uint32_t flags,
+                                 tiermem_tensor** tensor) {
   return guarded([&] {
     require(pool, "pool");
     require(dtype, "dtype");
     require(name, "name");
     require(tensor, "tensor");
     if (rank > 0) require(shape, "shape");
+    if ((flags & ~uint32_t{TIERMEM_WRITE_THROUGH}) != 0) {
+      throw Error(Errc::invalid_argument,
+                  "flags " + std::to_string(flags) + " has bits beyond TIERMEM_WRITE_THROUGH (1)");
+    }
+    tiermem::TensorOptions options;
+    options.write_through = (flags & TIERMEM_WRITE_THROUGH) != 0;
     tiermem::Tensor allocated = pool->pool->allocate(std::span<const uint64_t>(shape, rank),
-                                                     tiermem::parse_dtype(dtype), name);
+                                                     tiermem::parse_dtype(dtype), name, options);
     try {
       *tensor = new_handle(pool, allocated);
     } catch (...) {

@@ -121,6 +121,24 @@ TIERMEM_API int tiermem_pool_stop_trace(tiermem_pool* pool);
 TIERMEM_API int tiermem_compute_begin(tiermem_pool* pool);
 TIERMEM_API int tiermem_compute_end(tiermem_pool* pool);
 
+/* One step of the application's access order: a byte range of a tensor, used in a tier. */
+typedef struct tiermem_schedule_step {
+  const tiermem_tensor* tensor; /* of the pool the schedule is for */
+  uint64_t offset;
+  uint64_t length; /* UINT64_MAX: to the end */
+  int tier;        /* gpu or dram */
+} tiermem_schedule_step;
+
+/* Registers the application's access order, count steps: one iteration of an order that
+ * repeats, such as every layer's weights in forward order, once per token. The "schedule"
+ * prefetch policy reads ahead along it and the "belady" eviction policy judges next uses by it.
+ * Replaces an earlier schedule; count 0 withdraws it. Register it again after releasing
+ * tensors in it. TIERMEM_EINVAL for a step whose tensor is NULL or of another pool, or whose
+ * tier or range is bad, TIERMEM_ERELEASED for a stale tensor; the earlier schedule stays
+ * then. Never blocks on I/O. */
+TIERMEM_API int tiermem_pool_set_schedule(tiermem_pool* pool, const tiermem_schedule_step* steps,
+                                          size_t count);
+
 /* ---- tensors ----------------------------------------------------------------------------- */
 
 /* Allocates a tensor of rank dimensions (shape: rank entries, each at least 1); dtype by name
@@ -130,6 +148,17 @@ TIERMEM_API int tiermem_compute_end(tiermem_pool* pool);
 TIERMEM_API int tiermem_tensor_allocate(tiermem_pool* pool, const uint64_t* shape, size_t rank,
                                         const char* dtype, const char* name,
                                         tiermem_tensor** tensor);
+
+/* Options of tiermem_tensor_allocate_with, or-ed together. */
+enum tiermem_tensor_flags {
+  /* Each write or read_write pin, when it ends, starts writing its pages down to NVMe (without
+   * waiting), so that the tensor is durable soon after it is written. */
+  TIERMEM_WRITE_THROUGH = 1
+};
+/* tiermem_tensor_allocate with flags; TIERMEM_EINVAL for a flag that is none of the above. */
+TIERMEM_API int tiermem_tensor_allocate_with(tiermem_pool* pool, const uint64_t* shape, size_t rank,
+                                             const char* dtype, const char* name, uint32_t flags,
+                                             tiermem_tensor** tensor);
 
 /* A second handle to the same tensor, as copying a tiermem::Tensor gives: each handle is ended
  * on its own. TIERMEM_ERELEASED when the tensor was released. */
