@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tiermem/export.h"
+
 namespace tiermem {
 
 struct GpuTierConfig {
@@ -65,7 +67,7 @@ struct ConfigKeyInfo {
   std::string_view doc;
 };
 
-struct Config {
+struct TIERMEM_API Config {
   uint64_t page_size = 2ull << 20;  // power of two, 64 KiB to 64 MiB
   // Zero every frame before it holds a page whose old bytes are not brought in (a write pin
   // of whole pages), so that no pin ever shows bytes another tensor left in the frame. For
@@ -107,8 +109,8 @@ struct Config {
 };
 
 // Parses "256MiB", "1G", "4096" into bytes. Throws Error(config) naming the text.
-uint64_t parse_size(std::string_view text);
+TIERMEM_API uint64_t parse_size(std::string_view text);
 // Formats bytes with the largest binary unit that divides them exactly: "256MiB", "1536KiB".
-std::string format_size(uint64_t bytes);
+TIERMEM_API std::string format_size(uint64_t bytes);
 
 }  // namespace tiermem

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tiermem/export.h"
+
 namespace tiermem {
 
 enum class Errc {
@@ -24,9 +26,9 @@ enum class Errc {
 };
 
 // The name of a code, e.g. "out_of_space".
-const char* to_string(Errc code) noexcept;
+TIERMEM_API const char* to_string(Errc code) noexcept;
 
-class Error : public std::runtime_error {
+class TIERMEM_API Error : public std::runtime_error {
  public:
   Error(Errc code, const std::string& message, int sys_errno = 0)
       : std::runtime_error(message), code_(code), sys_errno_(sys_errno) {}

@@ -35,6 +35,7 @@
 #include <string_view>
 
 #include "tiermem/config.hpp"
+#include "tiermem/export.h"
 
 namespace tiermem {
 
@@ -55,7 +56,7 @@ class BufferRegistration;
 // engine alive, so they may outlive the FileIo they came from.
 //
 // Thread safety: every call may be made from any thread at once.
-class FileIo {
+class TIERMEM_API FileIo {
  public:
   // Starts the engine named by config.engine ("auto": io_uring, else psync with a log line)
   // with config.threads, queue_depth, block_size and sqpoll. Throws Error(invalid_argument)
@@ -88,7 +89,7 @@ class FileIo {
   std::shared_ptr<Impl> impl_;
 };
 
-class BufferRegistration {
+class TIERMEM_API BufferRegistration {
  public:
   BufferRegistration() = default;
   BufferRegistration(BufferRegistration&& other) noexcept;
@@ -116,7 +117,7 @@ class BufferRegistration {
 // same time must not overlap in the file where one of them writes (the result would be
 // whichever landed last, as with pwrite); the caller's memory must stay valid and untouched
 // (for reads) until the request ends.
-class IoFile {
+class TIERMEM_API IoFile {
  public:
   IoFile() noexcept;  // not open
   IoFile(IoFile&& other) noexcept;
@@ -159,8 +160,9 @@ class IoFile {
 
  private:
   friend class FileIo;
-  explicit IoFile(std::unique_ptr<State> state) noexcept;
-  void start(bool write, std::byte* memory, uint64_t length, uint64_t offset, IoCallback done);
+  TIERMEM_INTERNAL explicit IoFile(std::unique_ptr<State> state) noexcept;
+  TIERMEM_INTERNAL void start(bool write, std::byte* memory, uint64_t length, uint64_t offset,
+                              IoCallback done);
 
   std::unique_ptr<State> state_;
 };

@@ -10,9 +10,11 @@
 #include <cstddef>
 #include <span>
 
+#include "tiermem/export.h"
+
 namespace tiermem {
 
-class LockedBuffer {
+class TIERMEM_API LockedBuffer {
  public:
   // Allocates bytes (rounded up to 4 KiB) aligned to at least 4 KiB. Throws Error(system) when
   // the memory cannot be mapped, Error(invalid_argument) for zero bytes. Thread-safe.

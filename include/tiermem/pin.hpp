@@ -6,6 +6,7 @@
 #include <span>
 
 #include "tiermem/error.hpp"
+#include "tiermem/export.h"
 #include "tiermem/types.hpp"
 
 // CUDA's stream type, declared so that this header needs no CUDA header: cudaStream_t (the
@@ -36,7 +37,7 @@ class PoolCore;
 // thread at a time, but the memory it points to may be used by any thread while it lives.
 // A Pin should end before its Pool is destroyed; one that outlives it is logged as an error and
 // keeps the pool's memory until it ends (see ~Pool).
-class Pin {
+class TIERMEM_API Pin {
  public:
   Pin() = default;
   Pin(Pin&& other) noexcept;

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "tiermem/config.hpp"
+#include "tiermem/export.h"
 #include "tiermem/stats.hpp"
 #include "tiermem/tensor.hpp"
 
@@ -35,7 +36,7 @@ struct TensorOptions {
 // files are removed unless nvme.keep_files is set.
 //
 // Thread safety: every call may be made from any thread at once.
-class Pool {
+class TIERMEM_API Pool {
  public:
   // Validates config and builds the tiers. Throws Error(invalid_argument) or Error(config) for
   // a bad config, Error(system) or Error(out_of_space) when memory or disk cannot be had.
@@ -106,7 +107,7 @@ class Pool {
  protected:
   // A pool over a core built elsewhere (tiermem's own tests use it to put a fault-injecting
   // I/O engine under a pool).
-  explicit Pool(std::unique_ptr<detail::PoolCore> core);
+  TIERMEM_INTERNAL explicit Pool(std::unique_ptr<detail::PoolCore> core);
 
  private:
   std::unique_ptr<detail::PoolCore> core_;

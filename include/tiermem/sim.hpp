@@ -20,11 +20,12 @@
 #include <string_view>
 #include <vector>
 
+#include "tiermem/export.h"
 #include "tiermem/trace.hpp"
 
 namespace tiermem::sim {
 
-struct Link {
+struct TIERMEM_API Link {
   double gbps = 2.0;          // bandwidth, 1e9 bytes per second
   double write_gbps = 0;      // bandwidth down (writes); 0: same as gbps
   double latency_us = 100.0;  // before each request streams
@@ -74,7 +75,7 @@ struct TierResult {
 };
 
 // Receives every figure of a Result by name; text, CSV and JSON are built from it.
-class ResultVisitor {
+class TIERMEM_API ResultVisitor {
  public:
   virtual ~ResultVisitor() = default;
   virtual void label(std::string_view name, std::string_view value) = 0;
@@ -82,7 +83,7 @@ class ResultVisitor {
   virtual void ratio(std::string_view name, double value) = 0;
 };
 
-struct Result {
+struct TIERMEM_API Result {
   std::string eviction;
   std::string prefetch;
   uint64_t page_size = 0;
@@ -124,13 +125,14 @@ struct Result {
 // Error(invalid_argument) for a trace that does not validate, a capacity below one page, an
 // access that pins more pages than its tier holds, or a trace whose tables would exceed
 // memory_limit.
-Result simulate(const Trace& trace, const Config& config);
+TIERMEM_API Result simulate(const Trace& trace, const Config& config);
 
 // The same for a trace file. A binary file is streamed block by block when nothing needs the
 // whole trace at once (no Belady baseline, no schedule, no policy that wants next uses);
 // otherwise, and for CSV files (pages of csv_page_size bytes), the trace is read first.
 // Throws what read_trace() and simulate() throw.
-Result simulate(const std::string& path, const Config& config, uint64_t csv_page_size = 2ull << 20);
+TIERMEM_API Result simulate(const std::string& path, const Config& config,
+                            uint64_t csv_page_size = 2ull << 20);
 
 // The registry's rows, for listings.
 struct PolicyInfo {
@@ -138,7 +140,7 @@ struct PolicyInfo {
   std::string params;
   std::string doc;
 };
-std::vector<PolicyInfo> eviction_policies();
-std::vector<PolicyInfo> prefetch_policies();
+TIERMEM_API std::vector<PolicyInfo> eviction_policies();
+TIERMEM_API std::vector<PolicyInfo> prefetch_policies();
 
 }  // namespace tiermem::sim

@@ -8,11 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include "tiermem/export.h"
 #include "tiermem/types.hpp"
 
 namespace tiermem {
 
-class StatsVisitor {
+class TIERMEM_API StatsVisitor {
  public:
   virtual ~StatsVisitor() = default;
   // name is dotted, e.g. "dram.hits" or "moves.nvme_to_dram.bytes".
@@ -31,7 +32,7 @@ struct TierStats {
   uint64_t writebacks = 0;  // evicted or flushed pages written down one tier first
 };
 
-struct Stats {
+struct TIERMEM_API Stats {
   TierStats tiers[kTierCount];
   uint64_t moves[kTierCount][kTierCount] = {};        // pages copied from tier i to tier j
   uint64_t moved_bytes[kTierCount][kTierCount] = {};  // bytes copied from tier i to tier j

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tiermem/export.h"
 #include "tiermem/pin.hpp"
 #include "tiermem/types.hpp"
 
@@ -34,7 +35,7 @@ struct PageResidency {
 // contiguous pointer. Only gpu and dram can be pinned. A read pin and other read pins can
 // coexist in both tiers; a write or read_write pin needs the pages unpinned in the other tier
 // (Error(busy) otherwise), and makes the pinned tier's copy the only valid one.
-class Tensor {
+class TIERMEM_API Tensor {
  public:
   Tensor() = default;
 

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tiermem/export.h"
 #include "tiermem/types.hpp"
 
 namespace tiermem {
@@ -41,7 +42,7 @@ class FileSink;
 enum class TraceOp : uint8_t { read = 0, write = 1, read_write = 2 };
 
 // "r", "w", "rw".
-std::string_view to_string(TraceOp op) noexcept;
+TIERMEM_API std::string_view to_string(TraceOp op) noexcept;
 
 // One access: pages first..first+count-1 of one tensor, in one tier.
 struct TraceAccess {
@@ -56,7 +57,7 @@ struct TraceAccess {
   bool operator==(const TraceAccess&) const = default;
 };
 
-struct Trace {
+struct TIERMEM_API Trace {
   uint64_t page_size = 2ull << 20;     // bytes per page
   std::vector<uint32_t> tensor_pages;  // pages of each tensor; tensor ids are dense from 0
   std::vector<TraceAccess> accesses;   // in order
@@ -87,21 +88,22 @@ enum class TraceFormat {
 // or line (CSV) of a malformed part: a truncated file, an unsupported version, an unknown
 // record kind or op, a bad CSV row, an access outside its tensor. Error(system) when the
 // file cannot be read.
-Trace read_trace(const std::string& path, uint64_t csv_page_size = 2ull << 20);
+TIERMEM_API Trace read_trace(const std::string& path, uint64_t csv_page_size = 2ull << 20);
 
 // The CSV form from text; origin names it in errors.
-Trace parse_trace_csv(std::string_view text, uint64_t page_size, std::string_view origin = "<csv>");
+TIERMEM_API Trace parse_trace_csv(std::string_view text, uint64_t page_size,
+                                  std::string_view origin = "<csv>");
 
 // Writes the trace in format, replacing path. Throws Error(system) naming the path when it
 // cannot be written, Error(invalid_argument) when the trace does not validate.
-void write_trace(const Trace& trace, const std::string& path, TraceFormat format);
+TIERMEM_API void write_trace(const Trace& trace, const std::string& path, TraceFormat format);
 
 // Reads a binary trace file block by block, so that a replay needs memory for one block, not
 // for the whole trace. Tensor declarations and compute spans are folded in as read_trace()
 // does: tensor_pages() grows as declarations are met, and each access carries the compute
 // that follows it. Throws the errors read_trace() names (a CSV file is refused: it has no
 // tensor sizes until its end).
-class TraceReader {
+class TIERMEM_API TraceReader {
  public:
   explicit TraceReader(const std::string& path);
   ~TraceReader();
@@ -125,7 +127,7 @@ class TraceReader {
 //
 // Not thread-safe: the owner serialises calls. Errors: Error(system) naming the path and errno
 // when the file cannot be created or written; after an error the writer stays closed.
-class TraceWriter {
+class TIERMEM_API TraceWriter {
  public:
   // Creates (or truncates) path with mode 0600 and writes the header.
   TraceWriter(const std::string& path, uint64_t page_size);
@@ -151,8 +153,8 @@ class TraceWriter {
   uint64_t records() const noexcept { return records_; }
 
  private:
-  void record(uint64_t time_ns, uint32_t tensor, uint32_t first, uint32_t count, uint8_t kind,
-              uint8_t tier);
+  TIERMEM_INTERNAL void record(uint64_t time_ns, uint32_t tensor, uint32_t first, uint32_t count,
+                               uint8_t kind, uint8_t tier);
 
   std::unique_ptr<sim::FileSink> sink_;
   uint64_t records_ = 0;

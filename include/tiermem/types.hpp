@@ -6,6 +6,8 @@
 #include <limits>
 #include <string_view>
 
+#include "tiermem/export.h"
+
 namespace tiermem {
 
 // The tiers, fastest first. A page can hold valid copies in several tiers at once.
@@ -36,20 +38,20 @@ enum class DType : uint8_t {
 };
 
 // "gpu", "dram", "nvme"; "?" for a value that is no Tier (as for the other enums below).
-std::string_view to_string(Tier tier) noexcept;
+TIERMEM_API std::string_view to_string(Tier tier) noexcept;
 // "read", "write", "read_write".
-std::string_view to_string(Access access) noexcept;
+TIERMEM_API std::string_view to_string(Access access) noexcept;
 // The canonical name of a dtype, e.g. "bf16".
-std::string_view to_string(DType dtype) noexcept;
+TIERMEM_API std::string_view to_string(DType dtype) noexcept;
 // Bytes per element; 0 for a value that is no DType.
-uint32_t dtype_size(DType dtype) noexcept;
+TIERMEM_API uint32_t dtype_size(DType dtype) noexcept;
 
 // Parse a tier name. Throws Error(invalid_argument) naming the text and the accepted names.
-Tier parse_tier(std::string_view text);
+TIERMEM_API Tier parse_tier(std::string_view text);
 // Parse a dtype name; accepts the canonical names and the common aliases float32, float16,
 // half, bfloat16, float64, double, int64, int32, int16, int8, uint8, bool.
 // Throws Error(invalid_argument) naming the text and the accepted names.
-DType parse_dtype(std::string_view text);
+TIERMEM_API DType parse_dtype(std::string_view text);
 
 // A range of bytes within a tensor. The default range is the whole tensor.
 struct ByteRange {

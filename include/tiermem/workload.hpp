@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tiermem/export.h"
 #include "tiermem/trace.hpp"
 
 namespace tiermem::workload {
@@ -28,9 +29,9 @@ struct ModelShape {
   uint32_t dtype_bytes;
 };
 
-std::span<const ModelShape> models() noexcept;
+TIERMEM_API std::span<const ModelShape> models() noexcept;
 // Throws Error(invalid_argument) naming the model and listing the known ones.
-const ModelShape& find_model(std::string_view name);
+TIERMEM_API const ModelShape& find_model(std::string_view name);
 
 // One weight of a layer: a matrix of rows x cols elements (the norms: 2 x hidden).
 struct LayerWeight {
@@ -41,7 +42,7 @@ struct LayerWeight {
   uint64_t elements() const noexcept { return rows * cols; }
 };
 // The weights of one layer, in the order a forward pass reads them.
-std::vector<LayerWeight> layer_weights(const ModelShape& model);
+TIERMEM_API std::vector<LayerWeight> layer_weights(const ModelShape& model);
 
 // Inference that streams weights layer by layer for every token (ZeRO-Inference): per token,
 // the embedding row, then per layer its attention and MLP weights (in weight_tier), the
@@ -60,9 +61,9 @@ struct LayerStreaming {
   Tier weight_tier = Tier::gpu;
   Tier kv_tier = Tier::dram;
 };
-Trace layer_streaming(const LayerStreaming& options);
+TIERMEM_API Trace layer_streaming(const LayerStreaming& options);
 // The order an application would register for it: one token's weight accesses.
-Trace layer_streaming_schedule(const LayerStreaming& options);
+TIERMEM_API Trace layer_streaming_schedule(const LayerStreaming& options);
 
 // Mixed-precision training with optimizer states swapped in and out per sub-group
 // (ZeRO-Infinity): per iteration, forward reads the fp16 parameters, backward writes the fp16
@@ -78,7 +79,7 @@ struct OptimizerSwapping {
   double adam_ns_per_param = 1.0;    // CPU Adam update speed
   Tier tier = Tier::dram;
 };
-Trace optimizer_swapping(const OptimizerSwapping& options);
+TIERMEM_API Trace optimizer_swapping(const OptimizerSwapping& options);
 
 // Single-page accesses over `pages` pages split evenly into `tensors` tensors. alpha 0 draws
 // pages uniformly, alpha > 0 from a zipf distribution (rank r with weight 1/r^alpha) over a
@@ -94,6 +95,6 @@ struct RandomAccesses {
   uint64_t page_size = 2ull << 20;
   Tier tier = Tier::dram;
 };
-Trace random_accesses(const RandomAccesses& options);
+TIERMEM_API Trace random_accesses(const RandomAccesses& options);
 
 }  // namespace tiermem::workload
