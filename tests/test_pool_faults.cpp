@@ -35,13 +35,17 @@ void fill(detail::PoolCore& pool, const Tensor& t, uint64_t seed) {
   }
 }
 
-uint64_t mismatches(detail::PoolCore& pool, const Tensor& t, uint64_t seed) {
-  Pin pin = pool.pin(t, Tier::dram, Access::read, ByteRange::whole());
+// Bytes of a pin that differ from fill()'s pattern.
+uint64_t mismatches(const Pin& pin, uint64_t seed) {
   uint64_t bad = 0;
   for (uint64_t i = 0; i < pin.size(); ++i) {
     bad += pin.bytes()[i] != static_cast<std::byte>(pattern_byte(seed, i));
   }
   return bad;
+}
+
+uint64_t mismatches(detail::PoolCore& pool, const Tensor& t, uint64_t seed) {
+  return mismatches(pool.pin(t, Tier::dram, Access::read, ByteRange::whole()), seed);
 }
 
 TEST(PoolFaults, AFailedWriteBackKeepsThePageInDram) {
@@ -134,6 +138,15 @@ class HeldGpu final : public detail::GpuBackend {
   std::vector<std::function<void()>> held_;
 };
 
+// Puts a HeldGpu around the pool's gpu backend and tells the test where it is.
+detail::PoolCore::GpuWrapper holding_gpu(HeldGpu*& gpu) {
+  return [&gpu](std::unique_ptr<detail::GpuBackend> inner) {
+    auto held = std::make_unique<HeldGpu>(std::move(inner));
+    gpu = held.get();
+    return std::unique_ptr<detail::GpuBackend>(std::move(held));
+  };
+}
+
 TEST(PoolFaults, PagesWaitForDramFramesThatSlowGpuCopiesStillRead) {
   // Eight pages on nvme go up to the gpu through a dram tier of four frames. When the fourth
   // nvme read ends, every dram frame is the source of a gpu copy still running and none is
@@ -141,11 +154,7 @@ TEST(PoolFaults, PagesWaitForDramFramesThatSlowGpuCopiesStillRead) {
   testing::ScratchDir dir;
   Config config = testing::small_config(dir, 4, 8, 64);
   HeldGpu* gpu = nullptr;
-  detail::PoolCore pool(config, nullptr, [&](std::unique_ptr<detail::GpuBackend> inner) {
-    auto held = std::make_unique<HeldGpu>(std::move(inner));
-    gpu = held.get();
-    return held;
-  });
+  detail::PoolCore pool(config, nullptr, holding_gpu(gpu));
   ASSERT_NE(gpu, nullptr);
   const uint64_t shape[] = {8 * kPage};
   Tensor t = pool.allocate(shape, DType::u8, "t", {});
@@ -171,11 +180,7 @@ TEST(PoolFaults, PagesWaitForDramFramesThatSlowGpuCopiesStillRead) {
   ASSERT_EQ(gpu->held(), 4u) << "the first four pages did not reach their gpu copies";
   gpu->release();
   Pin pin = later.get();
-  uint64_t bad = 0;
-  for (uint64_t i = 0; i < pin.size(); ++i) {
-    bad += pin.bytes()[i] != static_cast<std::byte>(pattern_byte(3, i));
-  }
-  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(mismatches(pin, 3), 0u);
 }
 
 TEST(PoolFaults, AReadPinInDramWaitsForAFlushCopyingItsGpuPageDown) {
@@ -185,11 +190,7 @@ TEST(PoolFaults, AReadPinInDramWaitsForAFlushCopyingItsGpuPageDown) {
   testing::ScratchDir dir;
   Config config = testing::small_config(dir, 4, 4, 64);
   HeldGpu* gpu = nullptr;
-  detail::PoolCore pool(config, nullptr, [&](std::unique_ptr<detail::GpuBackend> inner) {
-    auto held = std::make_unique<HeldGpu>(std::move(inner));
-    gpu = held.get();
-    return held;
-  });
+  detail::PoolCore pool(config, nullptr, holding_gpu(gpu));
   const uint64_t shape[] = {2 * kPage};
   Tensor t = pool.allocate(shape, DType::u8, "t", {});
   {
@@ -209,11 +210,7 @@ TEST(PoolFaults, AReadPinInDramWaitsForAFlushCopyingItsGpuPageDown) {
   gpu->release();
   flushing.get();
   Pin pin = reading.get();
-  uint64_t bad = 0;
-  for (uint64_t i = 0; i < pin.size(); ++i) {
-    bad += pin.bytes()[i] != static_cast<std::byte>(pattern_byte(4, i));
-  }
-  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(mismatches(pin, 4), 0u);
   pin.reset();
   for (const PageResidency& r : pool.residency(t)) EXPECT_TRUE(r.in(Tier::nvme) && !r.dirty);
 }

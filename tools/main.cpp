@@ -17,7 +17,9 @@ int run_version(std::span<char*>) {
 constexpr Command kCommands[] = {
     {"demo", "stream a model's layers, 4x larger than the DRAM tier, and report", run_demo},
     {"io", "measure the I/O engine on files: GB/s, IOPS, latency (like DeepNVMe's ds_io)", run_io},
-    {"stress", "random calls of the whole API from many threads, checked byte by byte against a model", run_stress},
+    {"stress",
+     "random calls of the whole API from many threads, checked byte by byte against a model",
+     run_stress},
     {"config", "list configuration keys, or check and print a configuration", run_config},
     {"tune", "find the best io.threads, io.queue_depth and io.block_size for a disk", run_tune},
     {"version", "print the version", run_version},
