@@ -31,6 +31,9 @@ class Channel {
     return end;
   }
 
+  // Time one page streams.
+  uint64_t transfer_ns() const noexcept { return transfer_ns_; }
+
   // Time spent streaming: what this direction's I/O costs when perfectly pipelined.
   uint64_t busy_ns() const noexcept { return busy_ns_; }
 

@@ -176,11 +176,11 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
         bool hit = tiers_[t].has(event.page, kResident);
         ++(hit ? result_.hits : result_.misses);
         done = std::max(done, demand(t, access.op, event));
-        if (prefetching_) {
-          prefetch_->on_access(event, *this);
-          issue_proposals();
-        }
+        if (prefetching_) prefetch_->on_access(event, *this);
       }
+      // After the whole access is under way, as a pool starts it: a policy reading ahead of
+      // page k does not take the pages k+1... of the same access from their demand fetches.
+      if (prefetching_) issue_proposals();
       if (done > now_) {
         result_.stall_ns += done - now_;
         now_ = done;
@@ -272,9 +272,11 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     }
   }
 
-  // VictimFilter: pinned pages, and pages busy after filter_time_, are not evictable.
+  // VictimFilter: pinned pages, pages busy after filter_time_, and for a prefetch (which
+  // never waits for a write-back, as in a pool) dirty pages, are not evictable.
   bool evictable(PageId page) const override {
     const TierState& tier = tiers_[filter_tier_];
+    if (filter_clean_ && tier.has(page, kDirty)) return false;
     if (filter_time_ >= tier.latest_ready && pinned_.size() <= kFewPins) {
       // No page is busy: only the access's own pins count, and they are few to scan.
       for (auto [t, pinned] : pinned_) {
@@ -363,7 +365,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   }
 
   // Frees a frame of tier t at or after time; returns when it is free. Without wait, gives up
-  // (nullopt) rather than wait for busy frames.
+  // (nullopt) rather than wait for busy frames or write a dirty victim down.
   std::optional<uint64_t> make_room(int t, uint64_t time, bool wait) {
     TierState& tier = tiers_[t];
     uint64_t avail = time;
@@ -371,6 +373,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       while (!tier.busy.empty() && tier.busy.top() <= avail) tier.busy.pop();
       filter_tier_ = t;
       filter_time_ = avail;
+      filter_clean_ = !wait;
       std::optional<PageId> victim = tier.policy->victim(*this);
       if (victim) {
         avail = std::max(avail, evict(t, *victim, avail));
@@ -482,13 +485,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     r.elapsed_ns = now_;
     r.io_ns = std::max(
         {nvme_up_.busy_ns(), nvme_down_.busy_ns(), pcie_up_.busy_ns(), pcie_down_.busy_ns()});
-    r.overlap_efficiency =
-        r.io_ns == 0
-            ? 1.0
-            : std::clamp(1.0 - static_cast<double>(r.stall_ns) / static_cast<double>(r.io_ns), 0.0,
-                         1.0);
-    r.accesses_per_sec =
-        now_ == 0 ? 0.0 : static_cast<double>(accesses) * 1e9 / static_cast<double>(now_);
+    derive_rates(r);
     return r;
   }
 
@@ -515,6 +512,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   std::vector<std::pair<int, PageId>> pinned_;
   int filter_tier_ = kDram;
   uint64_t filter_time_ = 0;
+  bool filter_clean_ = false;
   uint64_t now_ = 0;
   Result result_;
 };
@@ -537,23 +535,50 @@ Result replay(const Trace& trace, const Config& config) {
   return engine.finish();
 }
 
+void derive_rates(Result& r) {
+  r.overlap_efficiency =
+      r.io_ns == 0
+          ? 1.0
+          : std::clamp(1.0 - static_cast<double>(r.stall_ns) / static_cast<double>(r.io_ns), 0.0,
+                       1.0);
+  r.accesses_per_sec = r.elapsed_ns == 0 ? 0.0
+                                         : static_cast<double>(r.accesses) * 1e9 /
+                                               static_cast<double>(r.elapsed_ns);
+}
+
+namespace {
+
+// The replay under config is Belady's MIN without prefetch: the baseline itself.
+bool is_baseline(const Config& config) {
+  return config.eviction == "belady" && config.prefetch == "none" &&
+         config.future == Future::trace;
+}
+
+}  // namespace
+
+void set_baseline(const Trace& trace, const Config& config, Result& result) {
+  Config baseline = config;
+  baseline.eviction = "belady";
+  baseline.prefetch = "none";
+  baseline.schedule = nullptr;
+  baseline.future = Future::trace;
+  const Result optimum = replay(trace, baseline);
+  result.has_baseline = true;
+  result.belady_misses = optimum.misses;
+  result.belady_bytes_fetched = optimum.bytes_fetched;
+}
+
 Result simulate(const Trace& trace, const Config& config) {
   trace.validate();
   Result result = replay(trace, config);
   if (config.belady_baseline) {
-    Result optimum = result;
-    if (config.eviction != "belady" || config.prefetch != "none" ||
-        config.future != Future::trace) {
-      Config baseline = config;
-      baseline.eviction = "belady";
-      baseline.prefetch = "none";
-      baseline.schedule = nullptr;
-      baseline.future = Future::trace;
-      optimum = replay(trace, baseline);
+    if (is_baseline(config)) {  // this replay is the optimum itself
+      result.has_baseline = true;
+      result.belady_misses = result.misses;
+      result.belady_bytes_fetched = result.bytes_fetched;
+    } else {
+      set_baseline(trace, config, result);
     }
-    result.has_baseline = true;
-    result.belady_misses = optimum.misses;
-    result.belady_bytes_fetched = optimum.bytes_fetched;
   }
   return result;
 }

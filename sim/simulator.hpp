@@ -1,4 +1,5 @@
-// sim/simulator.hpp: one replay without the Belady baseline, for callers that run many.
+// sim/simulator.hpp: the simulator's parts for callers inside the library: one replay without
+// the Belady baseline, the baseline alone, and the derived figures of a Result.
 #pragma once
 
 #include "tiermem/sim.hpp"
@@ -7,5 +8,12 @@ namespace tiermem::sim {
 
 // simulate() without the baseline run, and without validating the trace again.
 Result replay(const Trace& trace, const Config& config);
+
+// Sets result's belady_* figures from a replay of trace with Belady's MIN (next uses from the
+// trace) and no prefetch, on config's tiers and links.
+void set_baseline(const Trace& trace, const Config& config, Result& result);
+
+// Sets the figures derived from the others: overlap_efficiency and accesses_per_sec.
+void derive_rates(Result& result);
 
 }  // namespace tiermem::sim

@@ -189,7 +189,10 @@ void MigrationEngine::submit(std::span<const PageRequest> requests) {
     const uint64_t now = parts_.clock.now_ns();
     for (const PageRequest& request : requests) {
       if (request.goal == Goal::pin) {
-        ++counters_.tiers[at(request.tier)].misses;
+        // A pin comes here from its first page that could not be pinned at once; later pages
+        // may be resident, and a hit then, unless they are on their way out of the tier.
+        TierStats& counts = counters_.tiers[at(request.tier)];
+        ++(resident(request.page, request.tier) ? counts.hits : counts.misses);
         Access access = !request.write      ? Access::read
                         : request.skip_read ? Access::write
                                             : Access::read_write;
@@ -296,6 +299,16 @@ void MigrationEngine::advance(const PageRequest& request, Actions& actions) {
 bool MigrationEngine::stops_in_dram(PageState s, Tier tier) const {
   return tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) &&
          !parts_.gpu->reads_direct();
+}
+
+// Whether tier holds the page and keeps it: valid there, and not being evicted from there.
+bool MigrationEngine::resident(PageId page, Tier tier) const {
+  if (!PageState{parts_.pages[page].state.load(std::memory_order_acquire)}.valid(tier)) {
+    return false;
+  }
+  auto it = ops_.find(page);
+  return it == ops_.end() || !(it->second->kind == PageOp::Kind::writeback &&
+                               it->second->evicting && it->second->tier == tier);
 }
 
 // Joins the operation under way on the request's page; the request is advanced again when
@@ -449,7 +462,10 @@ void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool sk
       return end_op(*op, nullptr, actions);
     }
     uint32_t frame = free_frames_[at(tier)].take(wanted_frame(page, tier));
-    if (op->waiters.empty()) ++counters_.prefetch_issued;  // a stop on the way up is not one
+    if (op->waiters.empty()) {  // a stop on the way up is not one
+      ++counters_.prefetch_issued;
+      ++counters_.tiers[at(tier)].prefetched;
+    }
     return give_frame(*op, frame, actions);
   }
   waiting_[at(tier)].push_back(op);
@@ -670,6 +686,12 @@ void MigrationEngine::settle(Actions& actions) {
   bool changed = true;
   while (changed) {
     changed = false;
+    // Demand first: operations waiting for frames get them, and start their I/O, before the
+    // prefetches proposed meanwhile, which would otherwise queue ahead of them on the link.
+    for (Tier tier : {Tier::gpu, Tier::dram}) {
+      if (tier == Tier::gpu && parts_.gpu == nullptr) continue;
+      changed |= service_waiting(tier, actions);
+    }
     std::vector<policies::PrefetchProposal> proposals;
     proposals.swap(actions.proposals);
     for (const policies::PrefetchProposal& proposal : proposals) {
@@ -687,10 +709,6 @@ void MigrationEngine::settle(Actions& actions) {
         advance({.page = record.first_page + index, .goal = Goal::prefetch, .tier = tier}, actions);
       }
       changed = true;
-    }
-    for (Tier tier : {Tier::gpu, Tier::dram}) {
-      if (tier == Tier::gpu && parts_.gpu == nullptr) continue;
-      changed |= service_waiting(tier, actions);
     }
   }
 }
@@ -896,7 +914,7 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
 
 // ---- tensors -----------------------------------------------------------------------------
 
-void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record,
+void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record, bool on_nvme,
                                  const std::function<void(TensorRecord&)>& fill) {
   std::lock_guard lock(mutex_);
   fill(record);
@@ -915,6 +933,7 @@ void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record,
   }
   for (uint32_t i = 0; i < record.page_count; ++i) {
     PageEntry& entry = parts_.pages[*first + i];
+    entry.state.store(on_nvme ? PageState::tier_bit(Tier::nvme) : 0, std::memory_order_release);
     entry.nvme_slot = slots[i];
     entry.tensor = slot;
     entry.index = i;

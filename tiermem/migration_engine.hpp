@@ -154,11 +154,12 @@ class MigrationEngine {
   void trace_tensor(uint32_t slot, uint32_t pages);
   void trace_compute(bool begin);
 
-  // Gives a new tensor its page ids and NVMe slots and resets its pages to unbacked. Throws
+  // Gives a new tensor its page ids and NVMe slots and sets its pages unbacked, or valid in
+  // nvme only (on_nvme: the pool's NVMe tier already holds their bytes). Throws
   // Error(out_of_space) with nothing taken when either runs out.
   // fill sets the record's description (name, shape, page_count, ...) under the mutex, before
   // the page ids are taken; add_tensor sets first_page.
-  void add_tensor(uint32_t slot, TensorRecord& record,
+  void add_tensor(uint32_t slot, TensorRecord& record, bool on_nvme,
                   const std::function<void(TensorRecord&)>& fill);
   // Waits for the tensor's operations to end, makes its generation even (every handle goes
   // stale), then frees its frames, slots and ids. Throws Error(busy), with nothing changed,
@@ -188,6 +189,7 @@ class MigrationEngine {
   void advance_flush(const PageRequest& request, Actions& actions);
 
   bool stops_in_dram(PageState s, Tier tier) const;
+  bool resident(PageId page, Tier tier) const;
   void join(const PageRequest& request);
   void start_fetch(PageId page, Tier tier, bool prefetch, bool skip_read, const PageRequest* waiter,
                    Actions& actions);

@@ -219,6 +219,7 @@ PoolCore::PoolCore(const Config& config, const VirtualDevices& devices)
   io_ = std::make_unique<VirtualStorage>(*events_, devices.nvme, page_size_, devices.data);
   nvme_ = std::make_unique<NvmeStore>(config_.nvme, page_size_);
   pages_ = std::make_unique<PageTable>(page_ids);
+  tensors_start_on_nvme_ = devices.tensors_start_on_nvme;
   build_policies_and_engine(dram_frames, gpu_frames);
 }
 
@@ -354,7 +355,7 @@ Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::str
   try {
     // Filled under the engine's mutex: the engine still reads this slot's record for accesses
     // to the pages of the tensor it held before (a race tsan found in the model test).
-    engine_->add_tensor(slot, record, [&](TensorRecord& r) {
+    engine_->add_tensor(slot, record, tensors_start_on_nvme_, [&](TensorRecord& r) {
       r.name = std::string(name);
       r.shape.assign(shape.begin(), shape.end());
       r.dtype = dtype;
@@ -743,7 +744,7 @@ Stats PoolCore::stats() {
     TierStats& t = s.tiers[at(tier)];
     t.frames = arena(tier).frame_count();
     t.capacity_bytes = t.frames * page_size_;
-    t.hits = counters.hits[at(tier)];
+    t.hits += counters.hits[at(tier)];  // the engine counted those that came its way
   }
   TierStats& nvme = s.tiers[at(Tier::nvme)];
   nvme.frames = nvme_->slot_count();

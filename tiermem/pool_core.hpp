@@ -146,6 +146,7 @@ class PoolCore {
   std::unique_ptr<policies::EvictionPolicy> eviction_[2];
   std::unique_ptr<policies::PrefetchPolicy> prefetch_;
   bool prefetch_active_ = false;
+  bool tensors_start_on_nvme_ = false;  // VirtualDevices::tensors_start_on_nvme
   std::unique_ptr<MigrationEngine> engine_;
 
   std::atomic<bool> closed_{false};       // ~Pool ran while pages were pinned

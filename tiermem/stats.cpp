@@ -21,6 +21,7 @@ void Stats::visit(StatsVisitor& v) const {
     v.counter(fmt::format("{}.free_frames", tier), s.free_frames);
     v.counter(fmt::format("{}.hits", tier), s.hits);
     v.counter(fmt::format("{}.misses", tier), s.misses);
+    v.counter(fmt::format("{}.prefetched", tier), s.prefetched);
     v.counter(fmt::format("{}.evictions", tier), s.evictions);
     v.counter(fmt::format("{}.writebacks", tier), s.writebacks);
   }

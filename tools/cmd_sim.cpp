@@ -14,6 +14,7 @@
 
 #include "tiermem/config.hpp"
 #include "tiermem/sim.hpp"
+#include "tiermem/virtual_clock.hpp"
 #include "tools/cli.hpp"
 #include "tools/command.hpp"
 #include "tools/operands.hpp"
@@ -28,6 +29,7 @@ constexpr std::string_view kUsage =
     "usage: tiermem sim TRACE [--eviction SPEC]... [--prefetch SPEC] [--dram SIZE|N%] "
     "[--gpu SIZE|N%]\n"
     "                   [--sweep N|LIST] [--csv | --json] [--plot FILE.png]\n"
+    "                   [--model fast|pool]\n"
     "       tiermem sim --list\n"
     "Replays TRACE (binary or CSV, see `tiermem trace`) on simulated tiers. Sizes take units\n"
     "(512MiB, 8GiB) or a percentage of the trace's footprint. Every figure is simulated and\n"
@@ -228,6 +230,9 @@ int simulate_command(std::span<char*> args) {
        "as in a live pool)")  //
       ("sweep", po::value<std::string>(),
        "dram capacities: N points up to the footprint, or a list (1GiB,25%,...)")   //
+      ("model", po::value<std::string>()->default_value("fast"),
+       "fast: the simulator's own model of the tiers; pool: through a data-less pool on a "
+       "virtual clock, the migration engine deciding (slower; for checking the fast one)")  //
       ("no-belady", "skip the Belady baseline run (no gap figures)")                //
       ("timing", "also report the replay speed in wall-clock accesses per second")  //
       ("csv", "print one CSV row per run")                                          //
@@ -260,6 +265,13 @@ int simulate_command(std::span<char*> args) {
     throw Error(Errc::invalid_argument, "--future '" + future + "' is not trace or schedule");
   }
   config.future = future == "schedule" ? sim::Future::schedule : sim::Future::trace;
+  const std::string& model = vars["model"].as<std::string>();
+  if (model != "fast" && model != "pool") {
+    throw Error(Errc::invalid_argument, "--model '" + model + "' is not fast or pool");
+  }
+  auto simulate = model == "pool" ? sim::simulate_on_pool
+                                  : static_cast<sim::Result (*)(const Trace&, const sim::Config&)>(
+                                        sim::simulate);
   if (vars.count("schedule")) {
     config.schedule = std::make_shared<const Trace>(
         read_trace(vars["schedule"].as<std::string>(), size_option(vars, "page-size")));
@@ -277,7 +289,7 @@ int simulate_command(std::span<char*> args) {
       config.dram_bytes = dram;
       config.eviction = eviction;
       auto start = std::chrono::steady_clock::now();
-      sim::Result result = sim::simulate(trace, config);
+      sim::Result result = simulate(trace, config);
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       runs.push_back({dram, config.gpu_bytes, result,

@@ -28,6 +28,7 @@ struct TierStats {
   uint64_t free_frames = 0;
   uint64_t hits = 0;        // pages found resident by a pin in this tier
   uint64_t misses = 0;      // pages a pin in this tier had to bring in
+  uint64_t prefetched = 0;  // pages prefetch brought into this tier
   uint64_t evictions = 0;   // pages that left this tier to make room
   uint64_t writebacks = 0;  // evicted or flushed pages written down one tier first
 };

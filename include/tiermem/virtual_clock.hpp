@@ -19,6 +19,7 @@
 
 #include <cstdint>
 
+#include "tiermem/export.h"
 #include "tiermem/sim.hpp"
 
 namespace tiermem {
@@ -27,6 +28,24 @@ struct VirtualDevices {
   sim::Link nvme{2.0, 0, 100.0, 32};  // nvme <-> dram
   sim::Link pcie{55.0, 0, 10.0, 4};   // dram <-> gpu
   bool data = true;                   // false: data-less
+  // Every new tensor's pages start on the modelled NVMe (as weights loaded from a checkpoint
+  // do), so that their first pins read them from there; false: they start unbacked and their
+  // first pins fill zeros, as in a live pool. With data, they read as zeros either way.
+  bool tensors_start_on_nvme = false;
 };
+
+namespace sim {
+
+// Replays trace as simulate() does, but through a data-less Pool on a virtual clock with
+// config's tiers, links and policies: the migration engine's own decisions instead of the fast
+// model's, each access a pin that waits for its pages, then the access's compute. The Belady
+// baseline comes from the fast model. Policies that want next uses get them from the
+// registered schedule (Future::schedule) or, with Future::trace, from the whole trace
+// registered as one. On the same trace and config the two agree on misses (docs/DESIGN.md
+// says where other figures differ and why). Throws what simulate() throws, and
+// Error(invalid_argument) when the pool's tables (kept per page) would exceed memory_limit.
+TIERMEM_API Result simulate_on_pool(const Trace& trace, const Config& config);
+
+}  // namespace sim
 
 }  // namespace tiermem
