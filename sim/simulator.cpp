@@ -173,11 +173,24 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
           event.next_use = as_next_use(next_[ordinal]);
           upcoming_[event.page] = event.next_use;
         }
-        bool hit = tiers_[t].has(event.page, kResident);
-        ++(hit ? result_.hits : result_.misses);
-        done = std::max(done, demand(t, access.op, event));
+        if (tiers_[t].has(event.page, kResident)) {
+          ++result_.hits;
+          done = std::max(done, use(t, access.op, event));
+        } else {
+          ++result_.misses;
+          missed_.push_back(event);
+        }
         if (prefetching_) prefetch_->on_access(event, *this);
       }
+      // As a pool starts an access's fetches together: frames for all its misses first (the
+      // policy's victims in turn), handed to the pages in the order they come free.
+      frees_.clear();
+      for (size_t k = 0; k < missed_.size(); ++k) frees_.push_back(*take_frame(t, now_, true));
+      std::sort(frees_.begin(), frees_.end());
+      for (size_t k = 0; k < missed_.size(); ++k) {
+        done = std::max(done, bring_in(t, access.op, missed_[k], frees_[k]));
+      }
+      missed_.clear();
       // After the whole access is under way, as a pool starts it: a policy reading ahead of
       // page k does not take the pages k+1... of the same access from their demand fetches.
       if (prefetching_) issue_proposals();
@@ -295,36 +308,51 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
 
   // Makes the page resident and pinned in tier t for a demand access; returns its arrival.
   uint64_t demand(int t, TraceOp op, const AccessEvent& event) {
+    if (tiers_[t].has(event.page, kResident)) return use(t, op, event);
+    return bring_in(t, op, event, *take_frame(t, now_, true));
+  }
+
+  // A demand access to a page tier t holds (arrived, or arriving by prefetch): pins it;
+  // returns when it is there.
+  uint64_t use(int t, TraceOp op, const AccessEvent& event) {
     TierState& tier = tiers_[t];
     PageId page = event.page;
     uint64_t done = now_;
-    if (tier.has(page, kResident)) {
-      ++tier.counts.hits;
-      if (tier.has(page, kInFlight)) {
-        if (tier.ready(page) > now_) {
-          done = tier.ready(page);
-        } else {
-          tier.drop(page, kInFlight);
-        }
+    ++tier.counts.hits;
+    if (tier.has(page, kInFlight)) {
+      if (tier.ready(page) > now_) {
+        done = tier.ready(page);
+      } else {
+        tier.drop(page, kInFlight);
       }
-      if (tier.has(page, kPrefetched)) {
-        tier.drop(page, kPrefetched);
-        ++(done > now_ ? result_.prefetch_late : result_.prefetch_useful);
-      }
-      tier.policy->touch(event);
-    } else {
-      ++tier.counts.misses;
-      uint64_t start = *make_room(t, now_, true);
-      done = op == TraceOp::write ? start : fetch(t, start, event);
-      admit(t, kResident, event);
     }
+    if (tier.has(page, kPrefetched)) {
+      tier.drop(page, kPrefetched);
+      ++(done > now_ ? result_.prefetch_late : result_.prefetch_useful);
+    }
+    tier.policy->touch(event);
+    pin(t, op, page);
+    return done;
+  }
+
+  // A demand access brings the page into a frame of tier t taken for it, free at start; pins
+  // it; returns when it has arrived.
+  uint64_t bring_in(int t, TraceOp op, const AccessEvent& event, uint64_t start) {
+    ++tiers_[t].counts.misses;
+    uint64_t done = op == TraceOp::write ? start : fetch(t, start, event);
+    admit(t, kResident, event);
+    pin(t, op, event.page);
+    return done;
+  }
+
+  void pin(int t, TraceOp op, PageId page) {
+    TierState& tier = tiers_[t];
     tier.add(page, kPinned);
     pinned_.push_back({t, page});
     if (op != TraceOp::read) {
       tier.add(page, kDirty);
       invalidate(t == kGpu ? kDram : kGpu, page);
     }
-    return done;
   }
 
   // Reads the page into tier t from the tier below, starting no earlier than start.
@@ -337,11 +365,10 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     return pcie_up_.submit(std::max(start, source));  // the source stays pinned meanwhile
   }
 
-  // Makes the event's page resident in tier t with flags, a frame of the tier being free.
+  // Makes the event's page resident in tier t with flags, in a frame taken for it.
   void admit(int t, uint8_t flags, const AccessEvent& event) {
     TierState& tier = tiers_[t];
     tier.reset(event.page, flags);
-    ++tier.used;
     tier.policy->insert(event);
   }
   // The same for a page the engine moves on its own (a write-back, a prefetch), not an access.
@@ -362,6 +389,15 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     tier.policy->remove(page);
     --tier.used;
     tier.reset(page, 0);
+  }
+
+  // Takes a frame of tier t for a page, freeing one at or after time; returns when it is
+  // free. Without wait, gives up (nullopt) rather than wait for busy frames or write a dirty
+  // victim down.
+  std::optional<uint64_t> take_frame(int t, uint64_t time, bool wait) {
+    std::optional<uint64_t> free = make_room(t, time, wait);
+    if (free) ++tiers_[t].used;
+    return free;
   }
 
   // Frees a frame of tier t at or after time; returns when it is free. Without wait, gives up
@@ -407,7 +443,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     TierState& dram = tiers_[kDram];
     uint64_t start = time;
     if (!dram.has(page, kResident)) {
-      start = *make_room(kDram, time, true);
+      start = *take_frame(kDram, time, true);
       admit(kDram, kResident, page);
     }
     uint64_t done = pcie_down_.submit(start);
@@ -443,7 +479,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     if (tier.has(page, kResident)) return true;
     while (!in_flight_.empty() && in_flight_.top() <= now_) in_flight_.pop();
     if ((in_flight_.size() + 1) * page_size_ > config_.prefetch_budget) return false;
-    std::optional<uint64_t> room = make_room(t, now_, false);
+    std::optional<uint64_t> room = take_frame(t, now_, false);
     if (!room) return false;
     uint64_t done;
     if (t == kDram) {
@@ -510,6 +546,8 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   std::vector<policies::PrefetchProposal> proposals_;
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> in_flight_;  // prefetch
   std::vector<std::pair<int, PageId>> pinned_;
+  std::vector<AccessEvent> missed_;  // the pages of the access being replayed that missed
+  std::vector<uint64_t> frees_;      // when the frames taken for them are free
   int filter_tier_ = kDram;
   uint64_t filter_time_ = 0;
   bool filter_clean_ = false;
@@ -541,17 +579,16 @@ void derive_rates(Result& r) {
           ? 1.0
           : std::clamp(1.0 - static_cast<double>(r.stall_ns) / static_cast<double>(r.io_ns), 0.0,
                        1.0);
-  r.accesses_per_sec = r.elapsed_ns == 0 ? 0.0
-                                         : static_cast<double>(r.accesses) * 1e9 /
-                                               static_cast<double>(r.elapsed_ns);
+  r.accesses_per_sec =
+      r.elapsed_ns == 0 ? 0.0
+                        : static_cast<double>(r.accesses) * 1e9 / static_cast<double>(r.elapsed_ns);
 }
 
 namespace {
 
 // The replay under config is Belady's MIN without prefetch: the baseline itself.
 bool is_baseline(const Config& config) {
-  return config.eviction == "belady" && config.prefetch == "none" &&
-         config.future == Future::trace;
+  return config.eviction == "belady" && config.prefetch == "none" && config.future == Future::trace;
 }
 
 }  // namespace

@@ -26,6 +26,15 @@ for key in accesses hits misses bytes_read bytes_written stall_ns accesses_per_s
   grep -q "\"$key\":" "$dir/c.json" || fail "JSON lacks $key"
 done
 
+# The pool replays the trace alike (issue 10; tests/test_sim_agreement.cpp compares figures).
+for model in fast pool; do
+  "$tiermem" sim "$dir/l.bin" --dram 40% --eviction s3fifo --model $model --json | tail -1 \
+    | grep -o '"misses":[0-9]*' > "$dir/$model.misses"
+done
+cmp "$dir/fast.misses" "$dir/pool.misses" || fail "the fast model and the pool miss differently"
+if "$tiermem" sim "$dir/l.bin" --model exact 2> "$dir/err.txt"; then fail "--model exact was accepted"; fi
+grep -q "\-\-model 'exact' is not fast or pool" "$dir/err.txt" || fail "model error: $(cat "$dir/err.txt")"
+
 "$tiermem" sim --list | grep -q "s3fifo" || fail "--list lacks s3fifo"
 "$tiermem" sim "$dir/l.bin" --csv --no-belady | head -1 | grep -q "^dram_bytes,gpu_bytes,eviction" \
   || fail "CSV header"

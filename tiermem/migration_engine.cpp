@@ -206,12 +206,16 @@ void MigrationEngine::submit(std::span<const PageRequest> requests) {
   run(actions);
 }
 
-void MigrationEngine::try_drain() {
+void MigrationEngine::drain(bool wait) {
   Entry entered(*this);
   Actions actions;
   {
-    std::unique_lock lock(mutex_, std::try_to_lock);
-    if (!lock.owns_lock()) return;
+    std::unique_lock lock(mutex_, std::defer_lock);
+    if (wait) {
+      lock.lock();
+    } else if (!lock.try_lock()) {
+      return;
+    }
     drain_log(actions);
     settle(actions);
   }

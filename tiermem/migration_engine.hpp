@@ -137,8 +137,9 @@ class MigrationEngine {
   // Starts every request. Requests that end at once are reported before this returns.
   void submit(std::span<const PageRequest> requests);
 
-  // Drains the access log into the policies if the mutex is free right now; never blocks.
-  void try_drain();
+  // Drains the access log into the policies; without wait, only if the mutex is free right
+  // now (never blocks).
+  void drain(bool wait);
 
   // Hands the application's access order to the prefetch policy, and follows it to tell the
   // eviction policy of next uses where it wants them. Null withdraws it.

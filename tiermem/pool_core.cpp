@@ -461,26 +461,33 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   uint32_t resident = 0;
   const bool tracing = engine_->tracing();
   const uint64_t now = tracing ? clock_->now_ns() : 0;
-  bool drain = prefetch_active_ || tracing;
-  {
-    AccessLog::Writer log(log_);
-    for (; resident < span.count; ++resident) {
-      std::atomic<uint64_t>& word = (*pages_)[first + resident].state;
-      uint64_t old = word.load(std::memory_order_relaxed);
-      PageState pinned;
-      bool ok = false;
-      do {
-        pinned.word = old;
-        ok = try_fast_pin(pinned, tier, write);
-      } while (ok && !word.compare_exchange_weak(old, pinned.word, std::memory_order_acquire,
-                                                 std::memory_order_relaxed));
-      if (!ok) break;
-      log.hit({first + resident, now, tier, access}, PageState{old}.prefetched());
+  const bool drain = prefetch_active_ || tracing;
+  for (bool pinnable = true; pinnable && resident < span.count;) {
+    bool full = false;
+    {
+      AccessLog::Writer log(log_);
+      for (; resident < span.count && !log.full(); ++resident) {
+        std::atomic<uint64_t>& word = (*pages_)[first + resident].state;
+        uint64_t old = word.load(std::memory_order_relaxed);
+        PageState pinned;
+        do {
+          pinned.word = old;
+          pinnable = try_fast_pin(pinned, tier, write);
+        } while (pinnable &&
+                 !word.compare_exchange_weak(old, pinned.word, std::memory_order_acquire,
+                                             std::memory_order_relaxed));
+        if (!pinnable) break;
+        log.hit({first + resident, now, tier, access}, PageState{old}.prefetched());
+      }
+      if (resident == span.count) log.pin();
+      full = log.full();
     }
-    if (resident == span.count) log.pin();
-    drain |= log.full();
+    // A pin of more resident pages than a stripe holds drains it, waiting for the engine if
+    // need be, so that the policies hear of every page (a stripe that fills in one pin would
+    // otherwise drop the rest: LRU would forget the pages of every large pin).
+    if (full) engine_->drain(/*wait=*/resident < span.count && pinnable);
   }
-  if (drain) engine_->try_drain();
+  if (drain) engine_->drain(/*wait=*/false);
   if (resident == span.count) {
     return {make_pin(first, span.count, tier, access, in_page, span.length, stream), {}};
   }

@@ -229,14 +229,14 @@ int simulate_command(std::span<char*> args) {
        "where Belady learns next uses: trace (an oracle) or schedule (the registered order, "
        "as in a live pool)")  //
       ("sweep", po::value<std::string>(),
-       "dram capacities: N points up to the footprint, or a list (1GiB,25%,...)")   //
+       "dram capacities: N points up to the footprint, or a list (1GiB,25%,...)")  //
       ("model", po::value<std::string>()->default_value("fast"),
        "fast: the simulator's own model of the tiers; pool: through a data-less pool on a "
        "virtual clock, the migration engine deciding (slower; for checking the fast one)")  //
-      ("no-belady", "skip the Belady baseline run (no gap figures)")                //
-      ("timing", "also report the replay speed in wall-clock accesses per second")  //
-      ("csv", "print one CSV row per run")                                          //
-      ("json", "print the report, then one JSON object as the last line")           //
+      ("no-belady", "skip the Belady baseline run (no gap figures)")                        //
+      ("timing", "also report the replay speed in wall-clock accesses per second")          //
+      ("csv", "print one CSV row per run")                                                  //
+      ("json", "print the report, then one JSON object as the last line")                   //
       ("plot", po::value<std::string>(), "draw the sweep's miss-ratio curves into FILE.png");
   std::vector<std::string> files;
   std::vector<char*> rest = take_operands(args, 1, files);
@@ -269,9 +269,10 @@ int simulate_command(std::span<char*> args) {
   if (model != "fast" && model != "pool") {
     throw Error(Errc::invalid_argument, "--model '" + model + "' is not fast or pool");
   }
-  auto simulate = model == "pool" ? sim::simulate_on_pool
-                                  : static_cast<sim::Result (*)(const Trace&, const sim::Config&)>(
-                                        sim::simulate);
+  auto simulate =
+      model == "pool"
+          ? sim::simulate_on_pool
+          : static_cast<sim::Result (*)(const Trace&, const sim::Config&)>(sim::simulate);
   if (vars.count("schedule")) {
     config.schedule = std::make_shared<const Trace>(
         read_trace(vars["schedule"].as<std::string>(), size_option(vars, "page-size")));

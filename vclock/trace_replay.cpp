@@ -29,14 +29,18 @@ namespace {
 constexpr uint64_t kPoolBytesPerPage = 96;
 
 Access to_access(TraceOp op) {
-  return op == TraceOp::read ? Access::read : op == TraceOp::write ? Access::write
-                                                                    : Access::read_write;
+  return op == TraceOp::read    ? Access::read
+         : op == TraceOp::write ? Access::write
+                                : Access::read_write;
 }
 
 class PoolReplay {
  public:
   PoolReplay(const Trace& trace, const Config& config)
-      : trace_(trace), config_(config), page_size_(trace.page_size), pool_(pool_config(), devices()) {
+      : trace_(trace),
+        config_(config),
+        page_size_(trace.page_size),
+        pool_(pool_config(), devices()) {
     tensors_.reserve(trace.tensor_pages.size());
     for (size_t t = 0; t < trace.tensor_pages.size(); ++t) {
       const uint32_t pages = trace.tensor_pages[t];
@@ -112,7 +116,9 @@ class PoolReplay {
   }
 
   VirtualDevices devices() const {
-    return {.nvme = config_.nvme, .pcie = config_.pcie, .data = false,
+    return {.nvme = config_.nvme,
+            .pcie = config_.pcie,
+            .data = false,
             .tensors_start_on_nvme = true};  // as in the fast model, nvme holds every page
   }
 
@@ -128,7 +134,8 @@ class PoolReplay {
     steps.reserve(order->accesses.size());
     for (size_t i = 0; i < order->accesses.size(); ++i) {
       const TraceAccess& a = order->accesses[i];
-      if (a.tensor >= tensors_.size() || uint64_t{a.first} + a.count > trace_.tensor_pages[a.tensor]) {
+      if (a.tensor >= tensors_.size() ||
+          uint64_t{a.first} + a.count > trace_.tensor_pages[a.tensor]) {
         throw Error(Errc::invalid_argument,
                     fmt::format("schedule step {} (tensor {}, pages {}+{}) is not in the trace", i,
                                 a.tensor, a.first, a.count));
