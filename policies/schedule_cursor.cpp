@@ -9,6 +9,7 @@ void ScheduleCursor::reset(std::shared_ptr<const Schedule> schedule, uint32_t se
   schedule_ = std::move(schedule);
   search_ahead_ = search_ahead;
   step_ = kNoStep;
+  last_ = 0;
   pass_ = 0;
   begin_.clear();
   steps_of_.clear();
@@ -35,17 +36,33 @@ uint32_t ScheduleCursor::follow(PageId page) {
   if (empty()) return kNoStep;
   auto n = static_cast<uint32_t>(steps().size());
   uint32_t found = kNoStep;
+  bool new_pass = false;
   if (step_ != kNoStep) {
-    for (uint32_t k = 0; k <= search_ahead_ && found == kNoStep; ++k) {
-      if (holds((step_ + k) % n, page)) found = (step_ + k) % n;
+    // A step's pages come in ascending order. A page of the current step at or before the last
+    // one followed is used again: by a step shortly after (a page of consecutive steps) if
+    // one holds it, else still by this one (or, in a schedule of one step, by its next pass).
+    const bool in_step = holds(step_, page);
+    const bool again = in_step && page <= last_;
+    if (in_step && !again) found = step_;
+    for (uint32_t k = 1; found == kNoStep && k <= search_ahead_ && k < n; ++k) {
+      if (holds((step_ + k) % n, page)) {
+        found = (step_ + k) % n;
+        new_pass = step_ + k >= n;
+      }
+    }
+    if (found == kNoStep && in_step) {
+      found = step_;
+      new_pass = n == 1;
     }
   }
   if (found == kNoStep && page + 1 < begin_.size() && begin_[page] < begin_[page + 1]) {
     found = steps_of_[begin_[page]];
+    new_pass = step_ != kNoStep && found <= step_;
   }
   if (found == kNoStep) return kNoStep;
-  if (step_ != kNoStep && found < step_) ++pass_;
+  if (new_pass) ++pass_;
   step_ = found;
+  last_ = page;
   return found;
 }
 

@@ -26,9 +26,11 @@ class ScheduleCursor {
   bool empty() const noexcept { return schedule_ == nullptr || schedule_->steps.empty(); }
   const std::vector<ScheduleStep>& steps() const noexcept { return schedule_->steps; }
 
-  // The application accessed page: moves to the step holding it (the current one, one shortly
-  // after it, or else the first that holds it). Returns that step, or kNoStep for a page the
-  // schedule does not hold (the cursor stays). Passing step 0 again starts a new pass.
+  // The application accessed page: moves to the step holding it (the current one, while its
+  // pages come in ascending order; one shortly after it, for a page the current step used
+  // already; or else the first that holds it). Returns that step, or kNoStep for a page the
+  // schedule does not hold (the cursor stays). Coming back to an earlier step starts a new
+  // pass.
   uint32_t follow(PageId page);
 
   uint32_t step() const noexcept { return step_; }
@@ -50,6 +52,7 @@ class ScheduleCursor {
   PageTable<uint32_t> begin_;
   std::vector<uint32_t> steps_of_;
   uint32_t step_ = kNoStep;
+  PageId last_ = 0;  // the page followed last, in step_
   uint64_t pass_ = 0;
 };
 

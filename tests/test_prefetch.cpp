@@ -160,12 +160,23 @@ TEST(ScheduleCursor, FollowsPassesAndPredictsNextUses) {
   EXPECT_EQ(cursor.follow(5), 1u);
   EXPECT_EQ(cursor.follow(0), 3u) << "page 0 is searched ahead of the cursor first";
   EXPECT_EQ(cursor.next_use(5), 5u);
-  EXPECT_EQ(cursor.follow(0), 3u) << "the same step";
-  EXPECT_EQ(cursor.follow(1), 0u) << "a new pass";
+  EXPECT_EQ(cursor.follow(0), 0u) << "used again: by step 0 of a new pass, which holds it next";
+  EXPECT_EQ(cursor.follow(1), 0u) << "the same step";
   EXPECT_EQ(cursor.next_use(9), 6u);
+  EXPECT_EQ(cursor.follow(9), 2u);
+  EXPECT_EQ(cursor.follow(9), 2u) << "used again, and no other step holds it: the same step";
+  EXPECT_EQ(cursor.next_use(0), 7u);
   EXPECT_EQ(cursor.follow(42), ScheduleCursor::kNoStep);
   EXPECT_EQ(cursor.next_use(42), kNever);
-  EXPECT_EQ(cursor.step(), 0u);
+  EXPECT_EQ(cursor.step(), 2u);
+  // One step, used over and over: each use of its first page again starts a pass.
+  schedule->steps = {{0, 2, 1}};
+  cursor.reset(schedule);
+  cursor.follow(0);
+  cursor.follow(1);
+  EXPECT_EQ(cursor.next_use(0), 1u);
+  EXPECT_EQ(cursor.follow(0), 0u);
+  EXPECT_EQ(cursor.next_use(0), 2u) << "a second pass";
   cursor.reset(nullptr);
   EXPECT_TRUE(cursor.empty());
 }

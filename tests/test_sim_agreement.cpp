@@ -151,6 +151,17 @@ TEST(Agreement, ThePoolReplayRefusesWhatTheFastOneRefuses) {
     EXPECT_EQ(e.code(), Errc::invalid_argument);
     EXPECT_NE(std::string(e.what()).find("memory limit of 0 MiB"), std::string::npos) << e.what();
   }
+  trace.page_size = 4096;
+  config.memory_limit = 4ull << 30;
+  try {
+    simulate_on_pool(trace, config);
+    ADD_FAILURE() << "a trace of 4 KiB pages ran through a pool";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("pages of 4096 bytes are smaller than a pool's"),
+              std::string::npos)
+        << e.what();
+  }
+  trace.page_size = 2 << 20;
   trace.accesses.push_back({0, 0, 0, 0, 5000, TraceOp::read, Tier::dram});
   config.memory_limit = 4ull << 30;
   EXPECT_THROW(simulate_on_pool(trace, config), Error);  // beyond its tensor: validate()

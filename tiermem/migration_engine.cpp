@@ -290,7 +290,8 @@ void MigrationEngine::advance(const PageRequest& request, Actions& actions) {
     case Goal::pin:
       return advance_pin(request, actions);
     case Goal::prefetch:
-      return advance_prefetch(request, actions);
+      advance_prefetch(request, actions);
+      return;
     case Goal::evict:
       return advance_evict(request, actions);
     case Goal::flush:
@@ -385,15 +386,17 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
   }
 }
 
-void MigrationEngine::advance_prefetch(const PageRequest& request, Actions& actions) {
+bool MigrationEngine::advance_prefetch(const PageRequest& request, Actions& actions) {
   PageState s{parts_.pages[request.page].state.load(std::memory_order_acquire)};
-  if (s.busy() || s.writing() || s.valid(request.tier)) return;
-  if (prefetch_bytes_ + parts_.page_size > parts_.prefetch_budget) return;
-  if (stops_in_dram(s, request.tier)) {
-    start_fetch(request.page, Tier::dram, true, false, &request, actions);
-    return;
-  }
-  start_fetch(request.page, request.tier, true, false, nullptr, actions);
+  if (s.busy() || s.writing() || s.valid(request.tier)) return true;
+  if (prefetch_bytes_ + parts_.page_size > parts_.prefetch_budget) return false;
+  const bool stop = stops_in_dram(s, request.tier);
+  const Tier fill = stop ? Tier::dram : request.tier;
+  // A prefetch takes a free frame or a clean victim's, and never waits for one.
+  if (free_frames_[at(fill)].empty()) evict_one(fill, true, actions);
+  if (free_frames_[at(fill)].empty()) return false;
+  start_fetch(request.page, fill, true, false, stop ? &request : nullptr, actions);
+  return true;
 }
 
 void MigrationEngine::advance_evict(const PageRequest& request, Actions& actions) {
@@ -455,16 +458,8 @@ void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool sk
   [[maybe_unused]] const bool added = ops_.emplace(page, op).second;
   assert(added && "a second operation on one page");
   if (prefetch) {
+    assert(!free_frames_[at(tier)].empty() && "advance_prefetch found the frame");
     prefetch_bytes_ += parts_.page_size;
-    // A prefetch takes a free frame or a clean victim's, and never waits for one.
-    if (free_frames_[at(tier)].empty()) evict_one(tier, true, actions);
-    if (free_frames_[at(tier)].empty()) {
-      // Skipped, with the request it carries (a gpu prefetch's stop in dram): re-advanced, it
-      // would start this again at once, without end.
-      op->waiters.clear();
-      op->started_by_waiter = false;
-      return end_op(*op, nullptr, actions);
-    }
     uint32_t frame = free_frames_[at(tier)].take(wanted_frame(page, tier));
     if (op->waiters.empty()) {  // a stop on the way up is not one
       ++counters_.prefetch_issued;
@@ -709,8 +704,14 @@ void MigrationEngine::settle(Actions& actions) {
       }
       uint64_t end = std::min<uint64_t>(first.index + uint64_t{proposal.count}, record.page_count);
       Tier tier = proposal.tier == 0 && parts_.gpu != nullptr ? Tier::gpu : Tier::dram;
+      // Up to the first page refused (budget spent, no clean frame), as the fast model does:
+      // trying the rest would only make the policy search again, and age its pages each time.
       for (uint64_t index = first.index; index < end; ++index) {
-        advance({.page = record.first_page + index, .goal = Goal::prefetch, .tier = tier}, actions);
+        if (!advance_prefetch(
+                {.page = record.first_page + index, .goal = Goal::prefetch, .tier = tier},
+                actions)) {
+          break;
+        }
       }
       changed = true;
     }

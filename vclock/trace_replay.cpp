@@ -24,9 +24,13 @@ namespace tiermem::sim {
 
 namespace {
 
-// What a data-less pool on a virtual clock holds per page, measured (bench/RESULTS.md): the
-// page table entry, the policies' nodes, the NVMe slot. memory_limit is reckoned with it.
-constexpr uint64_t kPoolBytesPerPage = 96;
+// What a data-less pool on a virtual clock holds per page (the page table entry, the
+// policies' nodes, the NVMe slot), rounded up from the 61 bytes measured (bench/RESULTS.md),
+// and per page access of a schedule registered for next uses. memory_limit is reckoned with
+// them.
+constexpr uint64_t kPoolBytesPerPage = 64;
+constexpr uint64_t kScheduleBytesPerAccess = 16;
+constexpr uint64_t kMinPoolPage = 64 << 10;  // Config::validate says the rest
 
 Access to_access(TraceOp op) {
   return op == TraceOp::read    ? Access::read
@@ -95,14 +99,33 @@ class PoolReplay {
   }
 
   tiermem::Config pool_config() const {
+    if (page_size_ < kMinPoolPage) {
+      throw Error(Errc::invalid_argument,
+                  fmt::format("the trace's pages of {} bytes are smaller than a pool's (64KiB to "
+                              "64MiB): replay it with the fast model",
+                              page_size_));
+    }
     uint64_t pages = 0;
     for (uint32_t p : trace_.tensor_pages) pages += p;
-    if (pages > config_.memory_limit / kPoolBytesPerPage) {
+    const Trace* order = schedule_order();
+    const uint64_t steps = order == nullptr ? 0 : order->page_accesses();
+    const uint64_t limit = config_.memory_limit;
+    // Divisions rather than products: counts from a hostile trace can be near 2^64.
+    if (pages > limit / kPoolBytesPerPage ||
+        steps > (limit - pages * kPoolBytesPerPage) / kScheduleBytesPerAccess) {
       throw Error(Errc::invalid_argument,
-                  fmt::format("replaying {} pages through a pool needs about {} MiB ({} bytes per "
-                              "page), more than the memory limit of {} MiB",
-                              pages, pages * kPoolBytesPerPage >> 20, kPoolBytesPerPage,
-                              config_.memory_limit >> 20));
+                  fmt::format("replaying {} pages through a pool{} needs about {:.0f} MiB ({} "
+                              "bytes per page, {} per page access of the schedule), more than the "
+                              "memory limit of {} MiB",
+                              pages,
+                              steps == 0 ? ""
+                                         : fmt::format(" with a schedule of {} page "
+                                                       "accesses",
+                                                       steps),
+                              (static_cast<double>(pages) * kPoolBytesPerPage +
+                               static_cast<double>(steps) * kScheduleBytesPerAccess) /
+                                  (1 << 20),
+                              kPoolBytesPerPage, kScheduleBytesPerAccess, limit >> 20));
     }
     tiermem::Config c;
     c.page_size = page_size_;
@@ -124,11 +147,14 @@ class PoolReplay {
 
   // The pool's one schedule: the registered order, or, for a policy that wants next uses from
   // the trace's future, the whole trace as one iteration (its next uses are the oracle's).
-  void register_schedule() {
+  const Trace* schedule_order() const {
     const bool wants_next_use =
         policies::make_eviction_policy(config_.eviction, {1, page_size_})->wants_next_use();
-    const Trace* order = config_.schedule.get();
-    if (wants_next_use && config_.future == Future::trace) order = &trace_;
+    return wants_next_use && config_.future == Future::trace ? &trace_ : config_.schedule.get();
+  }
+
+  void register_schedule() {
+    const Trace* order = schedule_order();
     if (order == nullptr) return;
     std::vector<ScheduleStep> steps;
     steps.reserve(order->accesses.size());
