@@ -110,20 +110,18 @@ static tiermem_tensor* allocate(tiermem_pool* pool, const char* dtype, const cha
   return tensor;
 }
 
-/* The counters a step's report is made of, by their names in tiermem_pool_stats. */
-typedef struct counters {
-  uint64_t nvme_read, nvme_written, pcie_up, pcie_down;
-} counters;
+/* Bytes each link direction has moved so far, from the pool's counters. */
+typedef struct moved {
+  uint64_t nvme_to_dram, dram_to_nvme, dram_to_gpu, gpu_to_dram;
+} moved;
 
-static counters read_counters(tiermem_pool* pool) {
-  counters c;
-  c.nvme_read =
-      counter(pool, "moves.nvme_to_dram.bytes") + counter(pool, "moves.nvme_to_gpu.bytes");
-  c.nvme_written =
-      counter(pool, "moves.dram_to_nvme.bytes") + counter(pool, "moves.gpu_to_nvme.bytes");
-  c.pcie_up = counter(pool, "moves.dram_to_gpu.bytes");
-  c.pcie_down = counter(pool, "moves.gpu_to_dram.bytes");
-  return c;
+static moved read_moved(tiermem_pool* pool) {
+  moved m;
+  m.nvme_to_dram = counter(pool, "moves.nvme_to_dram.bytes");
+  m.dram_to_nvme = counter(pool, "moves.dram_to_nvme.bytes");
+  m.dram_to_gpu = counter(pool, "moves.dram_to_gpu.bytes");
+  m.gpu_to_dram = counter(pool, "moves.gpu_to_dram.bytes");
+  return m;
 }
 
 static int thread_count(void) {
@@ -183,36 +181,35 @@ int main(void) {
   }
 
   printf("%d layers of %" PRIu64
-         " Mi parameters, %d steps of %.0f tokens; nvme %.0f/%.0f GB/s,"
-         " pcie %.0f GB/s\n",
+         " Mi parameters, %d steps of %.0f tokens; nvme %.0f/%.0f GB/s, pcie %.0f GB/s\n",
          kLayers, kParamsPerLayer >> 20, kSteps, kTokensPerStep, devices.nvme.gbps,
          devices.nvme.write_gbps, devices.pcie.gbps);
   for (int step = 0; step < kSteps; ++step) {
     const uint64_t began = now_ns(pool);
-    const counters before = read_counters(pool);
+    const moved before = read_moved(pool);
     const uint64_t stall_forward = run_phase(pool, forward, kLayers);
     const uint64_t stall_backward = run_phase(pool, backward, kLayers);
     const uint64_t stall_optimizer = run_phase(pool, optimizer, kLayers);
-    const counters after = read_counters(pool);
-    const double ms = 1e-6;
-    const double mb = 1e-6;
-    /* Each link's busy time: bytes over its bandwidth (1 GB/s moves 1 byte a ns). */
-    const double nvme_read = (double)(after.nvme_read - before.nvme_read) / devices.nvme.gbps;
-    const double nvme_write =
-        (double)(after.nvme_written - before.nvme_written) / devices.nvme.write_gbps;
-    const double pcie_up = (double)(after.pcie_up - before.pcie_up) / devices.pcie.gbps;
-    const double pcie_down = (double)(after.pcie_down - before.pcie_down) / devices.pcie.write_gbps;
+    const moved after = read_moved(pool);
+    const double nvme_to_dram = (double)(after.nvme_to_dram - before.nvme_to_dram);
+    const double dram_to_nvme = (double)(after.dram_to_nvme - before.dram_to_nvme);
+    const double dram_to_gpu = (double)(after.dram_to_gpu - before.dram_to_gpu);
+    const double gpu_to_dram = (double)(after.gpu_to_dram - before.gpu_to_dram);
+    const double ns_to_ms = 1e-6, bytes_to_mb = 1e-6;
     printf("step %d: %.1f ms, stall %.1f ms (forward %.1f, backward %.1f, optimizer %.1f)\n", step,
-           (double)(now_ns(pool) - began) * ms,
-           (double)(stall_forward + stall_backward + stall_optimizer) * ms,
-           (double)stall_forward * ms, (double)stall_backward * ms, (double)stall_optimizer * ms);
+           (double)(now_ns(pool) - began) * ns_to_ms,
+           (double)(stall_forward + stall_backward + stall_optimizer) * ns_to_ms,
+           (double)stall_forward * ns_to_ms, (double)stall_backward * ns_to_ms,
+           (double)stall_optimizer * ns_to_ms);
     printf("  moved MB: nvme->dram %.0f, dram->nvme %.0f, dram->gpu %.0f, gpu->dram %.0f\n",
-           (double)(after.nvme_read - before.nvme_read) * mb,
-           (double)(after.nvme_written - before.nvme_written) * mb,
-           (double)(after.pcie_up - before.pcie_up) * mb,
-           (double)(after.pcie_down - before.pcie_down) * mb);
+           nvme_to_dram * bytes_to_mb, dram_to_nvme * bytes_to_mb, dram_to_gpu * bytes_to_mb,
+           gpu_to_dram * bytes_to_mb);
+    /* Each link direction's busy time: its bytes over its bandwidth (1 GB/s: a byte a ns). */
     printf("  transfer ms: nvme read %.1f, nvme write %.1f, pcie up %.1f, pcie down %.1f\n",
-           nvme_read * ms, nvme_write * ms, pcie_up * ms, pcie_down * ms);
+           nvme_to_dram / devices.nvme.gbps * ns_to_ms,
+           dram_to_nvme / devices.nvme.write_gbps * ns_to_ms,
+           dram_to_gpu / devices.pcie.gbps * ns_to_ms,
+           gpu_to_dram / devices.pcie.write_gbps * ns_to_ms);
   }
   printf("dram misses %" PRIu64 ", gpu misses %" PRIu64 ", evictions dram %" PRIu64 ", gpu %" PRIu64
          "\n",

@@ -1,6 +1,7 @@
 // tests/test_virtual_clock.cpp: a pool on modelled devices and a virtual clock: no thread of
 // its own, nothing completes until the host advances the clock, the same calls give the same
-// results on every run, data kept through every tier, and a data-less variant with no bytes.
+// results on every run, data kept through every tier, a data-less variant with no bytes, and
+// modelled links out of range refused.
 #include <dirent.h>
 
 #include <algorithm>

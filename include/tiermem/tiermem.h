@@ -250,8 +250,10 @@ TIERMEM_API int tiermem_pin_poll(tiermem_pin_request* request);
  * TIERMEM_ETIMEDOUT when it still is not.
  * On a pool on a virtual clock the timeout is virtual time and nothing blocks: the call runs
  * the clock's events, in time order, until the request is done, and returns TIERMEM_ETIMEDOUT
- * with the clock moved to now + timeout_ns when the next event lies beyond that, or
- * TIERMEM_EBUSY (whatever the timeout) when nothing scheduled will complete the request.
+ * with the clock moved to now + timeout_ns when the next event lies beyond that. When the
+ * events run out first it returns TIERMEM_EBUSY, whatever the timeout, rather than wait for
+ * ever (the pool fails a pin no frame can ever hold with TIERMEM_ETIERFULL itself, so this
+ * would show a wait no modelled transfer can end). Events run before a failure stay run.
  * tiermem_pin_poll and tiermem_pin_request_take never move the clock. */
 TIERMEM_API int tiermem_pin_wait(tiermem_pin_request* request, uint64_t timeout_ns);
 /* Hands over the pin of a done request: TIERMEM_OK and *pin, the caller's from then on (to end
