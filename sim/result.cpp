@@ -15,6 +15,10 @@ namespace tiermem::sim {
 
 namespace {
 
+// The ranges of a link's values, as parse() and validate() accept them.
+constexpr double kMinGbps = 1e-6, kMaxGbps = 1e6, kMaxLatencyUs = 1e9;
+constexpr uint32_t kMaxQueueDepth = 65536;
+
 double parse_number(std::string_view text, std::string_view key, double min, double max) {
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -65,14 +69,14 @@ Link Link::parse(std::string_view text, Link base) {
     std::string_view key = item.substr(0, eq);
     std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
     if (key == "gbps") {
-      link.gbps = parse_number(value, key, 1e-6, 1e6);
+      link.gbps = parse_number(value, key, kMinGbps, kMaxGbps);
     } else if (key == "write_gbps") {
-      link.write_gbps = parse_number(value, key, 0, 1e6);
+      link.write_gbps = parse_number(value, key, 0, kMaxGbps);
     } else if (key == "lat_us") {
-      link.latency_us = parse_number(value, key, 0, 1e9);
+      link.latency_us = parse_number(value, key, 0, kMaxLatencyUs);
     } else if (key == "qd") {
-      link.queue_depth = static_cast<uint32_t>(parse_number(value, key, 1, 65536));
-      if (link.queue_depth != parse_number(value, key, 1, 65536)) {
+      link.queue_depth = static_cast<uint32_t>(parse_number(value, key, 1, kMaxQueueDepth));
+      if (link.queue_depth != parse_number(value, key, 1, kMaxQueueDepth)) {
         throw Error(Errc::invalid_argument, fmt::format("link qd={} is not an integer", value));
       }
     } else {
@@ -83,6 +87,19 @@ Link Link::parse(std::string_view text, Link base) {
     pos = comma + 1;
   }
   return link;
+}
+
+void Link::validate(std::string_view name) const {
+  auto check = [&](std::string_view field, double value, double min, double max) {
+    if (!(value >= min) || !(value <= max)) {  // NaN fails both
+      throw Error(Errc::invalid_argument,
+                  fmt::format("link {}: {} {} is not in [{}, {}]", name, field, value, min, max));
+    }
+  };
+  check("gbps", gbps, kMinGbps, kMaxGbps);
+  check("write_gbps", write_gbps, 0, kMaxGbps);
+  check("latency_us", latency_us, 0, kMaxLatencyUs);
+  check("queue_depth", queue_depth, 1, kMaxQueueDepth);
 }
 
 double Result::miss_ratio() const noexcept {

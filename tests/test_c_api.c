@@ -1,8 +1,9 @@
 /* tests/test_c_api.c: the C API, from C: every call, and the status and message of every error
  * path: NULL arguments, bad tiers and accesses, bad JSON, stale tensors, pin requests polled,
  * waited for with time-outs, failed, taken and dropped before their pins arrive; schedules,
- * write-through tensors, traces, stats and the simulator. Run under the asan preset, it also
- * shows that nothing leaks. */
+ * write-through tensors, traces, stats and the simulator; pools on a virtual clock. Run under
+ * the asan preset, it also shows that nothing leaks. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -661,10 +662,198 @@ static void test_simulate(const char* dir) {
               TIERMEM_ECONFIG, "'mru'");
   CHECK(tiermem_simulate(path, "{\"volume\": \"1\"}", result, sizeof result) == TIERMEM_ECONFIG);
   CHECK(tiermem_simulate(path, "{\"dram\": ", result, sizeof result) == TIERMEM_ECONFIG);
+  /* Through a pool on a virtual clock, which agrees on misses. */
+  CHECK(tiermem_simulate(path, "{\"dram\": \"4MiB\", \"model\": \"pool\"}", result,
+                         sizeof result) == TIERMEM_OK);
+  CHECK(strstr(result, "\"misses\":6") != NULL);
+  CHECK(tiermem_simulate(path, "{\"model\": \"fast\"}", result, sizeof result) == TIERMEM_OK);
+  CHECK_FAILS(tiermem_simulate(path, "{\"model\": \"exact\"}", result, sizeof result),
+              TIERMEM_ECONFIG, "model 'exact' is not fast or pool");
   char tiny[16];
   CHECK(tiermem_simulate(path, NULL, tiny, sizeof tiny) == TIERMEM_ETRUNCATED);
   CHECK(tiermem_simulate("/nonexistent/trace", NULL, result, sizeof result) == TIERMEM_ESYSTEM);
   remove(path);
+}
+
+/* A pool on a virtual clock of 64 KiB pages, 1 MiB of dram and 256 KiB of gpu, on devices
+ * whose nvme link takes 50 us and then 65.536 us for each page, and whose tensors start on
+ * the modelled NVMe. */
+static tiermem_pool* open_virtual_pool(int data) {
+  tiermem_virtual_devices devices;
+  tiermem_virtual_devices_init(&devices);
+  devices.nvme.gbps = 1.0;
+  devices.nvme.latency_us = 50;
+  devices.nvme.queue_depth = 4;
+  devices.data = data;
+  devices.tensors_start_on_nvme = 1;
+  tiermem_pool* pool = NULL;
+  CHECK(tiermem_pool_open_virtual("{\"page_size\": \"64KiB\", \"dram.capacity\": \"1MiB\","
+                                  " \"gpu.capacity\": \"256KiB\", \"nvme.capacity\": \"32MiB\"}",
+                                  &devices, &pool) == TIERMEM_OK);
+  return pool;
+}
+
+/* The defaults, the clock moved by hand, links refused field by field, NULLs, and the calls
+ * a live pool has no clock for. */
+static void test_virtual_clock(const char* dir) {
+  tiermem_virtual_devices_init(NULL);
+  tiermem_virtual_devices devices;
+  memset(&devices, 0xff, sizeof devices);
+  tiermem_virtual_devices_init(&devices);
+  CHECK(devices.nvme.gbps == 2.0 && devices.nvme.write_gbps == 0 &&
+        devices.nvme.latency_us == 100.0 && devices.nvme.queue_depth == 32);
+  CHECK(devices.pcie.gbps == 55.0 && devices.pcie.latency_us == 10.0 &&
+        devices.pcie.queue_depth == 4);
+  CHECK(devices.data == 1 && devices.tensors_start_on_nvme == 0);
+
+  tiermem_pool* pool = NULL;
+  CHECK(tiermem_pool_open_virtual("{\"dram.capacity\": \"64MiB\"}", NULL, &pool) == TIERMEM_OK);
+  if (pool == NULL) return;
+  uint64_t ns = 7, events = 7;
+  CHECK(tiermem_pool_now(pool, &ns) == TIERMEM_OK && ns == 0);
+  CHECK(tiermem_pool_next_event(pool, &ns) == TIERMEM_OK && ns == UINT64_MAX);
+  CHECK(tiermem_pool_advance(pool, 1000, &events) == TIERMEM_OK && events == 0);
+  CHECK(tiermem_pool_advance(pool, 1000, NULL) == TIERMEM_OK);
+  CHECK(tiermem_pool_now(pool, &ns) == TIERMEM_OK && ns == 1000);
+  CHECK_FAILS(tiermem_pool_advance(pool, 999, &events), TIERMEM_EINVAL,
+              "advance to 999 ns: the clock is already at 1000 ns");
+  CHECK(events == 0);
+
+  CHECK_FAILS(tiermem_pool_open_virtual(NULL, NULL, NULL), TIERMEM_EINVAL, "pool is NULL");
+  CHECK_FAILS(tiermem_pool_now(NULL, &ns), TIERMEM_EINVAL, "pool is NULL");
+  CHECK_FAILS(tiermem_pool_now(pool, NULL), TIERMEM_EINVAL, "ns is NULL");
+  CHECK_FAILS(tiermem_pool_advance(NULL, 1, NULL), TIERMEM_EINVAL, "pool is NULL");
+  CHECK_FAILS(tiermem_pool_next_event(NULL, &ns), TIERMEM_EINVAL, "pool is NULL");
+  CHECK_FAILS(tiermem_pool_next_event(pool, NULL), TIERMEM_EINVAL, "ns is NULL");
+  CHECK_FAILS(tiermem_pool_stat(NULL, "pins", &ns), TIERMEM_EINVAL, "pool is NULL");
+  CHECK_FAILS(tiermem_pool_stat(pool, NULL, &ns), TIERMEM_EINVAL, "name is NULL");
+  CHECK_FAILS(tiermem_pool_stat(pool, "pins", NULL), TIERMEM_EINVAL, "value is NULL");
+  tiermem_pool_close(pool);
+  pool = NULL;
+
+  /* Each field of each link out of its range, named with its value and the range. */
+  struct {
+    int pcie;
+    int field;
+    double value;
+    const char* message;
+  } bad[] = {
+      {0, 0, 0, "link nvme: gbps 0 is not in [1e-06, 1000000]"},
+      {1, 0, -2, "link pcie: gbps -2 is not in [1e-06, 1000000]"},
+      {0, 0, 1e7, "link nvme: gbps 10000000 is not in"},
+      {1, 0, INFINITY, "link pcie: gbps inf is not in"},
+      {0, 0, NAN, "link nvme: gbps nan is not in"},
+      {0, 1, -1, "link nvme: write_gbps -1 is not in [0, 1000000]"},
+      {1, 1, INFINITY, "link pcie: write_gbps inf is not in [0, 1000000]"},
+      {0, 2, -0.5, "link nvme: latency_us -0.5 is not in [0, 1000000000]"},
+      {1, 2, 2e9, "link pcie: latency_us 2000000000 is not in [0, 1000000000]"},
+      {0, 3, 0, "link nvme: queue_depth 0 is not in [1, 65536]"},
+      {1, 3, 65537, "link pcie: queue_depth 65537 is not in [1, 65536]"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    tiermem_virtual_devices_init(&devices);
+    tiermem_link* link = bad[i].pcie ? &devices.pcie : &devices.nvme;
+    switch (bad[i].field) {
+      case 0:
+        link->gbps = bad[i].value;
+        break;
+      case 1:
+        link->write_gbps = bad[i].value;
+        break;
+      case 2:
+        link->latency_us = bad[i].value;
+        break;
+      default:
+        link->queue_depth = (uint32_t)bad[i].value;
+    }
+    CHECK_FAILS(tiermem_pool_open_virtual(NULL, &devices, &pool), TIERMEM_EINVAL, bad[i].message);
+  }
+  CHECK_FAILS(tiermem_pool_open_virtual("{\"volume\": 11}", NULL, &pool), TIERMEM_ECONFIG,
+              "volume");
+  CHECK_FAILS(tiermem_pool_open_virtual("{\"page_size\": \"3MiB\"}", NULL, &pool), TIERMEM_EINVAL,
+              "page_size 3MiB");
+  CHECK(pool == NULL);
+
+  /* A live pool runs on the steady clock: it tells the time, and has counters, but no events. */
+  tiermem_pool* live = open_pool(dir, "");
+  if (live == NULL) return;
+  CHECK(tiermem_pool_now(live, &ns) == TIERMEM_OK && ns > 0);
+  CHECK_FAILS(tiermem_pool_advance(live, UINT64_MAX, &events), TIERMEM_EUNSUPPORTED,
+              "steady clock");
+  CHECK_FAILS(tiermem_pool_next_event(live, &ns), TIERMEM_EUNSUPPORTED, "steady clock");
+  tiermem_tensor* t = counted_on_nvme(live, 2, "t");
+  CHECK(tiermem_pool_stat(live, "moves.dram_to_nvme.pages", &ns) == TIERMEM_OK && ns == 2);
+  CHECK(tiermem_pool_stat(live, "tensors", &ns) == TIERMEM_OK && ns == 1);
+  CHECK(t != NULL);
+  tiermem_pool_close(live);
+}
+
+/* Pin requests on a virtual clock: polls never move it, waits run it in virtual time, time
+ * out leaving it at their deadline, and end when nothing can complete them; the counters, one
+ * by one. */
+static void test_virtual_pins(void) {
+  tiermem_pool* pool = open_virtual_pool(1);
+  if (pool == NULL) return;
+  const uint64_t shape[1] = {4 * 65536};
+  tiermem_tensor* t = NULL;
+  CHECK(tiermem_tensor_allocate(pool, shape, 1, "u8", "weights", &t) == TIERMEM_OK);
+  tiermem_pin_request* request = NULL;
+  CHECK(tiermem_pin_start(t, TIERMEM_TIER_DRAM, TIERMEM_READ, 0, kWhole, &request) == TIERMEM_OK);
+  uint64_t now = 7, next = 0;
+  CHECK_FAILS(tiermem_pin_poll(request), TIERMEM_EAGAIN, "under way");
+  CHECK(tiermem_pool_now(pool, &now) == TIERMEM_OK && now == 0);
+  /* Four pages, four deep: each is 50 us of latency and then 65536 ns of streaming, one at a
+   * time, so the first arrives at 115536 ns and the last 3 * 65536 ns later. */
+  CHECK(tiermem_pool_next_event(pool, &next) == TIERMEM_OK && next == 115536);
+  CHECK_FAILS(tiermem_pin_wait(request, 100000), TIERMEM_ETIMEDOUT,
+              "after 100000 ns of virtual time (at 100000 ns)");
+  CHECK(tiermem_pool_now(pool, &now) == TIERMEM_OK && now == 100000);
+  CHECK_FAILS(tiermem_pin_wait(request, 0), TIERMEM_ETIMEDOUT, "after 0 ns");
+  /* Up to the third page: the waits run events, and stop short of the deadline's. */
+  CHECK_FAILS(tiermem_pin_wait(request, 115536 + 2 * 65536 - 100000), TIERMEM_ETIMEDOUT, "");
+  CHECK(tiermem_pool_now(pool, &now) == TIERMEM_OK && now == 115536 + 2 * 65536);
+  uint64_t pages = 0;
+  CHECK(tiermem_pool_stat(pool, "moves.nvme_to_dram.pages", &pages) == TIERMEM_OK && pages == 3);
+  CHECK(tiermem_pin_poll(request) == TIERMEM_EAGAIN);
+  CHECK(tiermem_pin_wait(request, UINT64_MAX) == TIERMEM_OK);
+  CHECK(tiermem_pool_now(pool, &now) == TIERMEM_OK && now == 115536 + 3 * 65536);
+  tiermem_pin* pin = NULL;
+  CHECK(tiermem_pin_request_take(request, &pin) == TIERMEM_OK);
+  tiermem_pin_request_free(request);
+  CHECK(pin != NULL && tiermem_pin_data(pin) != NULL && tiermem_pin_size(pin) == shape[0]);
+  tiermem_unpin(pin);
+
+  uint64_t value = 0;
+  CHECK(tiermem_pool_stat(pool, "moves.nvme_to_dram.bytes", &value) == TIERMEM_OK &&
+        value == 4 * 65536);
+  CHECK(tiermem_pool_stat(pool, "dram.misses", &value) == TIERMEM_OK && value == 4);
+  CHECK(tiermem_pool_stat(pool, "pins", &value) == TIERMEM_OK && value == 1);
+  CHECK_FAILS(tiermem_pool_stat(pool, "dram.nosuch", &value), TIERMEM_EINVAL,
+              "stat 'dram.nosuch' is no counter");
+  CHECK_FAILS(tiermem_pool_stat(pool, "gpu.backend", &value), TIERMEM_EINVAL,
+              "stat 'gpu.backend' is text");
+  CHECK(value == 1);
+  /* Resident now: done at once, without moving the clock. */
+  CHECK(tiermem_pin_start(t, TIERMEM_TIER_DRAM, TIERMEM_READ, 0, kWhole, &request) == TIERMEM_OK);
+  CHECK(tiermem_pin_wait(request, 0) == TIERMEM_OK);
+  CHECK(tiermem_pool_now(pool, &now) == TIERMEM_OK && now == 115536 + 3 * 65536);
+  tiermem_pin_request_free(request);
+
+  /* Every dram frame pinned and nothing under way: a wait, even one without limit, for a pin
+   * no frame can ever hold ends at once (the engine fails it) and the clock stays. */
+  const uint64_t whole_dram[1] = {1 << 20};
+  tiermem_tensor* big = NULL;
+  CHECK(tiermem_tensor_allocate(pool, whole_dram, 1, "u8", "big", &big) == TIERMEM_OK);
+  CHECK(tiermem_tensor_pin(big, TIERMEM_TIER_DRAM, TIERMEM_READ, 0, kWhole, &pin) == TIERMEM_OK);
+  CHECK(tiermem_pool_now(pool, &now) == TIERMEM_OK);
+  CHECK(tiermem_pool_next_event(pool, &next) == TIERMEM_OK && next == UINT64_MAX);
+  CHECK(tiermem_pin_start(t, TIERMEM_TIER_DRAM, TIERMEM_READ, 0, 65536, &request) == TIERMEM_OK);
+  CHECK_FAILS(tiermem_pin_wait(request, UINT64_MAX), TIERMEM_ETIERFULL, "are pinned");
+  uint64_t later = 0;
+  CHECK(tiermem_pool_now(pool, &later) == TIERMEM_OK && later == now);
+  tiermem_pin_request_free(request);
+  tiermem_unpin(pin);
+  tiermem_pool_close(pool);
 }
 
 /* A binary trace of one tensor declared with file id `id` and `pages` pages, and one read of
@@ -748,6 +937,8 @@ int main(void) {
   test_trace(dir);
   test_simulate(dir);
   test_simulate_hostile_traces(dir);
+  test_virtual_clock(dir);
+  test_virtual_pins();
   rmdir(dir);
   printf("%d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? 0 : 1;

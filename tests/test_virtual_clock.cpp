@@ -1,11 +1,14 @@
 // tests/test_virtual_clock.cpp: a pool on modelled devices and a virtual clock: no thread of
 // its own, nothing completes until the host advances the clock, the same calls give the same
-// results on every run, data kept through every tier, and a data-less variant with no bytes.
+// results on every run, data kept through every tier, a data-less variant with no bytes, and
+// modelled links out of range refused.
 #include <dirent.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <future>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -135,6 +138,33 @@ TEST(VirtualClock, DatalessPoolsCountPagesButHoldNoBytes) {
   EXPECT_EQ(stats.gpu_backend, "virtual");
   EXPECT_EQ(stats.io_engine, "virtual");
   EXPECT_GT(stats.prefetch_issued, 0u);
+}
+
+TEST(VirtualClock, LinksOutOfRangeAreRefusedNamingLinkFieldValueAndRange) {
+  const Config config = virtual_config(4, 2);
+  auto refused = [&](void (*spoil)(VirtualDevices&), std::initializer_list<std::string> words) {
+    VirtualDevices devices = slow_devices(false);
+    spoil(devices);
+    expect_error([&] { Pool pool(config, devices); }, Errc::invalid_argument, words);
+  };
+  refused([](VirtualDevices& d) { d.nvme.gbps = 0; }, {"link nvme: gbps 0 is not in [1e-06, "});
+  refused([](VirtualDevices& d) { d.pcie.gbps = std::numeric_limits<double>::infinity(); },
+          {"link pcie: gbps inf is not in"});
+  refused([](VirtualDevices& d) { d.pcie.gbps = std::nan(""); }, {"link pcie: gbps nan"});
+  refused([](VirtualDevices& d) { d.nvme.write_gbps = -1; },
+          {"link nvme: write_gbps -1 is not in [0, 1000000]"});
+  refused([](VirtualDevices& d) { d.pcie.latency_us = -0.5; },
+          {"link pcie: latency_us -0.5 is not in [0, 1000000000]"});
+  refused([](VirtualDevices& d) { d.nvme.queue_depth = 0; },
+          {"link nvme: queue_depth 0 is not in [1, 65536]"});
+  refused([](VirtualDevices& d) { d.pcie.queue_depth = 65537; },
+          {"link pcie: queue_depth 65537 is not in [1, 65536]"});
+  // The limits themselves are accepted.
+  VirtualDevices edge = slow_devices(false);
+  edge.nvme = {.gbps = 1e-6, .write_gbps = 0, .latency_us = 0, .queue_depth = 65536};
+  edge.pcie = {.gbps = 1e6, .write_gbps = 1e6, .latency_us = 1e9, .queue_depth = 1};
+  Pool pool(config, edge);
+  EXPECT_EQ(pool.now_ns(), 0u);
 }
 
 TEST(VirtualClock, LivePoolsHaveNoVirtualClock) {

@@ -194,6 +194,8 @@ PoolCore::PoolCore(const Config& config, const VirtualDevices& devices)
     : config_(validated(config)),
       page_size_(config.page_size),
       page_shift_(static_cast<uint32_t>(std::countr_zero(config.page_size))) {
+  devices.nvme.validate("nvme");
+  devices.pcie.validate("pcie");
   auto events = std::make_unique<EventClock>();
   events_ = events.get();
   clock_ = std::move(events);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,9 +20,11 @@
 
 #include "tiermem/tiermem.h"
 #include "tiermem/tiermem.hpp"
+#include "tiermem/virtual_clock.hpp"
 
 struct tiermem_pool {
   std::unique_ptr<tiermem::Pool> pool;
+  bool virtual_clock = false;
   std::mutex mutex;                             // guards tensors
   std::unordered_set<tiermem_tensor*> tensors;  // every handle not yet freed, to free at close
 };
@@ -39,6 +42,10 @@ struct tiermem_pin {
 // wait and take after it sees the same.
 struct tiermem_pin_request {
   std::future<tiermem::Pin> future;  // valid while the pin is under way
+  // The pool whose virtual clock completes the pin, which tiermem_pin_wait runs; null for a
+  // live pool. Touched only while the pin is under way, which it never is once the pool has
+  // closed (closing completes every pin).
+  tiermem::Pool* clock = nullptr;
   tiermem::Pin pin;
   std::exception_ptr error;
   bool taken = false;
@@ -180,6 +187,46 @@ void settle(tiermem_pin_request& request) {
 
 void require_not_taken(const tiermem_pin_request& request) {
   if (request.taken) throw Error(Errc::invalid_argument, "the pin of this request was taken");
+}
+
+// Runs the virtual clock of the request's pool until the request is done, or up to now +
+// timeout_ns: TIERMEM_ETIMEDOUT, the clock at that deadline, when the next event lies beyond
+// it; TIERMEM_EBUSY when nothing scheduled is left to complete it.
+int run_clock_for(tiermem_pin_request& request, uint64_t timeout_ns) {
+  tiermem::Pool& pool = *request.clock;
+  const uint64_t start = pool.now_ns();
+  const uint64_t deadline = timeout_ns > UINT64_MAX - start ? UINT64_MAX : start + timeout_ns;
+  for (settle(request); request.future.valid(); settle(request)) {
+    const std::optional<uint64_t> next = pool.next_event_ns();
+    if (!next) {
+      return fail(TIERMEM_EBUSY,
+                  "the pin is still under way and nothing scheduled on the virtual clock (at " +
+                      std::to_string(pool.now_ns()) + " ns) will complete it");
+    }
+    if (*next > deadline) {
+      pool.advance(deadline);
+      return fail(TIERMEM_ETIMEDOUT, "the pin is still under way after " +
+                                         std::to_string(timeout_ns) + " ns of virtual time (at " +
+                                         std::to_string(deadline) + " ns)");
+    }
+    pool.advance(*next);
+  }
+  return TIERMEM_OK;
+}
+
+// Looks up one counter of the stats by its dotted name.
+struct StatFinder final : tiermem::StatsVisitor {
+  std::string_view wanted;
+  std::optional<uint64_t> value;
+  bool is_label = false;
+  void counter(std::string_view name, uint64_t v) override {
+    if (name == wanted) value = v;
+  }
+  void label(std::string_view name, std::string_view) override { is_label |= name == wanted; }
+};
+
+tiermem::sim::Link link_of(const tiermem_link& link) {
+  return {link.gbps, link.write_gbps, link.latency_us, link.queue_depth};
 }
 
 // The request's state as tiermem_pin_poll reports it.
@@ -524,6 +571,7 @@ int tiermem_pin_start(tiermem_tensor* tensor, int tier, int access, uint64_t off
     require(request, "request");
     auto handle = std::make_unique<tiermem_pin_request>();
     handle->future = tensor->tensor.pin_async(tier_of(tier), access_of(access), {offset, length});
+    if (tensor->owner->virtual_clock) handle->clock = tensor->owner->pool.get();
     *request = handle.release();
   });
 }
@@ -541,7 +589,9 @@ int tiermem_pin_wait(tiermem_pin_request* request, uint64_t timeout_ns) {
   return guarded([&]() -> int {
     require(request, "request");
     require_not_taken(*request);
-    if (request->future.valid()) {
+    if (request->future.valid() && request->clock != nullptr) {
+      if (int status = run_clock_for(*request, timeout_ns); status != TIERMEM_OK) return status;
+    } else if (request->future.valid()) {
       // Beyond a century the end of the wait would overflow steady_clock: no limit then.
       if (timeout_ns >= (1ull << 62)) {
         request->future.wait();
@@ -577,6 +627,84 @@ void tiermem_pin_request_free(tiermem_pin_request* request) {
   delete request;
 }
 
+// ---- pools on a virtual clock ----------------------------------------------------------------
+
+void tiermem_virtual_devices_init(tiermem_virtual_devices* devices) {
+  if (devices == nullptr) return;
+  const tiermem::VirtualDevices defaults;
+  auto c_link = [](const tiermem::sim::Link& link) {
+    return tiermem_link{link.gbps, link.write_gbps, link.latency_us, link.queue_depth};
+  };
+  *devices = {c_link(defaults.nvme), c_link(defaults.pcie), defaults.data ? 1 : 0,
+              defaults.tensors_start_on_nvme ? 1 : 0};
+}
+
+int tiermem_pool_open_virtual(const char* config_json, const tiermem_virtual_devices* devices,
+                              tiermem_pool** pool) {
+  return guarded([&] {
+    require(pool, "pool");
+    tiermem::Config config =
+        config_json != nullptr ? tiermem::Config::from_json(config_json) : tiermem::Config();
+    tiermem::VirtualDevices modelled;
+    if (devices != nullptr) {
+      modelled.nvme = link_of(devices->nvme);
+      modelled.pcie = link_of(devices->pcie);
+      modelled.data = devices->data != 0;
+      modelled.tensors_start_on_nvme = devices->tensors_start_on_nvme != 0;
+    }
+    auto handle = std::make_unique<tiermem_pool>();
+    handle->pool = std::make_unique<tiermem::Pool>(config, modelled);
+    handle->virtual_clock = true;
+    *pool = handle.release();
+  });
+}
+
+int tiermem_pool_now(const tiermem_pool* pool, uint64_t* ns) {
+  return guarded([&] {
+    require(pool, "pool");
+    require(ns, "ns");
+    *ns = pool->pool->now_ns();
+  });
+}
+
+int tiermem_pool_advance(tiermem_pool* pool, uint64_t until_ns, uint64_t* events) {
+  return guarded([&] {
+    require(pool, "pool");
+    const uint64_t ran = pool->pool->advance(until_ns);
+    if (events != nullptr) *events = ran;
+  });
+}
+
+int tiermem_pool_next_event(tiermem_pool* pool, uint64_t* ns) {
+  return guarded([&] {
+    require(pool, "pool");
+    require(ns, "ns");
+    *ns = pool->pool->next_event_ns().value_or(UINT64_MAX);
+  });
+}
+
+int tiermem_pool_stat(tiermem_pool* pool, const char* name, uint64_t* value) {
+  return guarded([&] {
+    require(pool, "pool");
+    require(name, "name");
+    require(value, "value");
+    StatFinder finder;
+    finder.wanted = name;
+    pool->pool->stats().visit(finder);
+    if (finder.is_label) {
+      throw Error(Errc::invalid_argument, "stat '" + std::string(name) +
+                                              "' is text, not a counter: read it from "
+                                              "tiermem_pool_stats");
+    }
+    if (!finder.value) {
+      throw Error(Errc::invalid_argument,
+                  "stat '" + std::string(name) +
+                      "' is no counter of the pool (tiermem_pool_stats names them all)");
+    }
+    *value = *finder.value;
+  });
+}
+
 // ---- the simulator ---------------------------------------------------------------------------
 
 int tiermem_simulate(const char* trace_path, const char* config_json, char* result_json,
@@ -586,6 +714,7 @@ int tiermem_simulate(const char* trace_path, const char* config_json, char* resu
     tiermem::Trace trace = tiermem::read_trace(trace_path);
     tiermem::sim::Config config;
     config.dram_bytes = trace.footprint_bytes() / 2;
+    bool on_pool = false;
     if (config_json != nullptr) {
       boost::system::error_code ec;
       boost::json::value value = boost::json::parse(config_json, ec);
@@ -617,14 +746,23 @@ int tiermem_simulate(const char* trace_path, const char* config_json, char* resu
           config.memory_limit = tiermem::parse_size(text());
         } else if (key == "baseline" && v.is_bool()) {
           config.belady_baseline = v.as_bool();
+        } else if (key == "model") {
+          const std::string model = text();
+          if (model != "fast" && model != "pool") {
+            throw Error(Errc::config,
+                        "simulator config: model '" + model + "' is not fast or pool");
+          }
+          on_pool = model == "pool";
         } else {
           throw Error(Errc::config, "simulator config: unknown key or value '" + std::string(key) +
                                         "' (known: eviction, prefetch, dram, gpu, nvme, pcie, "
-                                        "prefetch_budget, baseline, memory_limit)");
+                                        "prefetch_budget, baseline, memory_limit, model)");
         }
       }
     }
-    return copy_out(tiermem::sim::simulate(trace, config).to_json(), result_json, size);
+    const tiermem::sim::Result result = on_pool ? tiermem::sim::simulate_on_pool(trace, config)
+                                                : tiermem::sim::simulate(trace, config);
+    return copy_out(result.to_json(), result_json, size);
   });
 }
 

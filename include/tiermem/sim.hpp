@@ -34,6 +34,11 @@ struct TIERMEM_API Link {
   // Parses "gbps=2,write_gbps=1.5,lat_us=100,qd=32" (any subset) over this link's values.
   // Throws Error(invalid_argument) naming an unknown key or a value out of its range.
   static Link parse(std::string_view text, Link base);
+  // Checks the ranges parse() accepts: gbps in [1e-6, 1e6], write_gbps in [0, 1e6],
+  // latency_us in [0, 1e9], queue_depth in [1, 65536] (never NaN or infinite). Throws
+  // Error(invalid_argument) naming the link (name, e.g. "nvme"), the field, its value and
+  // the range.
+  void validate(std::string_view name) const;
 };
 
 enum class Future { trace, schedule };

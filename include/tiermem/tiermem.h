@@ -21,6 +21,12 @@
  * that a pin or pin request belongs to one thread at a time, a tensor must not be released
  * while another thread uses it (through any of its handles), a handle must not be freed while
  * another thread uses it, and a pool must not be used while another thread closes it.
+ *
+ * Pools on a virtual clock (tiermem_pool_open_virtual) start no thread and are driven by one
+ * thread of the host: every call on such a pool, its tensors, pins and requests comes from
+ * one thread at a time. Nothing of theirs moves between calls; the calls that block (pin,
+ * evict, flush, release, close, tiermem_pin_wait) run the clock forward themselves instead of
+ * waiting, and the others complete only when the host advances the clock.
  */
 #ifndef TIERMEM_TIERMEM_H
 #define TIERMEM_TIERMEM_H
@@ -241,7 +247,14 @@ TIERMEM_API int tiermem_pin_start(tiermem_tensor* tensor, int tier, int access, 
 TIERMEM_API int tiermem_pin_poll(tiermem_pin_request* request);
 /* As tiermem_pin_poll, but blocks up to timeout_ns nanoseconds (UINT64_MAX, or anything over
  * a century: for as long as it takes) for the request to be done, and returns
- * TIERMEM_ETIMEDOUT when it still is not. */
+ * TIERMEM_ETIMEDOUT when it still is not.
+ * On a pool on a virtual clock the timeout is virtual time and nothing blocks: the call runs
+ * the clock's events, in time order, until the request is done, and returns TIERMEM_ETIMEDOUT
+ * with the clock moved to now + timeout_ns when the next event lies beyond that. When the
+ * events run out first it returns TIERMEM_EBUSY, whatever the timeout, rather than wait for
+ * ever (the pool fails a pin no frame can ever hold with TIERMEM_ETIERFULL itself, so this
+ * would show a wait no modelled transfer can end). Events run before a failure stay run.
+ * tiermem_pin_poll and tiermem_pin_request_take never move the clock. */
 TIERMEM_API int tiermem_pin_wait(tiermem_pin_request* request, uint64_t timeout_ns);
 /* Hands over the pin of a done request: TIERMEM_OK and *pin, the caller's from then on (to end
  * with tiermem_unpin); else the status tiermem_pin_poll returns, and nothing is handed over.
@@ -252,16 +265,77 @@ TIERMEM_API int tiermem_pin_request_take(tiermem_pin_request* request, tiermem_p
  * arrives; the call never blocks. */
 TIERMEM_API void tiermem_pin_request_free(tiermem_pin_request* request);
 
+/* ---- pools on a virtual clock ------------------------------------------------------------ */
+
+/* A modelled link between two tiers: each direction a queue of page requests, at most
+ * queue_depth in service, each waiting latency_us before it streams at the bandwidth. */
+typedef struct tiermem_link {
+  double gbps;          /* bandwidth up (reads), 1e9 bytes per second: in [1e-6, 1e6] */
+  double write_gbps;    /* bandwidth down (writes): 0 (the same as gbps) or up to 1e6 */
+  double latency_us;    /* before each request streams: in [0, 1e9] */
+  uint32_t queue_depth; /* requests in service at once: in [1, 65536] */
+} tiermem_link;
+
+/* The devices a pool on a virtual clock models. */
+typedef struct tiermem_virtual_devices {
+  tiermem_link nvme; /* nvme <-> dram */
+  tiermem_link pcie; /* dram <-> gpu */
+  int data; /* 0: data-less: pages, sizes and decisions but no bytes (pins' data is NULL) */
+  /* Not 0: every new tensor's pages start on the modelled NVMe, as weights loaded from a
+   * checkpoint do, so that their first pins read them from there; 0: they start unbacked and
+   * their first pins fill zeros. With data, they read as zeros either way. */
+  int tensors_start_on_nvme;
+} tiermem_virtual_devices;
+
+/* Fills devices with the defaults: nvme 2 GB/s, 100 us, 32 deep; pcie 55 GB/s, 10 us, 4 deep;
+ * with data; tensors start unbacked. NULL is ignored. Never fails. */
+TIERMEM_API void tiermem_virtual_devices_init(tiermem_virtual_devices* devices);
+
+/* Opens a pool on modelled devices and a virtual clock that starts at 0 ns: the same
+ * placement, eviction, prefetch and migration decisions as a live pool, on the host's time.
+ * It starts no thread and touches no disk or GPU; the same calls give the same results on
+ * every run. config_json as for tiermem_pool_open (tier capacities, page size and policies
+ * apply; nvme.dirs, io and gpu.backend do not); devices NULL: the defaults. A data-less pool
+ * allocates no memory for its tiers, so terabytes of modelled state fit. Errors as
+ * tiermem_pool_open, and TIERMEM_EINVAL naming the link, field, value and range of a link
+ * value out of the ranges of tiermem_link. */
+TIERMEM_API int tiermem_pool_open_virtual(const char* config_json,
+                                          const tiermem_virtual_devices* devices,
+                                          tiermem_pool** pool);
+
+/* The pool's clock in nanoseconds into *ns: virtual time on a virtual clock, the steady
+ * clock's otherwise. */
+TIERMEM_API int tiermem_pool_now(const tiermem_pool* pool, uint64_t* ns);
+
+/* Runs every event of the virtual clock due by until_ns (transfers ending, and the pins,
+ * prefetches and write-backs waiting for them), in time order, then moves the clock to
+ * until_ns; *events (may be NULL) gets how many ran. TIERMEM_EINVAL for a time before the
+ * clock's (it never goes back), TIERMEM_EUNSUPPORTED for a live pool. */
+TIERMEM_API int tiermem_pool_advance(tiermem_pool* pool, uint64_t until_ns, uint64_t* events);
+
+/* When the next event of the virtual clock is due, into *ns; UINT64_MAX when nothing is
+ * scheduled. TIERMEM_EUNSUPPORTED for a live pool. */
+TIERMEM_API int tiermem_pool_next_event(tiermem_pool* pool, uint64_t* ns);
+
+/* One counter of the pool's stats, by the dotted name tiermem_pool_stats gives it (e.g.
+ * "dram.misses", "moves.nvme_to_dram.bytes"), into *value, so that a C program needs no JSON
+ * parser. Any pool, live or virtual. TIERMEM_EINVAL naming a name that is no counter (the
+ * text stats, such as "gpu.backend", are only in tiermem_pool_stats). Never blocks on I/O. */
+TIERMEM_API int tiermem_pool_stat(tiermem_pool* pool, const char* name, uint64_t* value);
+
 /* ---- the simulator ----------------------------------------------------------------------- */
 
 /* Replays the trace file at trace_path (binary, or CSV with 2 MiB pages) in the simulator;
  * blocks until done. config_json: {"eviction": "lru", "prefetch": "none", "dram": "1GiB",
  * "gpu": "0", "nvme": "gbps=2,lat_us=100,qd=32", "pcie": "gbps=55,lat_us=10,qd=4",
- * "prefetch_budget": "256MiB", "baseline": true, "memory_limit": "4GiB"}, any subset, or NULL;
- * dram defaults to half the trace's footprint; memory_limit bounds the replay's tables (see
- * tiermem/sim.hpp). The result, as `tiermem sim --json` prints it, goes to result_json
- * as tiermem_pool_stats writes. TIERMEM_ECONFIG for an unknown key, policy or value,
- * TIERMEM_EINVAL for a malformed trace, TIERMEM_ESYSTEM when it cannot be read. */
+ * "prefetch_budget": "256MiB", "baseline": true, "memory_limit": "4GiB", "model": "fast"},
+ * any subset, or NULL; dram defaults to half the trace's footprint; memory_limit bounds the
+ * replay's tables (see tiermem/sim.hpp); model "fast" replays in the simulator's own model,
+ * "pool" through a data-less pool on a virtual clock (the migration engine's own decisions;
+ * slower; see tiermem/virtual_clock.hpp). The result, as `tiermem sim --json` prints it,
+ * goes to result_json as tiermem_pool_stats writes. TIERMEM_ECONFIG for an unknown key,
+ * policy, model or value, TIERMEM_EINVAL for a malformed trace, TIERMEM_ESYSTEM when it
+ * cannot be read. */
 TIERMEM_API int tiermem_simulate(const char* trace_path, const char* config_json, char* result_json,
                                  size_t size);
 
