@@ -38,6 +38,7 @@ enum Flag : uint8_t {
   kInFlight = 8,    // prefetched, arriving at its ready time
   kPinned = 16,     // pinned by the access being replayed
   kBusy = 32,       // its frame is busy (arriving, or being copied out) until its ready time
+  kArriving = 64,   // on its way: the eviction policy hears of it when it arrives
 };
 
 constexpr int kGpu = 0;
@@ -51,6 +52,17 @@ struct TierState {
   policies::PageTable<uint8_t> flags;
   policies::PageTable<uint64_t> ready_at;
   std::unique_ptr<policies::EvictionPolicy> policy;
+  // Pages on their way, by arrival (ties in the order they were sent): a page enters the
+  // eviction policy when it arrives, as in a pool, not when it is asked for.
+  struct Arrival {
+    uint64_t at;
+    uint64_t sequence;
+    PageId page;
+    bool operator>(const Arrival& other) const {
+      return at != other.at ? at > other.at : sequence > other.sequence;
+    }
+  };
+  std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>> arriving;
   // Times at which frames stop being busy, to wait for when every frame is busy.
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> busy;
   TierResult counts;
@@ -79,7 +91,8 @@ struct TierState {
   // its flags (a cache miss saved per eviction).
   static constexpr uint8_t kCounted = kDirty | kPrefetched;
   uint64_t counted = 0;
-  uint64_t latest_ready = 0;  // no page is busy after this time
+  uint64_t latest_ready = 0;        // no page is busy after this time
+  uint64_t demand_waits_until = 0;  // a fetch or write-back waits for a frame until then
 };
 
 class Engine final : policies::VictimFilter, policies::PrefetchSink {
@@ -154,6 +167,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       int t = access.tier == Tier::gpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
       if (i + kLookahead < accesses.size()) warm(accesses[i + kLookahead]);
       check(access, t);
+      arrive(now_);
       ++replayed_;
       uint64_t done = now_;
       AccessEvent event;
@@ -330,7 +344,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       tier.drop(page, kPrefetched);
       ++(done > now_ ? result_.prefetch_late : result_.prefetch_useful);
     }
-    tier.policy->touch(event);
+    if (!tier.has(page, kArriving)) tier.policy->touch(event);  // else it arrives later
     pin(t, op, page);
     return done;
   }
@@ -340,7 +354,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   uint64_t bring_in(int t, TraceOp op, const AccessEvent& event, uint64_t start) {
     ++tiers_[t].counts.misses;
     uint64_t done = op == TraceOp::write ? start : fetch(t, start, event);
-    admit(t, kResident, event);
+    admit(t, kResident, event.page, done);
     pin(t, op, event.page);
     return done;
   }
@@ -365,20 +379,32 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     return pcie_up_.submit(std::max(start, source));  // the source stays pinned meanwhile
   }
 
-  // Makes the event's page resident in tier t with flags, in a frame taken for it.
-  void admit(int t, uint8_t flags, const AccessEvent& event) {
+  // Makes the page resident in tier t with flags, in a frame taken for it; the eviction
+  // policy hears of it when it arrives, at time at.
+  void admit(int t, uint8_t flags, PageId page, uint64_t at) {
     TierState& tier = tiers_[t];
-    tier.reset(event.page, flags);
-    tier.policy->insert(event);
+    tier.reset(page, flags | kArriving);
+    tier.arriving.push({at, arrivals_++, page});
   }
-  // The same for a page the engine moves on its own (a write-back, a prefetch), not an access.
-  void admit(int t, uint8_t flags, PageId page) {
-    AccessEvent event;
-    event.page = page;
-    event.time = now_;
-    event.next_use = upcoming(page);
-    event.tier = static_cast<uint8_t>(t);
-    admit(t, flags, event);
+
+  // Every page arrived by time enters its tier's eviction policy, in order of arrival.
+  void arrive(uint64_t time) {
+    for (int t : {kGpu, kDram}) {
+      TierState& tier = tiers_[t];
+      while (!tier.arriving.empty() && tier.arriving.top().at <= time) {
+        const TierState::Arrival arrival = tier.arriving.top();
+        tier.arriving.pop();
+        // Gone meanwhile (a write elsewhere made it stale), or an earlier trip's arrival.
+        if (!tier.has(arrival.page, kArriving)) continue;
+        tier.drop(arrival.page, kArriving);
+        AccessEvent event;
+        event.page = arrival.page;
+        event.time = arrival.at;
+        event.next_use = upcoming(arrival.page);
+        event.tier = static_cast<uint8_t>(t);
+        tier.policy->insert(event);
+      }
+    }
   }
 
   // A write elsewhere made this tier's copy stale.
@@ -386,7 +412,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     TierState& tier = tiers_[t];
     if (tier.capacity == 0 || !tier.has(page, kResident)) return;
     if (tier.has(page, kPrefetched)) ++result_.prefetch_useless;
-    tier.policy->remove(page);
+    if (!tier.has(page, kArriving)) tier.policy->remove(page);
     --tier.used;
     tier.reset(page, 0);
   }
@@ -396,7 +422,9 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   // victim down.
   std::optional<uint64_t> take_frame(int t, uint64_t time, bool wait) {
     std::optional<uint64_t> free = make_room(t, time, wait);
-    if (free) ++tiers_[t].used;
+    if (!free) return free;
+    ++tiers_[t].used;
+    if (wait) tiers_[t].demand_waits_until = std::max(tiers_[t].demand_waits_until, *free);
     return free;
   }
 
@@ -407,6 +435,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     uint64_t avail = time;
     while (tier.used >= tier.capacity) {
       while (!tier.busy.empty() && tier.busy.top() <= avail) tier.busy.pop();
+      arrive(avail);  // waiting for a frame, pages that arrive meanwhile may be victims
       filter_tier_ = t;
       filter_time_ = avail;
       filter_clean_ = !wait;
@@ -442,11 +471,10 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     if (t == kDram) return nvme_down_.submit(time);
     TierState& dram = tiers_[kDram];
     uint64_t start = time;
-    if (!dram.has(page, kResident)) {
-      start = *take_frame(kDram, time, true);
-      admit(kDram, kResident, page);
-    }
+    const bool copy = !dram.has(page, kResident);
+    if (copy) start = *take_frame(kDram, time, true);
     uint64_t done = pcie_down_.submit(start);
+    if (copy) admit(kDram, kResident, page, done);
     dram.add(page, kDirty);
     dram.mark_busy(page, done, now_);
     return done;
@@ -460,12 +488,15 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
       std::stable_sort(proposals_.begin(), proposals_.end(), earlier);
     }
     for (const policies::PrefetchProposal& proposal : proposals_) {
+      if (proposal.first >= base_.back()) continue;  // a policy's guess past the last page
       int t = proposal.tier == kGpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
-      for (uint32_t k = 0; k < proposal.count; ++k) {
-        PageId page = proposal.first + k;
-        if (page >= base_.back()) break;  // a policy's guess past the last page
+      // Within the tensor of its first page, as a pool takes proposals.
+      const PageId end =
+          std::min<PageId>(proposal.first + proposal.count,
+                           *std::upper_bound(base_.begin(), base_.end(), proposal.first));
+      for (PageId page = proposal.first; page < end; ++page) {
         if (!prefetch(t, page)) {
-          result_.prefetch_dropped += proposal.count - k;
+          result_.prefetch_dropped += end - page;
           break;
         }
       }
@@ -474,26 +505,33 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   }
 
   // Starts bringing the page into tier t; false when the budget or the frames are exhausted.
-  bool prefetch(int t, PageId page) {
+  // stop: into dram on the way to gpu, which is not a prefetch of its own (nor counted one).
+  bool prefetch(int t, PageId page, bool stop = false) {
     TierState& tier = tiers_[t];
     if (tier.has(page, kResident)) return true;
+    // Not while a fetch or write-back waits for a frame of the tier, as in a pool: the prefetch
+    // would pass it on the link.
+    if (tier.demand_waits_until > now_) return false;
     while (!in_flight_.empty() && in_flight_.top() <= now_) in_flight_.pop();
     if ((in_flight_.size() + 1) * page_size_ > config_.prefetch_budget) return false;
+    // Into gpu through dram, which keeps the page even when gpu then has no frame for it.
+    TierState& dram = tiers_[kDram];
+    if (t == kGpu && !dram.has(page, kResident) && !prefetch(kDram, page, true)) return false;
     std::optional<uint64_t> room = take_frame(t, now_, false);
     if (!room) return false;
     uint64_t done;
     if (t == kDram) {
       done = nvme_up_.submit(*room);
     } else {
-      TierState& dram = tiers_[kDram];
-      if (!dram.has(page, kResident) && !prefetch(kDram, page)) return false;
       done = pcie_up_.submit(std::max(*room, dram.ready(page)));
       dram.mark_busy(page, done, now_);
     }
     tier.counts.bytes_in += page_size_;
-    ++tier.counts.prefetched;
-    ++result_.prefetch_issued;
-    admit(t, kResident | kPrefetched | kInFlight, page);
+    if (!stop) {
+      ++tier.counts.prefetched;
+      ++result_.prefetch_issued;
+    }
+    admit(t, kResident | kInFlight | (stop ? 0 : kPrefetched), page, done);
     tier.mark_busy(page, done, now_);
     in_flight_.push(done);
     return true;
@@ -532,6 +570,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   std::vector<uint64_t> base_{0};  // dense id of each tensor's first page; back(): all pages
   bool wants_next_use_ = false;
   uint64_t ordinal_ = 0;   // page accesses replayed
+  uint64_t arrivals_ = 0;  // pages sent, to order arrivals at the same time
   uint64_t replayed_ = 0;  // trace accesses replayed
   Channel nvme_up_;
   Channel nvme_down_;

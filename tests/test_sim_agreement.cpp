@@ -107,34 +107,37 @@ TEST(Agreement, WithAGpuTierTheyAgreeButOnHowDramCountsGpuFetches) {
   EXPECT_EQ(dump(pool), dump(fast));
 }
 
-TEST(Agreement, SequentialPrefetchAgreesOnLayersAndNearlyOnZipf) {
-  {
-    const Trace trace = layers();
-    Config config = config_for(trace, "lru", 0.4);
+TEST(Agreement, WithSequentialPrefetchLruAgreesAndS3FifoNearly) {
+  for (const Trace& trace : {layers(), zipf()}) {
+    Config config = config_for(trace, "lru", 0.25);
     config.prefetch = "sequential:depth=4";
     const Result fast = simulate(trace, config);
     ASSERT_GT(fast.prefetch_issued, 0u);
-    // The fast model does not count prefetches it drops; the pool does not see them.
     Result pool = simulate_on_pool(trace, config);
+    // A proposed page still being written down is skipped by the pool and dropped, with the
+    // rest of its proposal, by the fast model, which does not track it.
+    EXPECT_LE(pool.prefetch_dropped, fast.prefetch_dropped);
     pool.prefetch_dropped = fast.prefetch_dropped;
     EXPECT_EQ(dump(pool), dump(fast));
   }
-  // Prefetched pages enter the eviction policy when proposed in the fast model, when they
-  // arrive in the pool: on scattered accesses the two orders part, a little.
+  // A demand access to a page still being written down waits for the write in the pool and
+  // takes its frame then; the fast model takes one at once. S3-FIFO's victim searches (for a
+  // prefetch's clean frame among them) age the pages they pass, so a victim chosen later parts
+  // the models a little; LRU's choice does not depend on when.
   const Trace trace = zipf();
-  Config config = config_for(trace, "lru", 0.1);
+  Config config = config_for(trace, "s3fifo", 0.1);
   config.prefetch = "sequential:depth=4";
   const Result fast = simulate(trace, config);
   const Result pool = simulate_on_pool(trace, config);
   auto near = [](uint64_t a, uint64_t b, double share) {
     return static_cast<double>(a > b ? a - b : b - a) <= share * static_cast<double>(b);
   };
-  EXPECT_TRUE(near(pool.misses, fast.misses, 0.01)) << pool.misses << " vs " << fast.misses;
-  EXPECT_TRUE(near(pool.prefetch_issued, fast.prefetch_issued, 0.01))
+  EXPECT_TRUE(near(pool.misses, fast.misses, 0.03)) << pool.misses << " vs " << fast.misses;
+  EXPECT_TRUE(near(pool.prefetch_issued, fast.prefetch_issued, 0.02))
       << pool.prefetch_issued << " vs " << fast.prefetch_issued;
-  EXPECT_TRUE(near(pool.dram.writebacks, fast.dram.writebacks, 0.02))
+  EXPECT_TRUE(near(pool.dram.writebacks, fast.dram.writebacks, 0.04))
       << pool.dram.writebacks << " vs " << fast.dram.writebacks;
-  EXPECT_TRUE(near(pool.stall_ns, fast.stall_ns, 0.03)) << pool.stall_ns << " vs " << fast.stall_ns;
+  EXPECT_TRUE(near(pool.stall_ns, fast.stall_ns, 0.02)) << pool.stall_ns << " vs " << fast.stall_ns;
 }
 
 TEST(Agreement, ThePoolReplayRefusesWhatTheFastOneRefuses) {

@@ -392,7 +392,9 @@ bool MigrationEngine::advance_prefetch(const PageRequest& request, Actions& acti
   if (prefetch_bytes_ + parts_.page_size > parts_.prefetch_budget) return false;
   const bool stop = stops_in_dram(s, request.tier);
   const Tier fill = stop ? Tier::dram : request.tier;
-  // A prefetch takes a free frame or a clean victim's, and never waits for one.
+  // A prefetch takes a free frame or a clean victim's, and never waits for one, nor takes one
+  // while a fetch or write-back waits for a frame of the tier (it would pass it on the link).
+  if (!waiting_[at(fill)].empty()) return false;
   if (free_frames_[at(fill)].empty()) evict_one(fill, true, actions);
   if (free_frames_[at(fill)].empty()) return false;
   start_fetch(request.page, fill, true, false, stop ? &request : nullptr, actions);
@@ -704,12 +706,13 @@ void MigrationEngine::settle(Actions& actions) {
       }
       uint64_t end = std::min<uint64_t>(first.index + uint64_t{proposal.count}, record.page_count);
       Tier tier = proposal.tier == 0 && parts_.gpu != nullptr ? Tier::gpu : Tier::dram;
-      // Up to the first page refused (budget spent, no clean frame), as the fast model does:
-      // trying the rest would only make the policy search again, and age its pages each time.
+      // Up to the first page refused, as the fast model does: trying the rest would only make
+      // the policy search again, and age its pages each time.
       for (uint64_t index = first.index; index < end; ++index) {
         if (!advance_prefetch(
                 {.page = record.first_page + index, .goal = Goal::prefetch, .tier = tier},
                 actions)) {
+          counters_.prefetch_dropped += end - index;
           break;
         }
       }

@@ -186,7 +186,8 @@ class MigrationEngine {
   void advance(const PageRequest& request, Actions& actions);
   void advance_pin(const PageRequest& request, Actions& actions);
   // Starts a prefetch unless it is of no use (the page is there or on its way: true) or
-  // refused (the budget is spent, or no free or clean frame is left: false).
+  // refused (the budget is spent, another operation waits for a frame, or no free or clean
+  // frame is left: false).
   bool advance_prefetch(const PageRequest& request, Actions& actions);
   void advance_evict(const PageRequest& request, Actions& actions);
   void advance_flush(const PageRequest& request, Actions& actions);

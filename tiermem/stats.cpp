@@ -42,6 +42,7 @@ void Stats::visit(StatsVisitor& v) const {
   v.counter("prefetch.useful", prefetch_useful);
   v.counter("prefetch.late", prefetch_late);
   v.counter("prefetch.useless", prefetch_useless);
+  v.counter("prefetch.dropped", prefetch_dropped);
   v.counter("io_errors", io_errors);
   v.counter("access_events_dropped", access_events_dropped);
 }

@@ -198,13 +198,14 @@ class PoolReplay {
     r.dram.bytes_in = s.moved_bytes[nvme][dram];
     r.dram.bytes_out = s.moved_bytes[dram][nvme];
     // The fast model counts a pin that finds its page arriving by prefetch as a hit (a late
-    // prefetch); the pool, as a miss that waited for a fetch under way. Prefetches fill one
-    // tier: gpu's when the pool has one and the policy proposes for it.
-    TierResult& prefetched = r.gpu.prefetched != 0 ? r.gpu : r.dram;
-    prefetched.hits += s.prefetch_late;
-    prefetched.misses -= s.prefetch_late;
-    r.hits = r.gpu.hits + r.dram.hits;
-    r.misses = r.gpu.misses + r.dram.misses;
+    // prefetch); the pool, as a miss that waited for a fetch under way. Without a gpu tier
+    // they are all dram's; with one, only the totals are moved (docs/DESIGN.md).
+    if (config_.gpu_bytes < page_size_) {
+      r.dram.hits += s.prefetch_late;
+      r.dram.misses -= s.prefetch_late;
+    }
+    r.hits = s.tiers[gpu].hits + s.tiers[dram].hits + s.prefetch_late;
+    r.misses = s.tiers[gpu].misses + s.tiers[dram].misses - s.prefetch_late;
     r.bytes_read = s.moved_bytes[nvme][dram] + s.moved_bytes[nvme][gpu];
     r.bytes_written = s.moved_bytes[dram][nvme];
     r.bytes_fetched = r.gpu.bytes_in + r.dram.bytes_in;
@@ -224,6 +225,7 @@ class PoolReplay {
     r.prefetch_issued = s.prefetch_issued;
     r.prefetch_useful = s.prefetch_useful;
     r.prefetch_late = s.prefetch_late;
+    r.prefetch_dropped = s.prefetch_dropped;
     // Every page prefetched and not pinned by the end was of no use, as the fast model counts.
     r.prefetch_useless = s.prefetch_issued - s.prefetch_useful - s.prefetch_late;
     return r;
