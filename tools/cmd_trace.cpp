@@ -2,6 +2,7 @@
 // forms (and export to libCacheSim), and describe a trace.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -253,13 +254,16 @@ int models(std::span<char*> args) {
     shapes.push_back(workload::load_model(file));
   }
   if (files.empty()) shapes.assign(workload::models().begin(), workload::models().end());
-  std::printf("%-12s %6s %6s %6s %5s %8s %7s %-6s %-5s %s\n", "model", "layers", "hidden", "ffn",
-              "heads", "kv_heads", "vocab", "mlp", "dtype", "experts");
+  int width = 12;
+  for (const workload::ModelShape& m : shapes)
+    width = std::max(width, static_cast<int>(m.name.size()));
+  std::printf("%-*s %6s %6s %6s %5s %8s %7s %-6s %-5s %s\n", width, "model", "layers", "hidden",
+              "ffn", "heads", "kv_heads", "vocab", "mlp", "dtype", "experts");
   for (const workload::ModelShape& m : shapes) {
     std::string experts =
         m.experts > 0 ? fmt::format("{} of {}", m.experts_per_token, m.experts) : std::string("-");
-    std::printf("%-12s %6u %6u %6u %5u %8u %7u %-6s %-5s %s\n", m.name.c_str(), m.layers, m.hidden,
-                m.ffn, m.heads, m.kv_heads, m.vocab, m.gated ? "gated" : "plain",
+    std::printf("%-*s %6u %6u %6u %5u %8u %7u %-6s %-5s %s\n", width, m.name.c_str(), m.layers,
+                m.hidden, m.ffn, m.heads, m.kv_heads, m.vocab, m.gated ? "gated" : "plain",
                 std::string(to_string(m.dtype)).c_str(), experts.c_str());
   }
   return 0;
