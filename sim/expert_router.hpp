@@ -12,8 +12,9 @@ namespace tiermem::sim {
 
 class ExpertRouter {
  public:
-  // layers routing layers of `experts` experts, k per token; skew: the zipf exponent of
-  // popularity by rank; drift: neighbour swaps per expert and step in each ranking.
+  // A ranking for each of `layers` layers (by the model's layer index; those of dense layers
+  // go unused) of `experts` experts, k per token; skew: the zipf exponent of popularity by
+  // rank; drift: neighbour swaps per expert and step in each ranking.
   ExpertRouter(uint32_t layers, uint32_t experts, uint32_t k, double skew, double drift,
                uint64_t seed);
 

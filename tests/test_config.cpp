@@ -58,6 +58,7 @@ TEST(Size, RejectsGarbageAndOverflow) {
   expect_error([] { parse_size("+4k"); }, Errc::config, {"'+4k'", "does not start with a digit"});
   expect_error([] { parse_size(".5G"); }, Errc::config, {"'.5G'"});
   expect_error([] { parse_size("4  k"); }, Errc::config, {"'4  k'", "is not a unit"});
+  expect_error([] { parse_size("4 "); }, Errc::config, {"' ' is not a unit"});
   expect_error([] { parse_size("4kk"); }, Errc::config, {"'kk' is not a unit"});
   expect_error([] { parse_size("1e3"); }, Errc::config, {"'e3' is not a unit"});
   expect_error([] { parse_size("1.2.3"); }, Errc::config, {"'.3' is not a unit"});

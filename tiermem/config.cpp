@@ -276,7 +276,7 @@ uint64_t parse_size(std::string_view text) {
     }
   }
   std::string unit(end, last);
-  if (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  if (unit.size() > 1 && unit.front() == ' ') unit.erase(0, 1);  // "64 KiB"
   std::ranges::transform(unit, unit.begin(),
                          [](char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; });
   // fio's convention (kb_base=1024, its default): every spelling of a prefix is binary, KB and
