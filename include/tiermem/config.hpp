@@ -101,7 +101,9 @@ struct TIERMEM_API Config {
   // constructor calls this.
   void validate() const;
 
-  // All fields as one JSON object (dotted keys), in the form from_json() accepts.
+  // All fields as one JSON object (dotted keys), in the form from_json() accepts: integers and
+  // booleans as JSON numbers and booleans, lists as arrays, sizes as text with their unit
+  // ("256MiB", as a config file writes them), the rest as strings.
   std::string to_json() const;
 
   // Every key, in a stable order.
