@@ -140,6 +140,28 @@ TEST(ModelShapeFile, ReadsMixtureOfExpertsAndLatentAttention) {
   EXPECT_EQ(attention[4].elements(), 1024u * 8 * 32);
 }
 
+// DeepSeek-V3's published shape (its config.json) and sizes (its paper: 671 B parameters, 37 B
+// of them used per token) check the weights of latent attention and of the experts.
+TEST(ModelShapeFile, DeepSeekV3HasItsPublishedSizes) {
+  ModelShape shape = parse_model_shape(R"({
+    "layers": 61, "hidden": 7168, "ffn": 18432, "heads": 128, "kv_heads": 128, "vocab": 129280,
+    "mlp": "gated", "dtype": "bf16", "experts": 256, "experts_per_token": 8,
+    "shared_experts": 1, "expert_ffn": 2048, "dense_layers": 3, "attention": "mla",
+    "kv_lora_rank": 512, "q_lora_rank": 1536, "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64, "v_head_dim": 128})",
+                                       "deepseek-v3.json");
+  double total = 2.0 * shape.vocab * shape.hidden, used = total;  // embedding and head
+  for (uint32_t l = 0; l < shape.layers; ++l) {
+    for (const LayerWeight& w : layer_weights(shape, l)) {
+      total += static_cast<double>(w.elements());
+      bool idle = w.name == "moe.expert";  // 8 of the 256 are used, on average
+      used += static_cast<double>(w.elements()) * (idle ? 8.0 / 256 : 1.0);
+    }
+  }
+  EXPECT_NEAR(total / 1e9, 671, 671 * 0.01);
+  EXPECT_NEAR(used / 1e9, 37, 37 * 0.03);
+}
+
 TEST(ModelShapeFile, RefusesWhatItCannotTrust) {
   auto refused = [](std::string_view json, std::initializer_list<std::string> fragments) {
     expect_error([&] { parse_model_shape(json, "bad.json"); }, Errc::invalid_argument, fragments);
