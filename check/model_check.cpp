@@ -20,6 +20,7 @@
 
 #include "check/tensor_model.hpp"
 #include "check/watchdog.hpp"
+#include "support/json.hpp"
 #include "tiermem/tiermem.hpp"
 
 namespace tiermem::check {
@@ -683,7 +684,7 @@ std::string ModelReport::to_json() const {
   for (const std::string& failure : failures) failure_list.emplace_back(failure);
   json["failures"] = std::move(failure_list);
   json["ok"] = ok();
-  return boost::json::serialize(json);
+  return json_text(json);
 }
 
 ModelReport run_model(const Config& config, const ModelOptions& given) {

@@ -2,6 +2,7 @@
 // out: element counts from the shape, pages from the page size.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -11,27 +12,27 @@
 namespace tiermem::sim {
 
 struct ModelTensors {
-  // Elements of each weight matrix of one layer, in the order a forward pass reads them:
-  // attention q, k, v, o, then the MLP, then the two norms together.
-  std::vector<uint64_t> layer_elements;
+  // Each layer's weights, in the order a forward pass reads them (workload::layer_weights).
+  std::vector<std::vector<workload::LayerWeight>> layers;
   uint64_t embedding_elements = 0;     // vocab x hidden; the output head too when tied
   uint64_t head_elements = 0;          // a separate output head, 0 when tied
-  uint64_t kv_elements_per_token = 0;  // one layer's K and V entries for one sequence
+  uint64_t kv_elements_per_token = 0;  // one layer's KV-cache entry for one sequence
 
   explicit ModelTensors(const workload::ModelShape& m) {
-    uint64_t hidden = m.hidden;
-    uint64_t kv_dim = hidden / m.heads * m.kv_heads;
-    for (const workload::LayerWeight& weight : workload::layer_weights(m)) {
-      layer_elements.push_back(weight.elements());
-    }
-    embedding_elements = uint64_t{m.vocab} * hidden;
+    for (uint32_t l = 0; l < m.layers; ++l) layers.push_back(workload::layer_weights(m, l));
+    embedding_elements = uint64_t{m.vocab} * m.hidden;
     head_elements = m.tied ? 0 : embedding_elements;
-    kv_elements_per_token = 2 * kv_dim;
+    // Latent attention caches the compressed k/v and the rotary key; else K and V whole.
+    kv_elements_per_token = m.kv_lora_rank > 0 ? uint64_t{m.kv_lora_rank} + m.qk_rope_head_dim
+                                               : 2 * (uint64_t{m.hidden} / m.heads * m.kv_heads);
   }
 
-  uint64_t layer_params() const {
-    uint64_t sum = 0;
-    for (uint64_t e : layer_elements) sum += e;
+  // Every weight of the model.
+  uint64_t params() const {
+    uint64_t sum = embedding_elements + head_elements;
+    for (const auto& layer : layers) {
+      for (const workload::LayerWeight& w : layer) sum += w.elements();
+    }
     return sum;
   }
 };

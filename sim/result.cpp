@@ -8,6 +8,7 @@
 #include <string>
 
 #include "policies/registry.hpp"
+#include "support/json.hpp"
 #include "tiermem/error.hpp"
 #include "tiermem/sim.hpp"
 
@@ -162,7 +163,7 @@ std::string Result::to_json() const {
     void ratio(std::string_view n, double v) override { object[n] = v; }
   } fields;
   visit(fields);
-  return boost::json::serialize(fields.object);
+  return json_text(fields.object);
 }
 
 }  // namespace tiermem::sim

@@ -1,10 +1,13 @@
 // sim/workload_layers.cpp: ZeRO-Inference-style layer streaming: every token reads every
-// layer's weights in order, so the weights form a loop far larger than GPU memory.
+// layer's weights in order, so the weights form a loop far larger than GPU memory; of a
+// mixture of experts, only the routed experts the step's tokens use.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
+#include "sim/expert_router.hpp"
 #include "sim/model_tensors.hpp"
 #include "tiermem/error.hpp"
 #include "tiermem/workload.hpp"
@@ -16,12 +19,29 @@ namespace {
 class LayerStreamer {
  public:
   explicit LayerStreamer(const LayerStreaming& o)
-      : o_(o), shape_(find_model(o.model)), tensors_(shape_) {
+      : o_(o), shape_(load_model(o.model)), tensors_(shape_) {
     if (o.batch == 0 || o.prompt + o.tokens == 0 || !(o.tflops > 0) || !(o.hbm_gbps > 0)) {
       throw Error(Errc::invalid_argument,
                   fmt::format("layer streaming: batch {}, prompt {} + tokens {}, tflops {} and "
                               "hbm_gbps {} must all be positive",
                               o.batch, o.prompt, o.tokens, o.tflops, o.hbm_gbps));
+    }
+    if (shape_.experts > 0) {
+      if (shape_.experts_per_token == 0 || shape_.experts_per_token > shape_.experts) {
+        throw Error(
+            Errc::invalid_argument,
+            fmt::format("layer streaming: model {} routes {} of {} experts per token; "
+                        "it must be 1 to {}",
+                        shape_.name, shape_.experts_per_token, shape_.experts, shape_.experts));
+      }
+      if (!(o.skew >= 0 && o.skew <= 10) || !(o.drift >= 0 && o.drift <= 1)) {
+        throw Error(Errc::invalid_argument,
+                    fmt::format("layer streaming: skew {} must be in [0, 10] and drift {} in "
+                                "[0, 1]",
+                                o.skew, o.drift));
+      }
+      router_.emplace(shape_.layers, shape_.experts, shape_.experts_per_token, o.skew, o.drift,
+                      o.seed);
     }
     trace_.page_size = o.page_size;
     uint64_t bytes = shape_.dtype_bytes;
@@ -29,10 +49,16 @@ class LayerStreamer {
     head_ = tensors_.head_elements > 0 ? sim::add_tensor(trace_, tensors_.head_elements * bytes)
                                        : embedding_;
     kv_bytes_per_token_ = tensors_.kv_elements_per_token * bytes * o.batch;
-    for (uint32_t l = 0; l < shape_.layers; ++l) {
+    for (const std::vector<LayerWeight>& weights : tensors_.layers) {
       Layer layer;
-      for (uint64_t elements : tensors_.layer_elements) {
-        layer.weights.push_back(sim::add_tensor(trace_, elements * bytes));
+      for (const LayerWeight& weight : weights) {
+        if (weight.name == "moe.expert") {
+          if (layer.experts++ == 0) layer.first_expert = layer.weights.size();
+          layer.expert_params = weight.elements();
+        } else {
+          layer.dense_params += weight.elements();
+        }
+        layer.weights.push_back(sim::add_tensor(trace_, weight.elements() * bytes));
       }
       layer.kv = sim::add_tensor(trace_, kv_bytes_per_token_ * (o.prompt + o.tokens));
       layers_.push_back(layer);
@@ -52,7 +78,8 @@ class LayerStreamer {
     return std::move(trace_);
   }
 
-  // One decode token's weight accesses: the order an application would register.
+  // One decode token's weight accesses: the order an application would register (no routed
+  // experts, which depend on the tokens).
   Trace schedule() {
     pass(0, 1, 0, false);
     return std::move(trace_);
@@ -60,7 +87,11 @@ class LayerStreamer {
 
  private:
   struct Layer {
-    std::vector<uint32_t> weights;
+    std::vector<uint32_t> weights;  // in layer_weights() order, routed experts among them
+    size_t first_expert = 0;        // the index in weights of routed expert 0
+    uint32_t experts = 0;
+    uint64_t dense_params = 0;   // elements of the weights every token uses
+    uint64_t expert_params = 0;  // elements of one routed expert
     uint32_t kv = 0;
   };
 
@@ -70,10 +101,11 @@ class LayerStreamer {
   void whole(uint32_t tensor) {
     access(tensor, 0, trace_.tensor_pages[tensor], TraceOp::read, o_.weight_tier);
   }
-  // Roofline: compute-bound on flops, or memory-bound on reading the weights once.
-  void compute(uint64_t params, uint32_t tokens) {
-    double flops = 2.0 * static_cast<double>(params) * o_.batch * tokens;
-    double bytes = static_cast<double>(params) * shape_.dtype_bytes;
+  // Roofline: compute-bound on flops, each token using params_per_token weights, or
+  // memory-bound on reading the read_params weights once.
+  void compute(uint64_t params_per_token, uint64_t read_params, uint32_t tokens) {
+    double flops = 2.0 * static_cast<double>(params_per_token) * o_.batch * tokens;
+    double bytes = static_cast<double>(read_params) * shape_.dtype_bytes;
     auto ns = static_cast<uint64_t>(
         std::llround(std::max(flops / (o_.tflops * 1e3), bytes / o_.hbm_gbps)));
     trace_.accesses.back().compute_ns += ns;
@@ -92,8 +124,19 @@ class LayerStreamer {
       access(embedding_, static_cast<uint32_t>((position * 2654435761u) % pages), 1, TraceOp::read,
              o_.weight_tier);
     }
-    for (const Layer& layer : layers_) {
-      for (uint32_t w : layer.weights) whole(w);
+    for (uint32_t l = 0; l < layers_.size(); ++l) {
+      const Layer& layer = layers_[l];
+      // A decode step routes batch tokens, the prefill batch x prompt; a schedule (without
+      // tokens) none.
+      std::vector<uint32_t> routed;
+      if (layer.experts > 0 && with_kv) routed = router_->route(l, uint64_t{o_.batch} * tokens);
+      for (size_t i = 0; i < layer.weights.size(); ++i) {
+        if (i == layer.first_expert) {
+          for (uint32_t e : routed) whole(layer.weights[i + e]);
+        }
+        bool expert = i >= layer.first_expert && i < layer.first_expert + layer.experts;
+        if (!expert) whole(layer.weights[i]);
+      }
       if (with_kv) {
         if (context > 0) access(layer.kv, 0, kv_page(context - 1) + 1, TraceOp::read, o_.kv_tier);
         uint32_t first = kv_page(context);
@@ -102,15 +145,19 @@ class LayerStreamer {
         access(layer.kv, first, last - first + 1, partial ? TraceOp::read_write : TraceOp::write,
                o_.kv_tier);
       }
-      compute(tensors_.layer_params(), tokens);
+      uint64_t k = layer.experts > 0 ? shape_.experts_per_token : 0;
+      compute(layer.dense_params + k * layer.expert_params,
+              layer.dense_params + routed.size() * layer.expert_params, tokens);
     }
     whole(head_);
-    compute(tensors_.embedding_elements, tokens);
+    compute(tensors_.embedding_elements, tensors_.embedding_elements, tokens);
+    if (router_) router_->step();
   }
 
   const LayerStreaming& o_;
-  const ModelShape& shape_;
+  const ModelShape shape_;
   sim::ModelTensors tensors_;
+  std::optional<sim::ExpertRouter> router_;  // a mixture of experts
   Trace trace_;
   uint32_t embedding_ = 0;
   uint32_t head_ = 0;

@@ -11,7 +11,7 @@
 namespace tiermem::workload {
 
 Trace optimizer_swapping(const OptimizerSwapping& o) {
-  const ModelShape& shape = find_model(o.model);
+  const ModelShape shape = load_model(o.model);
   if (o.iterations == 0 || o.subgroup_params == 0 || !(o.forward_backward_ms >= 0) ||
       !(o.adam_ns_per_param >= 0)) {
     throw Error(
@@ -21,8 +21,7 @@ Trace optimizer_swapping(const OptimizerSwapping& o) {
                     o.iterations, o.subgroup_params, o.forward_backward_ms, o.adam_ns_per_param));
   }
   sim::ModelTensors tensors(shape);
-  uint64_t params = tensors.embedding_elements + tensors.head_elements +
-                    uint64_t{shape.layers} * tensors.layer_params();
+  uint64_t params = tensors.params();
   Trace trace;
   trace.page_size = o.page_size;
   struct Group {

@@ -23,11 +23,59 @@ TEST(Size, ParsesBytesAndBinaryUnits) {
   EXPECT_EQ(format_size(1000), "1000B");
 }
 
+TEST(Size, ParsesFioAndDdSpellingsAsPowersOf1024) {
+  EXPECT_EQ(parse_size("4k"), 4096u);
+  EXPECT_EQ(parse_size("4K"), 4096u);
+  EXPECT_EQ(parse_size("4kb"), 4096u);
+  EXPECT_EQ(parse_size("4kB"), 4096u);  // dd would say 4000; fio and tiermem say 4096
+  EXPECT_EQ(parse_size("4kib"), 4096u);
+  EXPECT_EQ(parse_size("1m"), 1u << 20);
+  EXPECT_EQ(parse_size("256m"), 256u << 20);
+  EXPECT_EQ(parse_size("2g"), 2ull << 30);
+  EXPECT_EQ(parse_size("1t"), 1ull << 40);
+  EXPECT_EQ(parse_size("100b"), 100u);
+  EXPECT_EQ(parse_size("4 k"), 4096u);
+  EXPECT_EQ(parse_size("0"), 0u);
+}
+
+TEST(Size, RoundsFractionsToWholeBytes) {
+  EXPECT_EQ(parse_size("1.5G"), 3ull << 29);
+  EXPECT_EQ(parse_size("1.5k"), 1536u);
+  EXPECT_EQ(parse_size("0.1k"), 102u);  // 102.4
+  EXPECT_EQ(parse_size("0.5"), 1u);     // half rounds up
+  EXPECT_EQ(parse_size("2.25 MiB"), 2359296u);
+  EXPECT_EQ(parse_size("7."), 7u);
+  // Digits past the 18th change nothing that rounds to a byte.
+  EXPECT_EQ(parse_size("0.0000000000000000009999t"), 0u);
+  EXPECT_EQ(parse_size("16777215.5T"), (16777215ull << 40) + (1ull << 39));
+}
+
 TEST(Size, RejectsGarbageAndOverflow) {
-  expect_error([] { parse_size("lots"); }, Errc::config, {"'lots'", "KiB"});
-  expect_error([] { parse_size("12XB"); }, Errc::config, {"'12XB'"});
-  expect_error([] { parse_size(""); }, Errc::config, {"invalid size"});
-  expect_error([] { parse_size("20000000TiB"); }, Errc::config, {"overflows"});
+  expect_error([] { parse_size("lots"); }, Errc::config, {"'lots'", "KiB", "4k, 1.5G"});
+  expect_error([] { parse_size("12XB"); }, Errc::config, {"'12XB'", "'XB' is not a unit"});
+  expect_error([] { parse_size(""); }, Errc::config, {"invalid size ''", "empty"});
+  expect_error([] { parse_size("-4k"); }, Errc::config, {"'-4k'", "negative"});
+  expect_error([] { parse_size("+4k"); }, Errc::config, {"'+4k'", "does not start with a digit"});
+  expect_error([] { parse_size(".5G"); }, Errc::config, {"'.5G'"});
+  expect_error([] { parse_size("4  k"); }, Errc::config, {"'4  k'", "is not a unit"});
+  expect_error([] { parse_size("4 "); }, Errc::config, {"' ' is not a unit"});
+  expect_error([] { parse_size("4kk"); }, Errc::config, {"'kk' is not a unit"});
+  expect_error([] { parse_size("1e3"); }, Errc::config, {"'e3' is not a unit"});
+  expect_error([] { parse_size("1.2.3"); }, Errc::config, {"'.3' is not a unit"});
+  expect_error([] { parse_size("20000000TiB"); }, Errc::config, {"overflows", "16EiB"});
+  expect_error([] { parse_size("16777216T"); }, Errc::config, {"overflows"});
+  expect_error([] { parse_size("99999999999999999999"); }, Errc::config, {"overflows"});
+}
+
+TEST(Size, ConfigValuesTakeEverySpelling) {
+  Config config;
+  config.set("dram.capacity", "1.5g");
+  EXPECT_EQ(config.dram.capacity, 3ull << 29);
+  config = Config::from_json(R"({"page_size": "4m", "io": {"block_size": "256k"}})");
+  EXPECT_EQ(config.page_size, 4u << 20);
+  EXPECT_EQ(config.io.block_size, 256u << 10);
+  expect_error([&] { config.set("nvme.capacity", "-1G"); }, Errc::config,
+               {"nvme.capacity: invalid size '-1G'", "negative"});
 }
 
 TEST(Config, SetAndGetEveryKindOfField) {
@@ -68,6 +116,19 @@ TEST(Config, EveryKeyRoundTripsThroughJson) {
   Config again = Config::from_json(config.to_json());
   for (const ConfigKeyInfo& key : Config::keys()) {
     EXPECT_EQ(again.get(key.name), config.get(key.name)) << key.name;
+  }
+}
+
+TEST(Config, JsonWritesEachKindAsItsJsonType) {
+  Config config;
+  config.set("nvme.dirs", "/x,/y");
+  config.set("dram.numa_node", "-1");
+  std::string json = config.to_json();
+  for (const std::string& member : std::initializer_list<std::string>{
+           R"("page_size":"2MiB")", R"("gpu.device":0)", R"("dram.numa_node":-1)",
+           R"("io.queue_depth":)" + std::to_string(config.io.queue_depth), R"("dram.pinned":true)",
+           R"("nvme.direct":true)", R"("nvme.dirs":["/x","/y"])", R"("io.engine":"auto")"}) {
+    EXPECT_NE(json.find(member), std::string::npos) << member << " is not in " << json;
   }
 }
 
@@ -220,8 +281,9 @@ TEST(Config, WrongJsonTypesNameTheKeyWhatWasFoundAndWhatIsWanted) {
           "io.block_size io.sqpoll io.register_buffers io.faults policy.eviction policy.prefetch "
           "policy.prefetch_budget)");
   refused(R"({"dram": {"capacity": "lots"}})",
-          "<json>: dram.capacity: invalid size 'lots': expected a number of bytes with an "
-          "optional unit (KiB, MiB, GiB, TiB)");
+          "<json>: dram.capacity: invalid size 'lots': it does not start with a digit; expected "
+          "a number of bytes with an optional unit (KiB, MiB, GiB, TiB; or k, m, g, t, KB, ... "
+          "in any case, all powers of 1024), e.g. 4096, 4k, 1.5G, 256MiB");
   // Every type a key takes: its text form, and the JSON type of its kind.
   Config config = Config::from_json(
       R"({"dram": {"capacity": 1048576, "pinned": false, "numa_node": -1},

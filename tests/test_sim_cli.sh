@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/test_sim_cli.sh TIERMEM: end-to-end checks of `tiermem trace` and `tiermem sim`:
 # byte-identical output for the same inputs, the binary and CSV forms replaying alike, the
-# JSON last line, and clear errors for malformed traces.
+# JSON last line, model shape files and mixture-of-experts traces, and clear errors for
+# malformed traces and shapes.
 set -euo pipefail
 tiermem=$1
 dir=$(mktemp -d)
@@ -34,6 +35,41 @@ done
 cmp "$dir/fast.misses" "$dir/pool.misses" || fail "the fast model and the pool miss differently"
 if "$tiermem" sim "$dir/l.bin" --model exact 2> "$dir/err.txt"; then fail "--model exact was accepted"; fi
 grep -q "\-\-model 'exact' is not fast or pool" "$dir/err.txt" || fail "model error: $(cat "$dir/err.txt")"
+
+# Model shape files and mixture-of-experts routing (issue 13).
+shape='"layers": 4, "hidden": 512, "ffn": 1024, "heads": 8, "kv_heads": 8, "vocab": 1000,
+  "mlp": "gated", "dtype": "bf16", "experts": 16, "shared_experts": 1, "expert_ffn": 256,
+  "dense_layers": 1'
+echo "{\"name\": \"tiny-moe\", $shape, \"experts_per_token\": 2}" > "$dir/moe.json"
+"$tiermem" trace models "$dir/moe.json" | grep -q "^tiny-moe .* bf16  2 of 16$" \
+  || fail "trace models FILE: $("$tiermem" trace models "$dir/moe.json")"
+gen_moe() {
+  "$tiermem" trace gen layers --model "$dir/moe.json" --tokens 30 --prompt 4 --page-size 64k \
+    --skew 1.5 "$@" > /dev/null
+}
+gen_moe --seed 3 -o "$dir/m1.bin" --schedule-out "$dir/ms.bin"
+gen_moe --seed 3 -o "$dir/m2.bin"
+gen_moe --seed 4 -o "$dir/m3.bin"
+cmp -s "$dir/m1.bin" "$dir/m2.bin" || fail "one seed gave two mixture-of-experts traces"
+if cmp -s "$dir/m1.bin" "$dir/m3.bin"; then fail "two seeds gave one trace"; fi
+"$tiermem" sim "$dir/m1.bin" --dram 25% --eviction lru --eviction belady --prefetch schedule \
+  --schedule "$dir/ms.bin" --json | tail -1 | grep -q '"runs":' || fail "sim of a MoE trace"
+echo "{$shape, \"experts_per_token\": 17}" > "$dir/bad.json"
+if "$tiermem" trace gen layers --model "$dir/bad.json" -o "$dir/x.bin" 2> "$dir/err.txt"; then
+  fail "17 of 16 experts were accepted"
+fi
+grep -qF "model shape $dir/bad.json: experts_per_token 17 is more than experts 16" "$dir/err.txt" \
+  || fail "experts error: $(cat "$dir/err.txt")"
+echo "{$shape, \"experts_per_token\": 2, \"hiden\": 512}" > "$dir/bad.json"
+if "$tiermem" trace models "$dir/bad.json" 2> "$dir/err.txt"; then fail "a misspelt field was accepted"; fi
+grep -qF "unknown field 'hiden' (known: name, layers, hidden" "$dir/err.txt" \
+  || fail "misspelt field: $(cat "$dir/err.txt")"
+if "$tiermem" trace gen layers --model "$dir/none.json" -o "$dir/x.bin" 2> "$dir/err.txt"; then
+  fail "a missing shape file was accepted"
+fi
+grep -qF "cannot open $dir/none.json" "$dir/err.txt" || fail "missing file: $(cat "$dir/err.txt")"
+if gen_moe --drift 3 -o "$dir/x.bin" 2> "$dir/err.txt"; then fail "--drift 3 was accepted"; fi
+grep -qF "drift 3 in [0, 1]" "$dir/err.txt" || fail "drift error: $(cat "$dir/err.txt")"
 
 "$tiermem" sim --list | grep -q "s3fifo" || fail "--list lacks s3fifo"
 "$tiermem" sim "$dir/l.bin" --csv --no-belady | head -1 | grep -q "^dram_bytes,gpu_bytes,eviction" \

@@ -19,6 +19,7 @@
 
 #include "policies/registry.hpp"
 #include "support/align.hpp"
+#include "support/json.hpp"
 #include "support/log.hpp"
 #include "tiermem/config.hpp"
 #include "tiermem/error.hpp"
@@ -244,36 +245,58 @@ void check_one_of(std::string_view key, std::string_view value,
 }  // namespace
 
 uint64_t parse_size(std::string_view text) {
-  uint64_t number = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-  std::string_view unit(end, text.data() + text.size() - end);
-  if (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
-  struct Unit {
-    std::string_view names[3];
-    int shift;
+  auto invalid = [&](std::string_view why) {
+    return Error(Errc::config,
+                 fmt::format("invalid size '{}': {}; expected a number of bytes with an optional "
+                             "unit (KiB, MiB, GiB, TiB; or k, m, g, t, KB, ... in any case, all "
+                             "powers of 1024), e.g. 4096, 4k, 1.5G, 256MiB",
+                             text, why));
   };
-  static constexpr Unit kUnits[] = {{{"", "B", ""}, 0},
-                                    {{"K", "KB", "KiB"}, 10},
-                                    {{"M", "MB", "MiB"}, 20},
-                                    {{"G", "GB", "GiB"}, 30},
-                                    {{"T", "TB", "TiB"}, 40}};
-  if (ec == std::errc() && end != text.data()) {
-    for (const Unit& u : kUnits) {
-      for (std::string_view name : u.names) {
-        if ((!name.empty() || u.shift == 0) && unit == name) {
-          if (u.shift > 0 && number > (std::numeric_limits<uint64_t>::max() >> u.shift)) {
-            throw Error(Errc::config,
-                        fmt::format("size '{}' overflows 64 bits (at most 16EiB)", text));
-          }
-          return number << u.shift;
-        }
+  auto overflow = [&] {
+    return Error(Errc::config, fmt::format("size '{}' overflows 64 bits (at most 16EiB)", text));
+  };
+  const char* const last = text.data() + text.size();
+  uint64_t whole = 0;
+  auto [end, ec] = std::from_chars(text.data(), last, whole);
+  if (ec == std::errc::result_out_of_range) throw overflow();
+  if (ec != std::errc()) {
+    throw invalid(text.empty()          ? "it is empty"
+                  : text.front() == '-' ? "it is negative"
+                                        : "it does not start with a digit");
+  }
+  // The first 18 digits of a fraction are kept, exact in 128 bits after the shift; later ones
+  // weigh less than a millionth of a byte.
+  uint64_t fraction = 0, scale = 1;
+  if (end != last && *end == '.') {
+    for (++end; end != last && *end >= '0' && *end <= '9'; ++end) {
+      if (scale <= 1'000'000'000'000'000'000ull / 10) {
+        fraction = fraction * 10 + static_cast<uint64_t>(*end - '0');
+        scale *= 10;
       }
     }
   }
-  throw Error(Errc::config,
-              fmt::format("invalid size '{}': expected a number of bytes with an optional unit "
-                          "(KiB, MiB, GiB, TiB)",
-                          text));
+  std::string unit(end, last);
+  if (unit.size() > 1 && unit.front() == ' ') unit.erase(0, 1);  // "64 KiB"
+  std::ranges::transform(unit, unit.begin(),
+                         [](char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; });
+  // fio's convention (kb_base=1024, its default): every spelling of a prefix is binary, KB and
+  // kB too. dd reads kB and MB as powers of 1000; tiermem does not, so a config never means
+  // two sizes.
+  static constexpr std::string_view kPrefixes = "kmgt";
+  int shift = -1;
+  if (unit.empty() || unit == "b") {
+    shift = 0;
+  } else if (size_t p = kPrefixes.find(unit.front());
+             p != std::string_view::npos &&
+             (unit.size() == 1 || unit.substr(1) == "b" || unit.substr(1) == "ib")) {
+    shift = 10 * static_cast<int>(p + 1);
+  }
+  if (shift < 0) throw invalid(fmt::format("'{}' is not a unit", std::string_view(end, last)));
+  __extension__ using u128 = unsigned __int128;
+  u128 bytes = (static_cast<u128>(whole) << shift) +
+               ((static_cast<u128>(fraction) << shift) + scale / 2) / scale;  // rounds half up
+  if (bytes > std::numeric_limits<uint64_t>::max()) throw overflow();
+  return static_cast<uint64_t>(bytes);
 }
 
 std::string format_size(uint64_t bytes) {
@@ -386,8 +409,22 @@ Config Config::from_file(const std::string& path) {
 
 std::string Config::to_json() const {
   boost::json::object object;
-  for (const KeyDef& key : kKeys) object[key.name] = get(key.name);
-  return boost::json::serialize(object);
+  for (const KeyDef& key : kKeys) {
+    // Sizes keep their unit ("256MiB"), as a config file would write them.
+    object[key.name] = std::visit(
+        [&](auto field) -> boost::json::value {
+          using F = decltype(field);
+          if constexpr (std::is_same_v<F, SizeField>) {
+            return boost::json::string(format_size(*field.value));
+          } else if constexpr (std::is_same_v<F, std::vector<std::string>*>) {
+            return boost::json::value_from(*field);
+          } else {
+            return boost::json::value(*field);
+          }
+        },
+        key.field(const_cast<Config&>(*this)));
+  }
+  return json_text(object);
 }
 
 void Config::validate() const {

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "support/json.hpp"
 #include "tiermem/stats.hpp"
 
 namespace tiermem {
@@ -68,7 +69,7 @@ std::string Stats::to_json() const {
     void label(std::string_view name, std::string_view value) override { out[name] = value; }
   } json;
   visit(json);
-  return boost::json::serialize(json.out);
+  return json_text(json.out);
 }
 
 }  // namespace tiermem

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "support/json.hpp"
 #include "tiermem/error.hpp"
 
 namespace tiermem::tools {
@@ -42,13 +43,14 @@ bool parse_args(std::span<char*> args, const po::options_description& options,
     po::store(
         po::command_line_parser(static_cast<int>(args.size()), args.data()).options(all).run(),
         vars);
+    // Help before notify(), which throws for a required option that --help does not need.
+    if (vars.count("help")) {
+      std::cout << usage << "\n\n" << all << "\n";
+      return false;
+    }
     po::notify(vars);
   } catch (const po::error& e) {
     throw Error(Errc::invalid_argument, e.what());
-  }
-  if (vars.count("help")) {
-    std::cout << usage << "\n\n" << all << "\n";
-    return false;
   }
   return true;
 }
@@ -63,7 +65,7 @@ int guarded(std::string_view name, const std::function<int()>& body) {
 }
 
 void print_json_last(const boost::json::object& report) {
-  std::cout << boost::json::serialize(report) << std::endl;
+  std::cout << json_text(report) << std::endl;
 }
 
 void for_each_move(const uint64_t (&counts)[kTierCount][kTierCount],

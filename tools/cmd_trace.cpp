@@ -1,5 +1,8 @@
 // tools/cmd_trace.cpp: `tiermem trace`: generate workload traces, convert between the trace
 // forms (and export to libCacheSim), and describe a trace.
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -14,11 +17,23 @@ namespace tiermem::tools {
 
 namespace {
 
+constexpr std::string_view kGenUsage =
+    "usage: tiermem trace gen layers|optimizer|zipf|uniform -o FILE [options]\n"
+    "  layers     ZeRO-Inference layer streaming of a model (a mixture of experts too)\n"
+    "  optimizer  ZeRO-Infinity optimizer-state swapping of a model\n"
+    "  zipf       zipf-distributed single-page accesses\n"
+    "  uniform    uniformly random single-page accesses\n"
+    "(tiermem trace gen WORKLOAD --help for its options)";
+
 constexpr std::string_view kUsage =
     "usage: tiermem trace gen layers|optimizer|zipf|uniform -o FILE [options]\n"
     "       tiermem trace convert IN OUT [--to bin|csv|oracle] [--page-size SIZE]\n"
     "       tiermem trace info FILE [--page-size SIZE] [--json]\n"
-    "       tiermem trace models";
+    "       tiermem trace models [FILE.json]...\n"
+    "(tiermem trace ACTION --help for its options)";
+
+constexpr const char* kModelHelp =
+    "model shape: a known name (see `tiermem trace models`) or a shape file FILE.json";
 
 TraceFormat format_for(const std::string& path, const po::variables_map& vars) {
   std::string name = vars.count("to")         ? vars["to"].as<std::string>()
@@ -57,7 +72,7 @@ int gen_layers(std::span<char*> args) {
   po::options_description options("tiermem trace gen layers: ZeRO-Inference layer streaming");
   add_output_options(options);
   options.add_options()                                                                           //
-      ("model", po::value<std::string>()->default_value("opt-13b"), "model shape (see models)")   //
+      ("model", po::value<std::string>()->default_value("opt-13b"), kModelHelp)                   //
       ("tokens", po::value<uint32_t>()->default_value(8), "decode steps")                         //
       ("prompt", po::value<uint32_t>()->default_value(512), "prompt tokens (prefill)")            //
       ("batch", po::value<uint32_t>()->default_value(1), "sequences decoded together")            //
@@ -65,8 +80,14 @@ int gen_layers(std::span<char*> args) {
       ("hbm-gbps", po::value<double>()->default_value(3000), "GPU memory bandwidth, GB/s")        //
       ("weight-tier", po::value<std::string>()->default_value("gpu"), "tier of weight accesses")  //
       ("kv-tier", po::value<std::string>()->default_value("dram"), "tier of KV-cache accesses")   //
+      ("seed", po::value<uint64_t>()->default_value(1), "mixture of experts: routing seed")       //
+      ("skew", po::value<double>()->default_value(1.0),
+       "mixture of experts: zipf exponent of expert popularity (0: uniform)")  //
+      ("drift", po::value<double>()->default_value(0.01),
+       "mixture of experts: popularity drift, neighbour-rank swaps per expert and step")  //
       ("schedule-out", po::value<std::string>(),
-       "also write the order an application would register (one token's weights)");
+       "also write the order an application would register (one token's weights; of a "
+       "mixture of experts, all but the routed experts)");
   po::variables_map vars;
   if (!parse_args(args, options, vars, "usage: tiermem trace gen layers -o FILE [options]"))
     return 0;
@@ -81,6 +102,9 @@ int gen_layers(std::span<char*> args) {
   o.page_size = size_option(vars, "page-size");
   o.weight_tier = tier_option(vars, "weight-tier");
   o.kv_tier = tier_option(vars, "kv-tier");
+  o.seed = vars["seed"].as<uint64_t>();
+  o.skew = vars["skew"].as<double>();
+  o.drift = vars["drift"].as<double>();
   write_output(workload::layer_streaming(o), vars);
   if (vars.count("schedule-out")) {
     const std::string& path = vars["schedule-out"].as<std::string>();
@@ -93,9 +117,9 @@ int gen_optimizer(std::span<char*> args) {
   po::options_description options(
       "tiermem trace gen optimizer: ZeRO-Infinity optimizer-state swapping");
   add_output_options(options);
-  options.add_options()                                                                          //
-      ("model", po::value<std::string>()->default_value("opt-13b"), "model shape (see models)")  //
-      ("iterations", po::value<uint32_t>()->default_value(3), "training iterations")             //
+  options.add_options()                                                               //
+      ("model", po::value<std::string>()->default_value("opt-13b"), kModelHelp)       //
+      ("iterations", po::value<uint32_t>()->default_value(3), "training iterations")  //
       ("subgroup", po::value<uint64_t>()->default_value(1'000'000'000),
        "parameters per optimizer sub-group")                                                    //
       ("fwd-bwd-ms", po::value<double>()->default_value(500), "GPU compute per iteration, ms")  //
@@ -156,6 +180,10 @@ int gen(std::span<char*> args) {
   if (kind == "optimizer") return gen_optimizer(rest);
   if (kind == "zipf") return gen_random(rest, true);
   if (kind == "uniform") return gen_random(rest, false);
+  if (kind == "--help" || kind == "-h") {
+    std::cout << kGenUsage << "\n";
+    return 0;
+  }
   throw Error(Errc::invalid_argument,
               "tiermem trace gen needs a workload: layers, optimizer, "
               "zipf or uniform (got '" +
@@ -211,13 +239,32 @@ int info(std::span<char*> args) {
   return 0;
 }
 
-int models() {
-  std::printf("%-12s %6s %6s %6s %5s %8s %7s %-6s %s\n", "model", "layers", "hidden", "ffn",
-              "heads", "kv_heads", "vocab", "mlp", "dtype");
-  for (const workload::ModelShape& m : workload::models()) {
-    std::printf("%-12s %6u %6u %6u %5u %8u %7u %-6s %s\n", std::string(m.name).c_str(), m.layers,
+// The known models, or the shapes of the files given (which checks them).
+int models(std::span<char*> args) {
+  po::options_description options("tiermem trace models: model shapes");
+  std::vector<std::string> files;
+  std::vector<char*> rest = take_operands(args, args.size(), files);
+  po::variables_map vars;
+  if (!parse_args(rest, options, vars, "usage: tiermem trace models [FILE.json]...")) return 0;
+  std::vector<workload::ModelShape> shapes;
+  for (const std::string& file : files) {
+    if (!file.ends_with(".json")) {
+      throw Error(Errc::invalid_argument, "'" + file + "' is not a shape file (FILE.json)");
+    }
+    shapes.push_back(workload::load_model(file));
+  }
+  if (files.empty()) shapes.assign(workload::models().begin(), workload::models().end());
+  int width = 12;
+  for (const workload::ModelShape& m : shapes)
+    width = std::max(width, static_cast<int>(m.name.size()));
+  std::printf("%-*s %6s %6s %6s %5s %8s %7s %-6s %-5s %s\n", width, "model", "layers", "hidden",
+              "ffn", "heads", "kv_heads", "vocab", "mlp", "dtype", "experts");
+  for (const workload::ModelShape& m : shapes) {
+    std::string experts =
+        m.experts > 0 ? fmt::format("{} of {}", m.experts_per_token, m.experts) : std::string("-");
+    std::printf("%-*s %6u %6u %6u %5u %8u %7u %-6s %-5s %s\n", width, m.name.c_str(), m.layers,
                 m.hidden, m.ffn, m.heads, m.kv_heads, m.vocab, m.gated ? "gated" : "plain",
-                std::string(to_string(m.dtype)).c_str());
+                std::string(to_string(m.dtype)).c_str(), experts.c_str());
   }
   return 0;
 }
@@ -231,7 +278,7 @@ int run_trace(std::span<char*> args) {
     if (action == "gen") return gen(rest);
     if (action == "convert") return convert(rest);
     if (action == "info") return info(rest);
-    if (action == "models") return models();
+    if (action == "models") return models(rest);
     if (action == "--help" || action == "-h") {
       std::cout << kUsage << "\n";
       return 0;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "support/json.hpp"
 #include "tiermem/config.hpp"
 #include "tiermem/error.hpp"
 #include "tools/cli.hpp"
@@ -171,7 +172,7 @@ int run_tune(std::span<char*> args) {
     io["block_size"] = format_size(best->block);
     boost::json::object snippet;
     snippet["io"] = io;
-    std::string text = boost::json::serialize(snippet);
+    std::string text = json_text(snippet);
     Config::from_json(text, "tiermem tune");  // what it prints, a Pool must take
     std::cout << fmt::format(
         "best: the cheapest within {:.0f} % of the fastest ({:.0f} s); for a config file:\n{}\n",

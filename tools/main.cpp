@@ -4,13 +4,21 @@
 #include <span>
 #include <string_view>
 
+#include "tiermem/tiermem.h"
 #include "tools/command.hpp"
 
 namespace tiermem::tools {
 namespace {
 
-int run_version(std::span<char*>) {
-  std::printf("tiermem %s\n", TIERMEM_VERSION);
+// The version of the library loaded, which is what a user of the tool runs.
+int run_version(std::span<char*> args) {
+  if (args.size() > 1) {
+    std::string_view arg = args[1];
+    bool help = arg == "--help" || arg == "-h";
+    (help ? std::cout : std::cerr) << "usage: tiermem version   (or tiermem --version)\n";
+    return help ? 0 : 2;
+  }
+  std::printf("tiermem %s\n", tiermem_version(nullptr, nullptr, nullptr));
   return 0;
 }
 
@@ -28,7 +36,8 @@ constexpr Command kCommands[] = {
 };
 
 void print_usage() {
-  std::cout << "usage: tiermem COMMAND [options]   (tiermem COMMAND --help for its options)\n\n"
+  std::cout << "usage: tiermem COMMAND [options]   (tiermem COMMAND --help for its options)\n"
+               "       tiermem --version\n\n"
                "commands:\n";
   for (const Command& command : kCommands) {
     std::printf("  %-8s %.*s\n", std::string(command.name).c_str(),
@@ -46,6 +55,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   std::string_view name = argv[1];
+  if (name == "--version") name = "version";
   for (const auto& command : kCommands) {
     if (command.name == name) return command.run(std::span<char*>(argv + 1, argc - 1));
   }

@@ -197,7 +197,10 @@ generators, or a pool's recording (Pool.start_trace).)doc")
        {"tflops", [](auto& o, py::handle v) { o.tflops = v.cast<double>(); }},
        {"hbm_gbps", [](auto& o, py::handle v) { o.hbm_gbps = v.cast<double>(); }},
        {"weight_tier", [](auto& o, py::handle v) { o.weight_tier = tier_from(v); }},
-       {"kv_tier", [](auto& o, py::handle v) { o.kv_tier = tier_from(v); }}});
+       {"kv_tier", [](auto& o, py::handle v) { o.kv_tier = tier_from(v); }},
+       {"seed", [](auto& o, py::handle v) { o.seed = v.cast<uint64_t>(); }},
+       {"skew", [](auto& o, py::handle v) { o.skew = v.cast<double>(); }},
+       {"drift", [](auto& o, py::handle v) { o.drift = v.cast<double>(); }}});
   m.def("layer_streaming", [](py::kwargs kwargs) {
     return generate(layer_fields, kwargs, workload::layer_streaming);
   });

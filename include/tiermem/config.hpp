@@ -101,14 +101,22 @@ struct TIERMEM_API Config {
   // constructor calls this.
   void validate() const;
 
-  // All fields as one JSON object (dotted keys), in the form from_json() accepts.
+  // All fields as one JSON object (dotted keys), in the form from_json() accepts: integers and
+  // booleans as JSON numbers and booleans, lists as arrays, sizes as text with their unit
+  // ("256MiB", as a config file writes them), the rest as strings.
   std::string to_json() const;
 
   // Every key, in a stable order.
   static std::span<const ConfigKeyInfo> keys() noexcept;
 };
 
-// Parses "256MiB", "1G", "4096" into bytes. Throws Error(config) naming the text.
+// Parses a size into bytes: a number, optionally with a fraction, then optionally one space and
+// a unit: b, or k, m, g, t alone or followed by b or ib, in any case ("4096", "4k", "4K",
+// "256m", "1.5G", "2GiB", "64 KB"). Every unit is a power of 1024, as fio reads them by default
+// and dd reads K, M, G (dd's kB and MB, powers of 1000, are read as 1024 here too). A fraction
+// rounds to the nearest byte, half up ("1.5k" is 1536, "0.5" is 1). Throws Error(config) naming
+// the text and what is accepted for an empty, negative or malformed text or an unknown unit,
+// and one naming the limit (16EiB) for a size beyond 64 bits.
 TIERMEM_API uint64_t parse_size(std::string_view text);
 // Formats bytes with the largest binary unit that divides them exactly: "256MiB", "1536KiB".
 TIERMEM_API std::string format_size(uint64_t bytes);

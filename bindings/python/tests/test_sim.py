@@ -24,6 +24,25 @@ def test_generators_and_simulate():
     assert sim.simulate(random, dram=64 << 10)["accesses"] == 2000
 
 
+def test_mixture_of_experts_from_a_shape_file(tmp_path):
+    shape = tmp_path / "tiny-moe.json"
+    shape.write_text('{"layers": 2, "hidden": 256, "ffn": 512, "heads": 4, "kv_heads": 4, '
+                     '"vocab": 100, "mlp": "gated", "dtype": "bf16", "experts": 8, '
+                     '"experts_per_token": 2, "expert_ffn": 64}')
+    options = dict(model=str(shape), tokens=8, prompt=0, page_size="4KiB", skew=1.2, drift=0.1)
+
+    def text(seed):
+        path = tmp_path / f"seed{seed}.csv"
+        sim.layer_streaming(seed=seed, **options).write(path, "csv")
+        return path.read_text()
+
+    assert text(5) == text(5)
+    assert text(5) != text(6)
+    shape.write_text('{"layers": 2}')
+    with pytest.raises(tiermem.InvalidArgumentError, match="the field 'hidden' is missing"):
+        sim.layer_streaming(model=str(shape))
+
+
 def test_sweep_returns_one_dict_per_combination_in_order():
     trace = sim.random_accesses(pages=512, tensors=4, events=5000, alpha=1.0, seed=3)
     rows = sim.sweep(trace, eviction=["lru", "fifo"], prefetch="none", dram=["10%", "50%"],

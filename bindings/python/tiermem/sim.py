@@ -34,8 +34,9 @@ def parse_csv(text, page_size="2MiB"):
 
 
 def layer_streaming(**options):
-    """ZeRO-Inference-style layer streaming. Options: model ("opt-13b"; see models()), tokens,
-    prompt, batch, page_size, tflops, hbm_gbps, weight_tier, kv_tier."""
+    """ZeRO-Inference-style layer streaming. Options: model ("opt-13b"; see models(), or the path
+    of a shape file FILE.json), tokens, prompt, batch, page_size, tflops, hbm_gbps, weight_tier,
+    kv_tier; for a mixture of experts the routing's seed, skew and drift."""
     return _native.layer_streaming(**options)
 
 
