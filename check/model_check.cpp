@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "check/tensor_model.hpp"
@@ -31,11 +33,12 @@ constexpr std::string_view kCallNames[kCallCount] = {
     "allocate",    "release",  "pin_read", "pin_write",    "pin_read_write",
     "pin_dropped", "prefetch", "evict",    "flush_tensor", "flush_pool",
     "residency",   "stats",    "schedule", "trace",        "compute",
-    "stale",       "misuse",   "verify",   "close"};
+    "stale",       "misuse",   "advance",  "verify",       "close"};
 
-// How often each call is drawn, in Call order (verify and close are not drawn).
+// How often each call is drawn, in Call order (verify and close are not drawn; advance only
+// on a virtual clock).
 constexpr uint32_t kWeights[kCallCount] = {6, 3, 20, 9, 8, 5, 6, 6, 4, 1,
-                                           3, 2, 1,  1, 1, 2, 2, 0, 0};
+                                           3, 2, 1,  1, 1, 2, 2, 4, 0, 0};
 
 constexpr size_t kMaxFailures = 20;
 
@@ -69,6 +72,7 @@ std::string replay_command(const Config& config, const ModelOptions& options) {
       "--max-tensors {} --max-pin-pages {}",
       options.seed, options.threads, options.seconds, options.max_operations, options.total_bytes,
       options.max_tensors, options.max_pin_pages);
+  if (options.devices) command += " --virtual";
   const Config defaults;
   for (const ConfigKeyInfo& key : Config::keys()) {
     std::string value = config.get(key.name);
@@ -91,7 +95,11 @@ class Workload {
     frames_[0] = stats.tiers[0].frames;
     frames_[1] = stats.tiers[1].frames;
     has_gpu_ = frames_[0] > 0;
-    gpu_host_visible_ = stats.gpu_backend == "emulated";
+    // The emulated gpu's frames, and a virtual one's with data, are host memory.
+    gpu_host_visible_ = stats.gpu_backend == "emulated" || stats.gpu_backend == "virtual";
+    virtual_clock_ = options.devices.has_value();
+    weights_ = std::to_array(kWeights);
+    if (!virtual_clock_) weights_[static_cast<size_t>(Call::advance)] = 0;
     faults_ = !pool.config().io.faults.empty();
     report_.seed = options.seed;
     report_.threads = options.threads;
@@ -119,6 +127,14 @@ class Workload {
   void check_bytes(const Pin& pin, const TensorModel& t, uint64_t offset, std::string_view what);
   std::string describe(const TensorModel& t, Tier tier, ByteRange range) const;
 
+  // The future's value; on a virtual clock, runs the clock's events until it is ready.
+  template <class T>
+  T wait(std::future<T>& future);
+  // Lets a moment pass for pins of dropped futures to end: a few milliseconds, or on a
+  // virtual clock its next event.
+  void let_time_pass();
+  void do_advance(uint32_t thread, Rng& rng);
+
   void do_allocate(uint32_t thread, Rng& rng);
   void do_release(uint32_t thread, Rng& rng);
   void do_pin(uint32_t thread, Rng& rng, Call call);
@@ -136,6 +152,8 @@ class Workload {
   uint64_t frames_[2] = {};
   bool has_gpu_ = false;
   bool gpu_host_visible_ = false;  // the emulated gpu: its pins can be read and written here
+  bool virtual_clock_ = false;     // nothing completes unless this thread runs the clock
+  std::array<uint32_t, kCallCount> weights_{};
   bool faults_ = false;
 
   std::mutex registry_mutex_;
@@ -316,8 +334,12 @@ void Workload::do_pin(uint32_t thread, Rng& rng, Call call) {
   Pin pin;
   // busy: a dropped future's pin holds pages in the other tier; tier_full: other threads' pins.
   const Outcome outcome = attempt(thread, call, what, {Errc::busy, Errc::tier_full}, [&] {
-    pin =
-        async ? t->handle.pin_async(tier, access, range).get() : t->handle.pin(tier, access, range);
+    if (async) {
+      std::future<Pin> later = t->handle.pin_async(tier, access, range);
+      pin = wait(later);
+    } else {
+      pin = t->handle.pin(tier, access, range);
+    }
   });
   if (outcome != Outcome::ok) return;
   const uint64_t offset = range.offset;
@@ -479,17 +501,64 @@ void Workload::do_misuse(uint32_t thread, Rng& rng) {
   if (outcome == Outcome::ok) fail(what + " was accepted");
 }
 
+template <class T>
+T Workload::wait(std::future<T>& future) {
+  while (virtual_clock_ && future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    const std::optional<uint64_t> next = pool_.next_event_ns();
+    // Not an Error: a future that nothing scheduled can make ready is a hang, not a refusal.
+    if (!next) throw std::logic_error("virtual clock: a pin waits for nothing scheduled");
+    pool_.advance(*next);
+  }
+  return future.get();
+}
+
+void Workload::let_time_pass() {
+  if (!virtual_clock_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return;
+  }
+  if (const std::optional<uint64_t> next = pool_.next_event_ns()) pool_.advance(*next);
+}
+
+// The host runs the clock: to its next event, or some microseconds on; and tries to turn it
+// back, which must be refused.
+void Workload::do_advance(uint32_t thread, Rng& rng) {
+  const uint64_t now = pool_.now_ns();
+  switch (rng() % 3) {
+    case 0:
+      attempt(thread, Call::advance, "advance to the next event", {}, [&] {
+        if (const std::optional<uint64_t> next = pool_.next_event_ns()) {
+          if (*next < now) fail(fmt::format("next event at {} ns, before now ({} ns)", *next, now));
+          pool_.advance(*next);
+        }
+      });
+      return;
+    case 1:
+      attempt(thread, Call::advance, "advance by up to 1 ms", {},
+              [&] { pool_.advance(now + rng() % 1'000'000); });
+      return;
+    default:
+      if (now == 0) return;
+      attempt(thread, Call::advance, fmt::format("advance back to {} ns from {} ns", now - 1, now),
+              {Errc::invalid_argument}, [&] {
+                pool_.advance(now - 1);
+                fail("the clock was turned back");
+              });
+      return;
+  }
+}
+
 void Workload::run_thread(uint32_t index) {
   Rng rng(options_.seed * 0x9E3779B97F4A7C15ull + index);
   uint32_t total_weight = 0;
-  for (uint32_t w : kWeights) total_weight += w;
+  for (uint32_t w : weights_) total_weight += w;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.seconds);
   for (uint64_t n = 0; options_.max_operations == 0 || n < options_.max_operations; ++n) {
     if (options_.max_operations == 0 && std::chrono::steady_clock::now() >= deadline) break;
     uint32_t draw = static_cast<uint32_t>(rng() % total_weight);
     size_t call = 0;
-    while (draw >= kWeights[call]) draw -= kWeights[call++];
+    while (draw >= weights_[call]) draw -= weights_[call++];
     {
       std::lock_guard lock(registry_mutex_);
       if (live_.empty()) call = static_cast<size_t>(Call::allocate);
@@ -542,6 +611,9 @@ void Workload::run_thread(uint32_t index) {
       case Call::misuse:
         do_misuse(index, rng);
         break;
+      case Call::advance:
+        do_advance(index, rng);
+        break;
       default:
         do_tensor_call(index, rng, static_cast<Call>(call));
         break;
@@ -576,7 +648,7 @@ void Workload::verify_all() {
         });
         if (outcome == Outcome::failed) break;
         if (outcome != Outcome::ok) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          let_time_pass();
           continue;
         }
         uint64_t first = 0;
@@ -625,7 +697,7 @@ void Workload::close_with_pins_in_flight(std::unique_ptr<Pool>& pool) {
   }
   for (std::future<Pin>& future : kept) {
     attempt(0, Call::close, "a pin in flight at close", {Errc::tier_full, Errc::busy},
-            [&] { (void)future.get(); });
+            [&] { (void)wait(future); });
   }
   attempt(0, Call::close, "~Pool() with pins in flight", {}, [&] { pool.reset(); });
 }
@@ -690,7 +762,7 @@ std::string ModelReport::to_json() const {
 ModelReport run_model(const Config& config, const ModelOptions& given) {
   ModelOptions options = given;
   if (options.total_bytes == 0) options.total_bytes = 4 * config.dram.capacity;
-  options.threads = std::max<uint32_t>(options.threads, 1);
+  options.threads = options.devices ? 1 : std::max<uint32_t>(options.threads, 1);
   const std::string context = fmt::format(
       "seed {}; replay: {}", options.seed,
       options.replay_command.empty() ? replay_command(config, options) : options.replay_command);
@@ -699,7 +771,8 @@ ModelReport run_model(const Config& config, const ModelOptions& given) {
   const int threads_before = count_entries("/proc/self/task");
   const auto start = std::chrono::steady_clock::now();
 
-  auto pool = std::make_unique<Pool>(config);
+  auto pool = options.devices ? std::make_unique<Pool>(config, *options.devices)
+                              : std::make_unique<Pool>(config);
   Workload workload(*pool, options, watchdog);
   {
     std::vector<std::thread> threads;
@@ -710,6 +783,7 @@ ModelReport run_model(const Config& config, const ModelOptions& given) {
   }
   workload.verify_all();
   const Stats stats = pool->stats();
+  const int threads_open = count_entries("/proc/self/task") - threads_before;
   workload.close_with_pins_in_flight(pool);
 
   ModelReport report = std::move(workload.report());
@@ -722,6 +796,10 @@ ModelReport run_model(const Config& config, const ModelOptions& given) {
   }
   if (report.leaked_threads > 0) {
     report.failures.push_back(fmt::format("{} threads leaked", report.leaked_threads));
+  }
+  if (options.devices && threads_open != 0) {
+    report.failures.push_back(
+        fmt::format("the pool on a virtual clock ran {} threads of its own", threads_open));
   }
   if (!report.ok()) std::fprintf(stderr, "model check FAILED; %s\n", context.c_str());
   return report;

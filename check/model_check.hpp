@@ -13,11 +13,13 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tiermem/config.hpp"
 #include "tiermem/stats.hpp"
+#include "tiermem/virtual_clock.hpp"
 
 namespace tiermem::check {
 
@@ -40,10 +42,11 @@ enum class Call : uint8_t {
   compute,  // compute_begin / compute_end marks
   stale,    // a call on a released handle, which must fail with Error(released)
   misuse,   // bad tiers, accesses, ranges: must fail with Error(invalid_argument)
+  advance,  // on a virtual clock: the host runs the clock (and tries to turn it back)
   verify,   // the final read of every byte
   close,    // the pool's destruction, with asynchronous pins in flight
 };
-inline constexpr size_t kCallCount = 19;
+inline constexpr size_t kCallCount = 20;
 std::string_view to_string(Call call) noexcept;
 
 struct ModelOptions {
@@ -59,6 +62,10 @@ struct ModelOptions {
   std::string scratch_dir;
   // Printed with the seed when something fails: the command line that replays the run.
   std::string replay_command;
+  // Set: the pool runs on a virtual clock with these devices (data kept, so that every byte
+  // can be checked), driven by one thread (threads is taken as 1); waits run the clock, and
+  // the pool must start no thread.
+  std::optional<VirtualDevices> devices;
 };
 
 struct CallCounts {
@@ -92,10 +99,11 @@ struct ModelReport {
   std::string to_json() const;
 };
 
-// Opens a pool with config, runs the workload, checks every byte, closes the pool (with
-// asynchronous pins still in flight) and checks for leaked descriptors and threads. Throws
-// what Pool's constructor throws; everything after that is reported, not thrown. Prints the
-// seed and options.replay_command to stderr when the run fails.
+// Opens a pool with config (on options.devices' virtual clock, if set), runs the workload,
+// checks every byte, closes the pool (with asynchronous pins still in flight) and checks for
+// leaked descriptors and threads. Throws what Pool's constructors throw; everything after that
+// is reported, not thrown. Prints the seed and options.replay_command to stderr when the run
+// fails.
 ModelReport run_model(const Config& config, const ModelOptions& options);
 
 }  // namespace tiermem::check

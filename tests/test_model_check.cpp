@@ -6,6 +6,7 @@
 // TIERMEM_MODEL_SECONDS sets how long each run issues calls (default 4); the sanitizer presets
 // run these tests like any other.
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "check/model_check.hpp"
@@ -20,8 +21,9 @@ double model_seconds() {
 }
 
 check::ModelReport run(const Config& config, const testing::ScratchDir& dir, uint64_t seed,
-                       uint32_t threads = 8) {
+                       uint32_t threads = 8, std::optional<VirtualDevices> devices = {}) {
   check::ModelOptions options;
+  options.devices = devices;
   options.threads = threads;
   options.seconds = model_seconds();
   options.seed = seed;
@@ -53,11 +55,32 @@ TEST(ModelCheck, EveryCallOnThreeTiersWithTheEmulatedGpu) {
   config.policy.prefetch = "sequential:depth=2";
   check::ModelReport report = run(config, dir, 7);
   for (size_t call = 0; call < check::kCallCount; ++call) {
+    if (static_cast<check::Call>(call) == check::Call::advance) continue;  // virtual clocks only
     EXPECT_GT(report.calls[call].made, 0u)
         << "the workload never made " << check::to_string(static_cast<check::Call>(call));
   }
   EXPECT_GT(report.stats.moves[1][0], 0u) << "nothing reached the gpu tier";
   EXPECT_GT(report.stats.moves[0][1], 0u) << "nothing was written down from the gpu tier";
+}
+
+// The same calls on a pool on a virtual clock (bytes kept), where every wait runs the clock
+// and the host also advances it at random: no byte lost, no thread started.
+TEST(ModelCheck, EveryCallOnAVirtualClock) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 32, 8, 2048);
+  config.policy.eviction = "s3fifo";
+  config.policy.prefetch = "sequential:depth=2";
+  VirtualDevices devices;
+  devices.nvme = {.gbps = 1.0, .write_gbps = 0.5, .latency_us = 50, .queue_depth = 4};
+  check::ModelReport report = run(config, dir, 11, 1, devices);
+  for (size_t call = 0; call < check::kCallCount; ++call) {
+    EXPECT_GT(report.calls[call].made, 0u)
+        << "the workload never made " << check::to_string(static_cast<check::Call>(call));
+  }
+  EXPECT_EQ(report.stats.io_engine, "virtual");
+  EXPECT_GT(report.stats.moves[1][2], 0u) << "nothing was written down to nvme";
+  EXPECT_GT(report.stats.moves[2][1], 0u) << "nothing was read back from nvme";
+  EXPECT_GT(report.stats.moves[1][0], 0u) << "nothing reached the gpu tier";
 }
 
 TEST(ModelCheck, ScrubbedFramesAndOnePageTensors) {

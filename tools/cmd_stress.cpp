@@ -37,13 +37,16 @@ int run_stress(std::span<char*> args) {
         ("watchdog", po::value<double>()->default_value(60),
          "seconds after which a call counts as hung (the run aborts naming it)")  //
         ("seed", po::value<uint64_t>()->default_value(1), "random seed")          //
+        ("virtual",
+         "a pool on a virtual clock with modelled devices (tiermem/virtual_clock.hpp), bytes "
+         "kept, one thread (--threads is taken as 1), no I/O faults")  //
         ("json", "print one JSON object as the last line");
     add_config_options(options);
     po::variables_map vars;
     if (!parse_args(args, options, vars,
                     "usage: tiermem stress [--dram SIZE] [--gpu SIZE] [--total SIZE] "
-                    "[--threads N] [--seconds S | --operations N] [--faults SPEC] [--seed N] "
-                    "[--json]\n"
+                    "[--threads N] [--seconds S | --operations N] [--faults SPEC] [--virtual] "
+                    "[--seed N] [--json]\n"
                     "Random calls from the whole API on several threads, checked against a "
                     "model of every tensor's bytes;\nexits 3 when a byte differs, a call fails "
                     "in a way its contract does not allow, or a descriptor or thread leaks.")) {
@@ -64,6 +67,13 @@ int run_stress(std::span<char*> args) {
     model.max_pin_pages = vars["max-pin-pages"].as<uint32_t>();
     model.watchdog_seconds = vars["watchdog"].as<double>();
     model.seed = vars["seed"].as<uint64_t>();
+    if (vars.count("virtual")) {
+      if (!config.io.faults.empty()) {
+        throw Error(Errc::invalid_argument,
+                    "--virtual models its devices: I/O faults (--faults, io.faults) do not apply");
+      }
+      model.devices = VirtualDevices{};
+    }
     if (model.total_bytes == 0) model.total_bytes = 4 * config.dram.capacity;
     if (config.nvme.capacity == 0) {
       // Room for every tensor's pages, with slack for partial last pages.
