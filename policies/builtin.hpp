@@ -20,6 +20,8 @@ EvictionMaker make_two_q;
 EvictionMaker make_arc;
 EvictionMaker make_s3fifo;
 EvictionMaker make_belady;
+EvictionMaker make_lirs;
+EvictionMaker make_sieve;
 
 PrefetchMaker make_no_prefetch;
 PrefetchMaker make_sequential;

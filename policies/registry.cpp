@@ -29,6 +29,11 @@ constexpr EvictionEntry kEviction[] = {
      "S3-FIFO: small FIFO for one-hit pages, main FIFO with 2-bit counts, ghost FIFO", make_s3fifo},
     {"belady", "", "Belady's MIN: evicts the page used farthest in the future (needs next use)",
      make_belady},
+    {"lirs", "hir=0.01 (share of frames for HIR pages), ghost=2 (non-resident ids per frame)",
+     "LIRS: reuse distance decides; a loop larger than the tier keeps part of itself resident",
+     make_lirs},
+    {"sieve", "", "SIEVE: FIFO with a visited bit and a hand that leaves survivors in place",
+     make_sieve},
 };
 
 constexpr PrefetchEntry kPrefetch[] = {
