@@ -22,6 +22,7 @@ EvictionMaker make_s3fifo;
 EvictionMaker make_belady;
 EvictionMaker make_lirs;
 EvictionMaker make_sieve;
+EvictionMaker make_moe;
 
 PrefetchMaker make_no_prefetch;
 PrefetchMaker make_sequential;

@@ -34,6 +34,9 @@ constexpr EvictionEntry kEviction[] = {
      make_lirs},
     {"sieve", "", "SIEVE: FIFO with a visited bit and a hand that leaves survivors in place",
      make_sieve},
+    {"moe", "period=32 (counts halve every period x tracked pages accesses)",
+     "mixture-of-experts weights: access counts with decay, the most recent among equals goes",
+     make_moe},
 };
 
 constexpr PrefetchEntry kPrefetch[] = {

@@ -182,6 +182,21 @@ TEST(Golden, LirsKeepsPartOfALoopLargerThanTheCache) {
   EXPECT_EQ(replay("lru", 6, loop).misses, 100u);
 }
 
+TEST(Golden, Moe) {
+  // C=3, counts kept for pages that left; the least counted goes, the most recent among
+  // equals. 1 2 3 in (count 1). 4 evicts 3, the newest count-1 page. 1 2 hit (count 2). 5
+  // evicts 4. 1 2 hit (3). 3 (count 2 now) evicts 5; 4 (2) evicts 3; 5 (2) evicts 4. 8 misses.
+  Replay r = replay("moe:period=1000", 3, kTrace);
+  EXPECT_EQ(r.misses, 8u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
+  // A loop's pages are all counted alike: the most recent goes, so 0-4 stay (as with LIRS).
+  std::vector<PageId> loop;
+  for (int pass = 0; pass < 10; ++pass) {
+    for (PageId page = 0; page < 10; ++page) loop.push_back(page);
+  }
+  EXPECT_EQ(replay("moe:period=1000", 6, loop).misses, 55u);
+}
+
 TEST(Golden, Belady) {
   // C=3. 4: next uses 1@4 2@5 3@9 -> evict 3. 1 2 hit. 5: 1@7 2@8 4@10 -> evict 4. 1 2 hit.
   // 3: 1 and 2 never again -> evict one; 4: evict a never-again page; 5 hits. 7 misses, the
