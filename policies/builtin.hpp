@@ -23,6 +23,7 @@ EvictionMaker make_belady;
 EvictionMaker make_lirs;
 EvictionMaker make_sieve;
 EvictionMaker make_moe;
+EvictionMaker make_wtinylfu;
 
 PrefetchMaker make_no_prefetch;
 PrefetchMaker make_sequential;

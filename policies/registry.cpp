@@ -37,6 +37,11 @@ constexpr EvictionEntry kEviction[] = {
     {"moe", "period=32 (counts halve every period x tracked pages accesses)",
      "mixture-of-experts weights: access counts with decay, the most recent among equals goes",
      make_moe},
+    {"wtinylfu",
+     "window=0.01 (LRU window share), protected=0.8 (of the main space), sample=10 (accesses "
+     "per capacity between agings of the sketch)",
+     "W-TinyLFU: an LRU window, a segmented LRU main space, admission by a frequency sketch",
+     make_wtinylfu},
 };
 
 constexpr PrefetchEntry kPrefetch[] = {

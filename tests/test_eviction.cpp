@@ -197,6 +197,17 @@ TEST(Golden, Moe) {
   EXPECT_EQ(replay("moe:period=1000", 6, loop).misses, 55u);
 }
 
+TEST(Golden, WTinyLfu) {
+  // C=3: a window of 1, probation and protected (1) sharing 2. 1 2 3 fill it: window [3],
+  // probation [2 1]. 4: the window's 3 (used once) contests probation's 1 (once): a tie, so 3
+  // goes. 1 2 hit: protected, then 1 steps down to probation. 5: window's 4 (once) against 1
+  // (twice): 4 goes. 1 2 hit. 3, 4, 5 (twice each by then) each lose to 1 (three times) and
+  // evict the window's last newcomer. 8 misses, {1 2 5}.
+  Replay r = replay("wtinylfu", 3, kTrace);
+  EXPECT_EQ(r.misses, 8u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
+}
+
 TEST(Golden, Belady) {
   // C=3. 4: next uses 1@4 2@5 3@9 -> evict 3. 1 2 hit. 5: 1@7 2@8 4@10 -> evict 4. 1 2 hit.
   // 3: 1 and 2 never again -> evict one; 4: evict a never-again page; 5 hits. 7 misses, the
