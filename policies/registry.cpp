@@ -24,7 +24,7 @@ constexpr EvictionEntry kEviction[] = {
     {"arc", "", "adaptive replacement cache: recency and frequency lists sized by ghost hits",
      make_arc},
     {"s3fifo",
-     "small=0.1 (small FIFO share), ghost=0.9 (ghost ids per capacity), move=1 (accesses to "
+     "small=0.1 (small FIFO share), ghost=0.9 (ghost ids per capacity), move=2 (accesses to "
      "promote)",
      "S3-FIFO: small FIFO for one-hit pages, main FIFO with 2-bit counts, ghost FIFO", make_s3fifo},
     {"belady", "", "Belady's MIN: evicts the page used farthest in the future (needs next use)",

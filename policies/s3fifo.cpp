@@ -108,7 +108,7 @@ std::unique_ptr<EvictionPolicy> make_s3fifo(const PolicySpec& spec, const Policy
   uint64_t capacity = required_capacity(spec, context);
   double small = param_double(spec, "small", 0.1, 0.01, 0.9);
   double ghost = param_double(spec, "ghost", 0.9, 0.0, 8.0);
-  auto move = static_cast<uint8_t>(param_uint(spec, "move", 1, 1, kMaxCount));
+  auto move = static_cast<uint8_t>(param_uint(spec, "move", 2, 1, kMaxCount));
   return std::make_unique<S3Fifo>(std::max<uint64_t>(1, static_cast<uint64_t>(small * capacity)),
                                   static_cast<uint64_t>(ghost * capacity), move);
 }

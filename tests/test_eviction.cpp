@@ -147,6 +147,21 @@ TEST(Golden, S3Fifo) {
   // 5 evicts 4 -> G [3 4], S [5]. 1 2 hit (count 1). 3 evicts 5 -> G [3 4 5]; 3 ghost -> M
   // [1 2 3], G [4 5]. 4: S empty, M's hand gives 1 and 2 another pass (count 0), evicts 3;
   // 4 ghost -> M [1 2 4]. 5: M evicts 1; 5 ghost -> M [2 4 5]. 10 misses, {2 4 5}.
+  Replay r = replay("s3fifo:move=1", 3, kTrace);
+  EXPECT_EQ(r.misses, 10u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{2, 4, 5}));
+}
+
+TEST(Golden, S3FifoPromotesAfterTwoAccessesByDefault) {
+  // libCacheSim's threshold: a page leaves the small FIFO for the main one after 2 accesses.
+  // C=3: 1 2 3 in S, 1 hit once. 4: the scan from S's tail finds 1 with one access: with
+  // move=1 it goes to M and 2 is evicted, so the last 1 hits (4 misses); by default 1 is
+  // evicted, and the last 1 misses (5).
+  const std::vector<PageId> trace = {1, 2, 3, 1, 4, 1};
+  EXPECT_EQ(replay("s3fifo:move=1", 3, trace).misses, 4u);
+  EXPECT_EQ(replay("s3fifo", 3, trace).misses, 5u);
+  // The same on the reference string: 10 misses, {2 4 5}, reached another way (1 and 2 enter
+  // M as ghosts rather than by promotion).
   Replay r = replay("s3fifo", 3, kTrace);
   EXPECT_EQ(r.misses, 10u);
   EXPECT_EQ(r.resident, (std::set<PageId>{2, 4, 5}));
