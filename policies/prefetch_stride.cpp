@@ -56,11 +56,10 @@ class Stride final : public PrefetchPolicy {
 
 }  // namespace
 
-std::unique_ptr<PrefetchPolicy> make_stride(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {"depth", "confirm", "tier"});
-  return std::make_unique<Stride>(static_cast<uint32_t>(param_uint(spec, "depth", 4, 1, 1024)),
-                                  static_cast<uint32_t>(param_uint(spec, "confirm", 2, 1, 64)),
-                                  param_tier(spec));
+std::unique_ptr<PrefetchPolicy> make_stride(const Params& params, const Context&) {
+  return std::make_unique<Stride>(static_cast<uint32_t>(params.get_uint("depth", 4, 1, 1024)),
+                                  static_cast<uint32_t>(params.get_uint("confirm", 2, 1, 64)),
+                                  param_tier(params));
 }
 
 }  // namespace tiermem::policies
