@@ -26,6 +26,7 @@ using testing::expect_error;
 // How often the owners called the policies below.
 struct Calls {
   std::atomic<uint64_t> built{0}, insert{0}, touch{0}, victim{0}, evict{0}, accesses{0};
+  std::atomic<uint64_t> least_capacity{UINT64_MAX};  // in the contexts the factory saw
 };
 Calls& calls() {
   static Calls counts;
@@ -90,8 +91,10 @@ void register_test_policies() {
   static const bool registered = [] {
     policy::register_eviction_policy(
         "test-fifo", "skip=0 (oldest evictable pages passed over)", "FIFO, skipping",
-        [](const policy::Params& params, const policy::Context&) {
+        [](const policy::Params& params, const policy::Context& context) {
           ++calls().built;
+          calls().least_capacity =
+              std::min<uint64_t>(calls().least_capacity, context.capacity_pages);
           return std::make_unique<SkippingFifo>(params.get_uint("skip", 0, 0, 4));
         });
     policy::register_prefetch_policy(
@@ -230,16 +233,17 @@ TEST(PolicyApi, BadParametersAndFailingFactoriesNameThePolicy) {
 // policy of the program's own misses as often in both.
 TEST(PolicyApi, TheSameMissesInTheSimulatorAndInAPoolOnTheVirtualClock) {
   register_test_policies();
+  calls().least_capacity = UINT64_MAX;
   workload::RandomAccesses options;
   options.pages = 1024;
   options.tensors = 4;
   options.events = 5000;
   options.write_fraction = 0.2;
+  options.page_size = kPage;
   const Trace trace = workload::random_accesses(options);
   for (std::string spec : {"test-fifo", "test-fifo:skip=2"}) {
     SCOPED_TRACE(spec);
-    sim::Config config = sim_config(spec, 256);
-    config.memory_limit = 1ull << 30;
+    const sim::Config config = sim_config(spec, 256);
     const uint64_t victims = calls().victim;
     const sim::Result fast = sim::simulate(trace, config);
     ASSERT_GT(fast.misses, 0u);
@@ -249,6 +253,8 @@ TEST(PolicyApi, TheSameMissesInTheSimulatorAndInAPoolOnTheVirtualClock) {
     EXPECT_EQ(pooled.dram.evictions, fast.dram.evictions);
     EXPECT_EQ(pooled.dram.writebacks, fast.dram.writebacks);
   }
+  // Every owner told the factory the tier's capacity.
+  EXPECT_EQ(calls().least_capacity, 256u);
   // Not FIFO under another name: skipping changes the outcome.
   EXPECT_NE(sim::simulate(trace, sim_config("test-fifo", 256)).misses,
             sim::simulate(trace, sim_config("test-fifo:skip=2", 256)).misses);
@@ -256,6 +262,7 @@ TEST(PolicyApi, TheSameMissesInTheSimulatorAndInAPoolOnTheVirtualClock) {
 
 TEST(PolicyApi, TheSameMissesInTheSimulatorAndInALivePool) {
   register_test_policies();
+  calls().least_capacity = UINT64_MAX;
   const Trace trace = loop_trace();
   const sim::Result fast = sim::simulate(trace, sim_config("test-fifo:skip=1", 16));
 
@@ -274,7 +281,9 @@ TEST(PolicyApi, TheSameMissesInTheSimulatorAndInALivePool) {
   Stats stats = pool.stats();
   EXPECT_EQ(stats.tiers[1].misses, fast.misses);
   EXPECT_EQ(stats.tiers[1].evictions, fast.dram.evictions);
+  EXPECT_GT(fast.dram.evictions, 0u);
   EXPECT_GT(calls().built, built);
+  EXPECT_EQ(calls().least_capacity, 16u);
   EXPECT_EQ(calls().insert - inserts, stats.tiers[1].misses);
   EXPECT_EQ(calls().evict - evictions, stats.tiers[1].evictions);
 }

@@ -57,8 +57,8 @@ class TIERMEM_API VictimFilter {
 //
 // Threads: not thread-safe, and need not be: the owner serialises every call to an instance.
 // A Pool calls it under its migration engine's lock, from the application's threads and its
-// own I/O thread, so a method must not call back into the pool, and should be quick.
-// Methods other than the factory should not throw; the owners do not expect them to.
+// own, so a method must not call back into the pool, and should be quick.
+// Its methods should not throw: the owners do not expect them to.
 class TIERMEM_API EvictionPolicy {
  public:
   virtual ~EvictionPolicy();
@@ -192,9 +192,9 @@ class TIERMEM_API Params {
 // Build a policy from its parameters. May throw: tiermem::Error passes on unchanged (name the
 // policy in it; Params' errors do); any other exception becomes Error(config) naming the
 // policy and carrying its what(). Must return a policy whose name() is the registered name.
-// Called on the thread that creates the owner (Pool's constructor, simulate), also by
-// Config::validate, which builds a policy to check a spec and drops it; concurrent owners may
-// call it concurrently.
+// Called on the thread that creates the owner (Pool's constructor, simulate), once per
+// instance; owners may also build an instance only to query it and drop it (Config::validate
+// checks a spec so). Owners created on several threads at once call it concurrently.
 using EvictionFactory =
     std::function<std::unique_ptr<EvictionPolicy>(const Params& params, const Context& context)>;
 using PrefetchFactory =
