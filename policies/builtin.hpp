@@ -18,6 +18,10 @@ EvictionMaker make_two_q;
 EvictionMaker make_arc;
 EvictionMaker make_s3fifo;
 EvictionMaker make_belady;
+EvictionMaker make_lirs;
+EvictionMaker make_sieve;
+EvictionMaker make_moe;
+EvictionMaker make_wtinylfu;
 
 PrefetchMaker make_no_prefetch;
 PrefetchMaker make_sequential;

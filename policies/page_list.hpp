@@ -53,6 +53,7 @@ class PageList {
   bool empty() const noexcept { return size_ == 0; }
   uint64_t size() const noexcept { return size_; }
   PageId back() const noexcept { return tail_; }
+  PageId front() const noexcept { return head_; }
 
   void push_front(PageLinks& links, PageId page) {
     PageLinks::Node& node = links[page];
@@ -98,8 +99,9 @@ class PageList {
     push_front(links, page);
   }
 
-  // The neighbour towards the front, kNil at the front.
+  // The neighbour towards the front, kNil at the front; towards the back, kNil at the back.
   static PageId newer(PageLinks& links, PageId page) { return links[page].prev; }
+  static PageId older(PageLinks& links, PageId page) { return links[page].next; }
 
   // The page nearest the back that filter accepts, if any.
   std::optional<PageId> oldest(PageLinks& links, const VictimFilter& filter) const {

@@ -131,6 +131,21 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
           {"belady", "",
            "Belady's MIN: evicts the page used farthest in the future (needs next use)",
            make_belady},
+          {"lirs", "hir=0.01 (share of frames for HIR pages), ghost=2 (non-resident ids per frame)",
+           "LIRS: reuse distance decides; a loop larger than the tier keeps part of itself "
+           "resident",
+           make_lirs},
+          {"sieve", "", "SIEVE: FIFO with a visited bit and a hand that leaves survivors in place",
+           make_sieve},
+          {"moe", "period=32 (counts halve every period x tracked pages accesses)",
+           "mixture-of-experts weights: access counts with decay, the most recent among equals "
+           "goes",
+           make_moe},
+          {"wtinylfu",
+           "window=0.01 (LRU window share), protected=0.8 (of the main space), sample=10 (accesses "
+           "per capacity between agings of the sketch)",
+           "W-TinyLFU: an LRU window, a segmented LRU main space, admission by a frequency sketch",
+           make_wtinylfu},
       });
   return table;
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "policies/huge_pages.hpp"
+#include "policies/prefetch_governor.hpp"
 #include "policies/registry.hpp"
 #include "policies/schedule_cursor.hpp"
 #include "sim/channel.hpp"
@@ -225,6 +226,15 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
   static double write_gbps(const Link& link) {
     return link.write_gbps > 0 ? link.write_gbps : link.gbps;
   }
+  // What became of the pages prefetched so far, for the governor.
+  policies::PrefetchRecord record() const {
+    const Result& r = result_;
+    return {.issued = r.prefetch_issued,
+            .used = r.prefetch_useful + r.prefetch_late,
+            .wasted = r.prefetch_useless,
+            .demand = r.misses + r.prefetch_late};
+  }
+
   // Tables for this many pages and, with an oracle, page accesses fit config_.memory_limit.
   void check_memory(uint64_t pages, uint64_t page_accesses) const {
     constexpr uint64_t kPageBytes = 64, kAccessBytes = 8;
@@ -514,6 +524,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
     if (tier.demand_waits_until > now_) return false;
     while (!in_flight_.empty() && in_flight_.top() <= now_) in_flight_.pop();
     if ((in_flight_.size() + 1) * page_size_ > config_.prefetch_budget) return false;
+    if (!stop && !policies::prefetch_allowed(record())) return false;
     // Into gpu through dram, which keeps the page even when gpu then has no frame for it.
     TierState& dram = tiers_[kDram];
     if (t == kGpu && !dram.has(page, kResident) && !prefetch(kDram, page, true)) return false;

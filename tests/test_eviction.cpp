@@ -152,6 +152,62 @@ TEST(Golden, S3Fifo) {
   EXPECT_EQ(r.resident, (std::set<PageId>{2, 4, 5}));
 }
 
+TEST(Golden, Sieve) {
+  // C=3, the hand starts at the oldest page. 1 2 3 in. 4 evicts 1 (hand to 2); 1 evicts 2;
+  // 2 evicts 3; 5 evicts 4 (hand to 1): [5 2 1]. 1 2 hit: visited. 3: the hand clears 1 and 2,
+  // evicts 5 and wraps to 1. 4 evicts 1, 5 evicts 2. 10 misses, {3 4 5}.
+  Replay r = replay("sieve", 3, kTrace);
+  EXPECT_EQ(r.misses, 10u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{3, 4, 5}));
+}
+
+TEST(Golden, Lirs) {
+  // C=3: 2 LIR frames, 1 HIR. 1 2 become LIR, 3 HIR. 4 evicts 3 (a ghost in S), 4 HIR. 1 2
+  // hit; S is pruned down to [2 1]. 5 evicts 4 (out of S: forgotten). 1 2 hit. 3 evicts 5, 4
+  // evicts 3, 5 evicts 4. 8 misses, {1 2 5}: the LIR pages 1 and 2 never leave.
+  Replay r = replay("lirs", 3, kTrace);
+  EXPECT_EQ(r.misses, 8u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
+}
+
+TEST(Golden, LirsKeepsPartOfALoopLargerThanTheCache) {
+  // Pages 0-9 in a loop, ten times, through 6 frames (5 LIR, 1 HIR). The first pass misses
+  // all ten and leaves 0-4 LIR; each later pass hits 0-4 and misses 5-9, which take turns in
+  // the one HIR frame: 10 + 9 x 5 = 55 misses. LRU misses all 100.
+  std::vector<PageId> loop;
+  for (int pass = 0; pass < 10; ++pass) {
+    for (PageId page = 0; page < 10; ++page) loop.push_back(page);
+  }
+  EXPECT_EQ(replay("lirs", 6, loop).misses, 55u);
+  EXPECT_EQ(replay("lru", 6, loop).misses, 100u);
+}
+
+TEST(Golden, Moe) {
+  // C=3, counts kept for pages that left; the least counted goes, the most recent among
+  // equals. 1 2 3 in (count 1). 4 evicts 3, the newest count-1 page. 1 2 hit (count 2). 5
+  // evicts 4. 1 2 hit (3). 3 (count 2 now) evicts 5; 4 (2) evicts 3; 5 (2) evicts 4. 8 misses.
+  Replay r = replay("moe:period=1000", 3, kTrace);
+  EXPECT_EQ(r.misses, 8u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
+  // A loop's pages are all counted alike: the most recent goes, so 0-4 stay (as with LIRS).
+  std::vector<PageId> loop;
+  for (int pass = 0; pass < 10; ++pass) {
+    for (PageId page = 0; page < 10; ++page) loop.push_back(page);
+  }
+  EXPECT_EQ(replay("moe:period=1000", 6, loop).misses, 55u);
+}
+
+TEST(Golden, WTinyLfu) {
+  // C=3: a window of 1, probation and protected (1) sharing 2. 1 2 3 fill it: window [3],
+  // probation [2 1]. 4: the window's 3 (used once) contests probation's 1 (once): a tie, so 3
+  // goes. 1 2 hit: protected, then 1 steps down to probation. 5: window's 4 (once) against 1
+  // (twice): 4 goes. 1 2 hit. 3, 4, 5 (twice each by then) each lose to 1 (three times) and
+  // evict the window's last newcomer. 8 misses, {1 2 5}.
+  Replay r = replay("wtinylfu", 3, kTrace);
+  EXPECT_EQ(r.misses, 8u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
+}
+
 TEST(Golden, Belady) {
   // C=3. 4: next uses 1@4 2@5 3@9 -> evict 3. 1 2 hit. 5: 1@7 2@8 4@10 -> evict 4. 1 2 hit.
   // 3: 1 and 2 never again -> evict one; 4: evict a never-again page; 5 hits. 7 misses, the

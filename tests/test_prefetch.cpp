@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "policies/prefetch_governor.hpp"
 #include "policies/registry.hpp"
 #include "policies/schedule_cursor.hpp"
 
@@ -145,6 +146,21 @@ TEST(Schedule, RegisteredOrderAndBandwidthLead) {
   policy->set_schedule(nullptr);  // withdrawn: back to learning, nothing proposed
   policy->on_access({.page = 20, .time = 900'000}, sink);
   EXPECT_TRUE(sink.pages().empty());
+}
+
+TEST(PrefetchGovernor, HoldsBackOnlyPrefetchersThatGuessWrong) {
+  // No record yet: a few pages of slack.
+  EXPECT_TRUE(prefetch_allowed({}));
+  EXPECT_FALSE(prefetch_allowed({.issued = 20}));
+  // Every guess used: never held back, however many are open.
+  EXPECT_TRUE(prefetch_allowed({.issued = 10'000, .used = 5'000, .demand = 10}));
+  // Every guess wasted: waste of 1% of the pages fetched for use, and the slack.
+  EXPECT_TRUE(prefetch_allowed({.issued = 8, .wasted = 8, .demand = 100}));
+  EXPECT_FALSE(prefetch_allowed({.issued = 20, .wasted = 20, .demand = 100}));
+  EXPECT_TRUE(prefetch_allowed({.issued = 20, .wasted = 20, .demand = 1'200}));
+  // Half wasted: open pages count at that rate.
+  EXPECT_TRUE(prefetch_allowed({.issued = 300, .used = 100, .wasted = 100, .demand = 20'000}));
+  EXPECT_FALSE(prefetch_allowed({.issued = 300, .used = 100, .wasted = 100, .demand = 100}));
 }
 
 TEST(ScheduleCursor, FollowsPassesAndPredictsNextUses) {

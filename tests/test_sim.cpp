@@ -186,6 +186,28 @@ Trace layers(std::string_view model, uint32_t tokens, uint32_t prompt) {
   return workload::layer_streaming(options);
 }
 
+TEST(Sim, NoPrefetcherAddsMoreThanAFewPercentToTheBytesFetched) {
+  // Zipf-random single pages: every read-ahead guess is wrong, and once made them all.
+  workload::RandomAccesses options;
+  options.pages = 4096;
+  options.tensors = 8;
+  options.events = 50'000;
+  options.alpha = 1.0;
+  const Trace trace = workload::random_accesses(options);
+  Config config;
+  config.dram_bytes = trace.footprint_bytes() / 4;
+  config.belady_baseline = false;
+  const Result alone = simulate(trace, config);
+  for (const char* prefetch : {"sequential", "stride", "markov", "schedule"}) {
+    config.prefetch = prefetch;
+    const Result with = simulate(trace, config);
+    EXPECT_LE(static_cast<double>(with.bytes_fetched),
+              1.05 * static_cast<double>(alone.bytes_fetched))
+        << prefetch << ": " << with.prefetch_issued << " issued, " << with.prefetch_useless
+        << " unused";
+  }
+}
+
 TEST(Sim, Deterministic) {
   Trace trace = layers("phi-3-mini", 3, 64);
   Config config;

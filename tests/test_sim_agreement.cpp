@@ -74,7 +74,8 @@ TEST_P(Agreement, EveryFigureIsTheSameOnLayersAndZipf) {
 }
 
 INSTANTIATE_TEST_SUITE_P(NoPrefetch, Agreement,
-                         ::testing::Values("lru", "fifo", "s3fifo", "clock"));
+                         ::testing::Values("lru", "fifo", "s3fifo", "clock", "lirs", "sieve", "moe",
+                                           "wtinylfu"));
 
 TEST(Agreement, BeladyMissesAreTheSameAndWithTheSameFutureEveryFigureIs) {
   for (const Trace& trace : {layers(), zipf()}) {

@@ -306,6 +306,14 @@ bool MigrationEngine::stops_in_dram(PageState s, Tier tier) const {
          !parts_.gpu->reads_direct();
 }
 
+// What became of the pages prefetched so far, for the governor (policies/prefetch_governor.hpp).
+policies::PrefetchRecord MigrationEngine::prefetch_record(uint64_t logged_useful) const {
+  return {.issued = counters_.prefetch_issued,
+          .used = counters_.prefetch_useful + logged_useful + counters_.prefetch_late,
+          .wasted = counters_.prefetch_useless,
+          .demand = counters_.tiers[at(Tier::gpu)].misses + counters_.tiers[at(Tier::dram)].misses};
+}
+
 // Whether tier holds the page and keeps it: valid there, and not being evicted from there.
 bool MigrationEngine::resident(PageId page, Tier tier) const {
   if (!PageState{parts_.pages[page].state.load(std::memory_order_acquire)}.valid(tier)) {
@@ -695,6 +703,8 @@ void MigrationEngine::settle(Actions& actions) {
     }
     std::vector<policy::PrefetchProposal> proposals;
     proposals.swap(actions.proposals);
+    // Pins of prefetched pages that found them arrived are counted in the access log.
+    const uint64_t logged_useful = proposals.empty() ? 0 : parts_.log.counters().prefetch_useful;
     for (const policy::PrefetchProposal& proposal : proposals) {
       if (proposal.first >= parts_.pages.capacity()) continue;
       const PageEntry& first = parts_.pages[proposal.first];
@@ -709,9 +719,14 @@ void MigrationEngine::settle(Actions& actions) {
       // Up to the first page refused, as the fast model does: trying the rest would only make
       // the policy search again, and age its pages each time.
       for (uint64_t index = first.index; index < end; ++index) {
-        if (!advance_prefetch(
-                {.page = record.first_page + index, .goal = Goal::prefetch, .tier = tier},
-                actions)) {
+        const PageId page = record.first_page + index;
+        const PageState s{parts_.pages[page].state.load(std::memory_order_acquire)};
+        const bool there = s.busy() || s.writing() || s.valid(tier);
+        if (!there && !policies::prefetch_allowed(prefetch_record(logged_useful))) {
+          counters_.prefetch_dropped += end - index;
+          break;
+        }
+        if (!advance_prefetch({.page = page, .goal = Goal::prefetch, .tier = tier}, actions)) {
           counters_.prefetch_dropped += end - index;
           break;
         }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "io/engine.hpp"
+#include "policies/prefetch_governor.hpp"
 #include "tiermem/access_log.hpp"
 #include "tiermem/access_observer.hpp"
 #include "tiermem/clock.hpp"
@@ -193,6 +194,8 @@ class MigrationEngine {
 
   bool stops_in_dram(PageState s, Tier tier) const;
   bool resident(PageId page, Tier tier) const;
+  // logged_useful: prefetched pages the access log counted as pinned after they arrived.
+  policies::PrefetchRecord prefetch_record(uint64_t logged_useful) const;
   void join(const PageRequest& request);
   void start_fetch(PageId page, Tier tier, bool prefetch, bool skip_read, const PageRequest* waiter,
                    Actions& actions);
