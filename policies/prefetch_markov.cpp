@@ -92,9 +92,10 @@ class Markov final : public PrefetchPolicy {
 }  // namespace
 
 std::unique_ptr<PrefetchPolicy> make_markov(const Params& params, const Context&) {
-  return std::make_unique<Markov>(static_cast<uint32_t>(params.get_uint("width", 2, 1, 8)),
-                                  static_cast<uint32_t>(params.get_uint("depth", 2, 1, 64)),
-                                  param_tier(params));
+  // Read in order, so that an error lists the accepted parameters in it.
+  const auto width = static_cast<uint32_t>(params.get_uint("width", 2, 1, 8));
+  const auto depth = static_cast<uint32_t>(params.get_uint("depth", 2, 1, 64));
+  return std::make_unique<Markov>(width, depth, param_tier(params));
 }
 
 }  // namespace tiermem::policies

@@ -40,8 +40,9 @@ class Sequential final : public PrefetchPolicy {
 }  // namespace
 
 std::unique_ptr<PrefetchPolicy> make_sequential(const Params& params, const Context&) {
-  return std::make_unique<Sequential>(
-      static_cast<uint32_t>(params.get_uint("depth", 8, 1, 1u << 20)), param_tier(params));
+  // Read in order, so that an error lists the accepted parameters in it.
+  const auto depth = static_cast<uint32_t>(params.get_uint("depth", 8, 1, 1u << 20));
+  return std::make_unique<Sequential>(depth, param_tier(params));
 }
 
 }  // namespace tiermem::policies

@@ -165,8 +165,10 @@ class WTinyLfu final : public EvictionPolicy {
 
 std::unique_ptr<EvictionPolicy> make_wtinylfu(const Params& params, const Context& context) {
   const uint64_t capacity = required_capacity(params, context);
-  return std::make_unique<WTinyLfu>(capacity, params.get_double("window", 0.01, 0.001, 0.9),
-                                    params.get_double("protected", 0.8, 0.0, 1.0),
+  // Read in order, so that an error lists the accepted parameters in it.
+  const double window = params.get_double("window", 0.01, 0.001, 0.9);
+  const double protected_share = params.get_double("protected", 0.8, 0.0, 1.0);
+  return std::make_unique<WTinyLfu>(capacity, window, protected_share,
                                     params.get_uint("sample", 10, 1, 1000));
 }
 
