@@ -151,8 +151,12 @@ TEST(PolicyApi, RegisteredPoliciesAreListedAfterTheBuiltIns) {
   ASSERT_NE(fifo, eviction.end());
   EXPECT_EQ(fifo->params, "skip=0 (oldest evictable pages passed over)");
   EXPECT_EQ(fifo->doc, "FIFO, skipping");
+  EXPECT_TRUE(std::all_of(fifo, eviction.end(),
+                          [](const sim::PolicyInfo& p) { return p.name.starts_with("test-"); }));
   std::vector<sim::PolicyInfo> prefetch = sim::prefetch_policies();
-  EXPECT_EQ(prefetch.back().name, "test-next");
+  EXPECT_EQ(prefetch.front().name, "none");
+  EXPECT_TRUE(std::any_of(prefetch.begin(), prefetch.end(),
+                          [](const sim::PolicyInfo& p) { return p.name == "test-next"; }));
 }
 
 TEST(PolicyApi, NamesAreUniqueAndValidAndFactoriesPresent) {
