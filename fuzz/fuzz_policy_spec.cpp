@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t newline = text.find('\n');
   std::string eviction(text.substr(0, newline));
   std::string prefetch(newline == std::string_view::npos ? "none" : text.substr(newline + 1));
-  fuzz::accepted([&] { policies::PolicySpec::parse(eviction); });
+  fuzz::accepted([&] { policy::Params::parse(eviction); });
   bool eviction_ok = fuzz::accepted([&] {
     policies::validate_eviction_spec(eviction, {12, 4096});
   });

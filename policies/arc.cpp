@@ -82,9 +82,8 @@ class Arc final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_arc(const PolicySpec& spec, const PolicyContext& context) {
-  check_params(spec, {});
-  return std::make_unique<Arc>(required_capacity(spec, context));
+std::unique_ptr<EvictionPolicy> make_arc(const Params& params, const Context& context) {
+  return std::make_unique<Arc>(required_capacity(params, context));
 }
 
 }  // namespace tiermem::policies

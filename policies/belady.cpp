@@ -112,8 +112,7 @@ class Belady final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_belady(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {});
+std::unique_ptr<EvictionPolicy> make_belady(const Params&, const Context&) {
   return std::make_unique<Belady>();
 }
 

@@ -7,10 +7,8 @@
 
 namespace tiermem::policies {
 
-using EvictionMaker = std::unique_ptr<EvictionPolicy>(const PolicySpec& spec,
-                                                      const PolicyContext& context);
-using PrefetchMaker = std::unique_ptr<PrefetchPolicy>(const PolicySpec& spec,
-                                                      const PolicyContext& context);
+using EvictionMaker = std::unique_ptr<EvictionPolicy>(const Params& params, const Context& context);
+using PrefetchMaker = std::unique_ptr<PrefetchPolicy>(const Params& params, const Context& context);
 
 EvictionMaker make_lru;
 EvictionMaker make_fifo;

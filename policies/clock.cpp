@@ -41,8 +41,7 @@ class Clock final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_clock(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {});
+std::unique_ptr<EvictionPolicy> make_clock(const Params&, const Context&) {
   return std::make_unique<Clock>();
 }
 

@@ -26,8 +26,7 @@ class Fifo final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_fifo(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {});
+std::unique_ptr<EvictionPolicy> make_fifo(const Params&, const Context&) {
   return std::make_unique<Fifo>();
 }
 

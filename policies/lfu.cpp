@@ -63,8 +63,7 @@ class Lfu final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_lfu(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {});
+std::unique_ptr<EvictionPolicy> make_lfu(const Params&, const Context&) {
   return std::make_unique<Lfu>();
 }
 

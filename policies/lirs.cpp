@@ -163,11 +163,10 @@ class Lirs final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_lirs(const PolicySpec& spec, const PolicyContext& context) {
-  check_params(spec, {"hir", "ghost"});
-  const uint64_t capacity = required_capacity(spec, context);
-  const double hir = param_double(spec, "hir", 0.01, 0.001, 0.5);
-  const double ghost = param_double(spec, "ghost", 2.0, 0.0, 16.0);
+std::unique_ptr<EvictionPolicy> make_lirs(const Params& params, const Context& context) {
+  const uint64_t capacity = required_capacity(params, context);
+  const double hir = params.get_double("hir", 0.01, 0.001, 0.5);
+  const double ghost = params.get_double("ghost", 2.0, 0.0, 16.0);
   const uint64_t hir_frames = std::max<uint64_t>(1, static_cast<uint64_t>(hir * capacity));
   return std::make_unique<Lirs>(capacity > hir_frames ? capacity - hir_frames : 1,
                                 static_cast<uint64_t>(ghost * capacity));

@@ -27,8 +27,7 @@ class Lru final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_lru(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {});
+std::unique_ptr<EvictionPolicy> make_lru(const Params&, const Context&) {
   return std::make_unique<Lru>();
 }
 

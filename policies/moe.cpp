@@ -99,10 +99,9 @@ class Moe final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_moe(const PolicySpec& spec, const PolicyContext& context) {
-  check_params(spec, {"period"});
-  (void)required_capacity(spec, context);
-  return std::make_unique<Moe>(param_uint(spec, "period", 32, 1, 1 << 20));
+std::unique_ptr<EvictionPolicy> make_moe(const Params& params, const Context& context) {
+  (void)required_capacity(params, context);
+  return std::make_unique<Moe>(params.get_uint("period", 32, 1, 1 << 20));
 }
 
 }  // namespace tiermem::policies

@@ -10,8 +10,8 @@
 #include <optional>
 #include <vector>
 
-#include "policies/eviction_policy.hpp"
 #include "policies/huge_pages.hpp"
+#include "policies/registry.hpp"
 
 namespace tiermem::policies {
 

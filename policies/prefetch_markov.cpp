@@ -91,11 +91,11 @@ class Markov final : public PrefetchPolicy {
 
 }  // namespace
 
-std::unique_ptr<PrefetchPolicy> make_markov(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {"width", "depth", "tier"});
-  return std::make_unique<Markov>(static_cast<uint32_t>(param_uint(spec, "width", 2, 1, 8)),
-                                  static_cast<uint32_t>(param_uint(spec, "depth", 2, 1, 64)),
-                                  param_tier(spec));
+std::unique_ptr<PrefetchPolicy> make_markov(const Params& params, const Context&) {
+  // Read in order, so that an error lists the accepted parameters in it.
+  const auto width = static_cast<uint32_t>(params.get_uint("width", 2, 1, 8));
+  const auto depth = static_cast<uint32_t>(params.get_uint("depth", 2, 1, 64));
+  return std::make_unique<Markov>(width, depth, param_tier(params));
 }
 
 }  // namespace tiermem::policies

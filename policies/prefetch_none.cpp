@@ -14,8 +14,7 @@ class NoPrefetch final : public PrefetchPolicy {
 
 }  // namespace
 
-std::unique_ptr<PrefetchPolicy> make_no_prefetch(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {});
+std::unique_ptr<PrefetchPolicy> make_no_prefetch(const Params&, const Context&) {
   return std::make_unique<NoPrefetch>();
 }
 

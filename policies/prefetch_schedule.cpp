@@ -127,16 +127,14 @@ class SchedulePrefetch final : public PrefetchPolicy {
 
 }  // namespace
 
-std::unique_ptr<PrefetchPolicy> make_schedule(const PolicySpec& spec,
-                                              const PolicyContext& context) {
-  check_params(spec, {"lead", "depth", "gbps", "max_steps", "tier"});
+std::unique_ptr<PrefetchPolicy> make_schedule(const Params& params, const Context& context) {
   SchedulePrefetch::Options options;
-  options.lead = param_double(spec, "lead", 2.0, 0.0, 1000.0);
-  options.depth = static_cast<uint32_t>(param_uint(spec, "depth", 8, 1, 4096));
-  options.bandwidth = param_double(spec, "gbps", 0.0, 0.0, 1e6) * 1e9;
-  options.max_steps = static_cast<uint32_t>(param_uint(spec, "max_steps", 1u << 20, 2, 1u << 26));
-  options.tier = param_tier(spec);
-  options.page_size = required_page_size(spec, context);
+  options.lead = params.get_double("lead", 2.0, 0.0, 1000.0);
+  options.depth = static_cast<uint32_t>(params.get_uint("depth", 8, 1, 4096));
+  options.bandwidth = params.get_double("gbps", 0.0, 0.0, 1e6) * 1e9;
+  options.max_steps = static_cast<uint32_t>(params.get_uint("max_steps", 1u << 20, 2, 1u << 26));
+  options.tier = param_tier(params);
+  options.page_size = required_page_size(params, context);
   return std::make_unique<SchedulePrefetch>(options);
 }
 

@@ -39,10 +39,10 @@ class Sequential final : public PrefetchPolicy {
 
 }  // namespace
 
-std::unique_ptr<PrefetchPolicy> make_sequential(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {"depth", "tier"});
-  return std::make_unique<Sequential>(
-      static_cast<uint32_t>(param_uint(spec, "depth", 8, 1, 1u << 20)), param_tier(spec));
+std::unique_ptr<PrefetchPolicy> make_sequential(const Params& params, const Context&) {
+  // Read in order, so that an error lists the accepted parameters in it.
+  const auto depth = static_cast<uint32_t>(params.get_uint("depth", 8, 1, 1u << 20));
+  return std::make_unique<Sequential>(depth, param_tier(params));
 }
 
 }  // namespace tiermem::policies

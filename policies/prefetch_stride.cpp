@@ -56,11 +56,11 @@ class Stride final : public PrefetchPolicy {
 
 }  // namespace
 
-std::unique_ptr<PrefetchPolicy> make_stride(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {"depth", "confirm", "tier"});
-  return std::make_unique<Stride>(static_cast<uint32_t>(param_uint(spec, "depth", 4, 1, 1024)),
-                                  static_cast<uint32_t>(param_uint(spec, "confirm", 2, 1, 64)),
-                                  param_tier(spec));
+std::unique_ptr<PrefetchPolicy> make_stride(const Params& params, const Context&) {
+  // Read in order, so that an error lists the accepted parameters in it.
+  const auto depth = static_cast<uint32_t>(params.get_uint("depth", 4, 1, 1024));
+  const auto confirm = static_cast<uint32_t>(params.get_uint("confirm", 2, 1, 64));
+  return std::make_unique<Stride>(depth, confirm, param_tier(params));
 }
 
 }  // namespace tiermem::policies

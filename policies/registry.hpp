@@ -1,63 +1,59 @@
-// policies/registry.hpp: builds policies by name from spec strings, through one table.
+// policies/registry.hpp: builds policies by name from spec strings, through one table per kind
+// that holds the built-in policies and those the program registered (tiermem/policy.hpp).
 //
-// A spec is a name with optional parameters: "lru", "s3fifo:small=0.1",
-// "sequential:depth=4,tier=gpu". Unknown names and parameters are errors, never ignored.
+// Unknown names and parameters are errors, never ignored.
 #pragma once
 
-#include <cstdint>
-#include <map>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
-#include "policies/eviction_policy.hpp"
-#include "policies/prefetch_policy.hpp"
+#include "tiermem/policy.hpp"
 
 namespace tiermem::policies {
 
-// What a policy may know of its surroundings when it is built.
-struct PolicyContext {
-  uint64_t capacity_pages = 0;  // frames of the tier an eviction policy manages
-  uint64_t page_size = 0;       // bytes
-};
-
-struct PolicySpec {
-  std::string name;
-  std::map<std::string, std::string, std::less<>> params;
-
-  // Parses "name" or "name:key=value,key=value". Throws tiermem::Error(config) naming the
-  // text and the position of the fault.
-  static PolicySpec parse(std::string_view text);
-};
+// The public interfaces are the policies' own (declared here, so that they hide the pool's
+// tiermem::ScheduleStep).
+using policy::AccessEvent;
+using policy::Context;
+using policy::EvictionFactory;
+using policy::EvictionPolicy;
+using policy::kNever;
+using policy::PageId;
+using policy::Params;
+using policy::PrefetchFactory;
+using policy::PrefetchPolicy;
+using policy::PrefetchProposal;
+using policy::PrefetchSink;
+using policy::Schedule;
+using policy::ScheduleStep;
+using policy::VictimFilter;
 
 // One row per policy: what it is called, what it takes, and how to build it.
-struct EvictionEntry {
-  std::string_view name;
-  std::string_view params;  // e.g. "small=0.1 (fraction of capacity in the small queue)"
-  std::string_view doc;
-  std::unique_ptr<EvictionPolicy> (*make)(const PolicySpec&, const PolicyContext&);
+template <class Factory>
+struct Entry {
+  std::string name;
+  std::string params;  // e.g. "small=0.1 (fraction of capacity in the small queue)"
+  std::string doc;
+  Factory make;
 };
-struct PrefetchEntry {
-  std::string_view name;
-  std::string_view params;
-  std::string_view doc;
-  std::unique_ptr<PrefetchPolicy> (*make)(const PolicySpec&, const PolicyContext&);
-};
+using EvictionEntry = Entry<EvictionFactory>;
+using PrefetchEntry = Entry<PrefetchFactory>;
 
-std::span<const EvictionEntry> eviction_policies() noexcept;
-std::span<const PrefetchEntry> prefetch_policies() noexcept;
+// The rows as they are now: the built-ins first, then the registered ones in order.
+std::vector<EvictionEntry> eviction_policies();
+std::vector<PrefetchEntry> prefetch_policies();
 
 // Build from a spec string. Throws tiermem::Error(config) naming an unknown policy (and
-// listing the known ones) or an unknown or malformed parameter.
-std::unique_ptr<EvictionPolicy> make_eviction_policy(std::string_view spec,
-                                                     const PolicyContext& context);
-std::unique_ptr<PrefetchPolicy> make_prefetch_policy(std::string_view spec,
-                                                     const PolicyContext& context);
+// listing the known ones), an unknown or malformed parameter, a factory's failure, or a
+// factory that returned no policy or one of another name.
+std::unique_ptr<EvictionPolicy> make_eviction_policy(std::string_view spec, const Context& context);
+std::unique_ptr<PrefetchPolicy> make_prefetch_policy(std::string_view spec, const Context& context);
 
 // Check a spec exactly as the makers above would, for owners that check a configuration
 // before building anything (Config::validate). Throw what the makers throw.
-void validate_eviction_spec(std::string_view spec, const PolicyContext& context);
-void validate_prefetch_spec(std::string_view spec, const PolicyContext& context);
+void validate_eviction_spec(std::string_view spec, const Context& context);
+void validate_prefetch_spec(std::string_view spec, const Context& context);
 
 }  // namespace tiermem::policies

@@ -103,12 +103,11 @@ class S3Fifo final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_s3fifo(const PolicySpec& spec, const PolicyContext& context) {
-  check_params(spec, {"small", "ghost", "move"});
-  uint64_t capacity = required_capacity(spec, context);
-  double small = param_double(spec, "small", 0.1, 0.01, 0.9);
-  double ghost = param_double(spec, "ghost", 0.9, 0.0, 8.0);
-  auto move = static_cast<uint8_t>(param_uint(spec, "move", 2, 1, kMaxCount));
+std::unique_ptr<EvictionPolicy> make_s3fifo(const Params& params, const Context& context) {
+  uint64_t capacity = required_capacity(params, context);
+  double small = params.get_double("small", 0.1, 0.01, 0.9);
+  double ghost = params.get_double("ghost", 0.9, 0.0, 8.0);
+  auto move = static_cast<uint8_t>(params.get_uint("move", 2, 1, kMaxCount));
   return std::make_unique<S3Fifo>(std::max<uint64_t>(1, static_cast<uint64_t>(small * capacity)),
                                   static_cast<uint64_t>(ghost * capacity), move);
 }

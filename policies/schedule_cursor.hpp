@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "policies/huge_pages.hpp"
-#include "policies/schedule.hpp"
+#include "policies/registry.hpp"
 
 namespace tiermem::policies {
 

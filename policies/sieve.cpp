@@ -55,8 +55,7 @@ class Sieve final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_sieve(const PolicySpec& spec, const PolicyContext&) {
-  check_params(spec, {});
+std::unique_ptr<EvictionPolicy> make_sieve(const Params&, const Context&) {
   return std::make_unique<Sieve>();
 }
 

@@ -66,11 +66,10 @@ class TwoQ final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_two_q(const PolicySpec& spec, const PolicyContext& context) {
-  check_params(spec, {"kin", "kout"});
-  uint64_t capacity = required_capacity(spec, context);
-  double kin = param_double(spec, "kin", 0.25, 0.0, 1.0);
-  double kout = param_double(spec, "kout", 0.5, 0.0, 8.0);
+std::unique_ptr<EvictionPolicy> make_two_q(const Params& params, const Context& context) {
+  uint64_t capacity = required_capacity(params, context);
+  double kin = params.get_double("kin", 0.25, 0.0, 1.0);
+  double kout = params.get_double("kout", 0.5, 0.0, 8.0);
   return std::make_unique<TwoQ>(std::max<uint64_t>(1, static_cast<uint64_t>(kin * capacity)),
                                 static_cast<uint64_t>(kout * capacity));
 }

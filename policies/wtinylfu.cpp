@@ -163,13 +163,13 @@ class WTinyLfu final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_wtinylfu(const PolicySpec& spec,
-                                              const PolicyContext& context) {
-  check_params(spec, {"window", "protected", "sample"});
-  const uint64_t capacity = required_capacity(spec, context);
-  return std::make_unique<WTinyLfu>(capacity, param_double(spec, "window", 0.01, 0.001, 0.9),
-                                    param_double(spec, "protected", 0.8, 0.0, 1.0),
-                                    param_uint(spec, "sample", 10, 1, 1000));
+std::unique_ptr<EvictionPolicy> make_wtinylfu(const Params& params, const Context& context) {
+  const uint64_t capacity = required_capacity(params, context);
+  // Read in order, so that an error lists the accepted parameters in it.
+  const double window = params.get_double("window", 0.01, 0.001, 0.9);
+  const double protected_share = params.get_double("protected", 0.8, 0.0, 1.0);
+  return std::make_unique<WTinyLfu>(capacity, window, protected_share,
+                                    params.get_uint("sample", 10, 1, 1000));
 }
 
 }  // namespace tiermem::policies

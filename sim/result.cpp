@@ -37,11 +37,9 @@ double relative_gap(uint64_t value, uint64_t optimum) {
 }
 
 template <class Entry>
-std::vector<PolicyInfo> listing(std::span<const Entry> table) {
+std::vector<PolicyInfo> listing(const std::vector<Entry>& table) {
   std::vector<PolicyInfo> out;
-  for (const Entry& entry : table) {
-    out.push_back({std::string(entry.name), std::string(entry.params), std::string(entry.doc)});
-  }
+  for (const Entry& entry : table) out.push_back({entry.name, entry.params, entry.doc});
   return out;
 }
 

@@ -28,9 +28,9 @@ namespace tiermem::sim {
 
 namespace {
 
-using policies::AccessEvent;
-using policies::kNever;
-using policies::PageId;
+using policy::AccessEvent;
+using policy::kNever;
+using policy::PageId;
 
 enum Flag : uint8_t {
   kResident = 1,    // the tier holds the page (arrived or arriving)
@@ -52,7 +52,7 @@ struct TierState {
   // ready time, read only where kBusy says it may lie ahead.
   policies::PageTable<uint8_t> flags;
   policies::PageTable<uint64_t> ready_at;
-  std::unique_ptr<policies::EvictionPolicy> policy;
+  std::unique_ptr<policy::EvictionPolicy> policy;
   // Pages on their way, by arrival (ties in the order they were sent): a page enters the
   // eviction policy when it arrives, as in a pool, not when it is asked for.
   struct Arrival {
@@ -96,7 +96,7 @@ struct TierState {
   uint64_t demand_waits_until = 0;  // a fetch or write-back waits for a frame until then
 };
 
-class Engine final : policies::VictimFilter, policies::PrefetchSink {
+class Engine final : policy::VictimFilter, policy::PrefetchSink {
  public:
   Engine(uint64_t page_size, const Config& config)
       : config_(config),
@@ -156,7 +156,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
 
   // The registered order: for the prefetch policy, and with future, for next uses too.
   void set_schedule(const Trace& order, bool future) {
-    std::shared_ptr<const policies::Schedule> schedule = to_schedule(order);
+    std::shared_ptr<const policy::Schedule> schedule = to_schedule(order);
     prefetch_->set_schedule(schedule);
     if (future) future_.reset(schedule);
   }
@@ -263,8 +263,8 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     return upcoming_.empty() ? kNever : upcoming_[page];
   }
 
-  std::shared_ptr<const policies::Schedule> to_schedule(const Trace& order) const {
-    auto schedule = std::make_shared<policies::Schedule>();
+  std::shared_ptr<const policy::Schedule> to_schedule(const Trace& order) const {
+    auto schedule = std::make_shared<policy::Schedule>();
     for (size_t i = 0; i < order.accesses.size(); ++i) {
       const TraceAccess& a = order.accesses[i];
       if (a.tensor >= tensor_pages_.size() ||
@@ -326,7 +326,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   }
 
   // PrefetchSink: collected, then issued earliest deadline first.
-  void propose(const policies::PrefetchProposal& proposal) override {
+  void propose(const policy::PrefetchProposal& proposal) override {
     proposals_.push_back(proposal);
   }
 
@@ -497,7 +497,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
     if (proposals_.size() > 1 && !std::is_sorted(proposals_.begin(), proposals_.end(), earlier)) {
       std::stable_sort(proposals_.begin(), proposals_.end(), earlier);
     }
-    for (const policies::PrefetchProposal& proposal : proposals_) {
+    for (const policy::PrefetchProposal& proposal : proposals_) {
       if (proposal.first >= base_.back()) continue;  // a policy's guess past the last page
       int t = proposal.tier == kGpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
       // Within the tensor of its first page, as a pool takes proposals.
@@ -588,12 +588,12 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
   Channel pcie_up_;
   Channel pcie_down_;
   TierState tiers_[2];
-  std::unique_ptr<policies::PrefetchPolicy> prefetch_;
+  std::unique_ptr<policy::PrefetchPolicy> prefetch_;
   bool prefetching_ = false;
   std::vector<int64_t> next_;        // per page access: position of the next access, or -1
   std::vector<uint64_t> upcoming_;   // per page: its next access from now on
   policies::ScheduleCursor future_;  // next uses by the registered schedule, if so configured
-  std::vector<policies::PrefetchProposal> proposals_;
+  std::vector<policy::PrefetchProposal> proposals_;
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> in_flight_;  // prefetch
   std::vector<std::pair<int, PageId>> pinned_;
   std::vector<AccessEvent> missed_;  // the pages of the access being replayed that missed

@@ -17,14 +17,14 @@ exported=$(nm -D --defined-only "$lib" | awk '{print $3}')
 demangled=$(c++filt <<<"$exported")
 public_words=$(cat "$include"/tiermem/*.h* | grep -oE '[A-Za-z_][A-Za-z0-9_]*' | sort -u)
 
-# Every name right after tiermem:: (or tiermem::sim::, tiermem::workload::) in an exported symbol.
+# Every name right after tiermem:: (or tiermem::sim::, workload::, policy::) in an exported symbol.
 while read -r name; do
   case $name in
     detail | io | policies | support) fail "an internal namespace is exported: tiermem::$name" ;;
     *) grep -qx "$name" <<<"$public_words" || fail "tiermem::$name is exported but not public" ;;
   esac
-done < <(grep -oE 'tiermem::((sim|workload)::)?[A-Za-z_][A-Za-z0-9_]*' <<<"$demangled" |
-         sed -E 's/^tiermem::((sim|workload)::)?//' | sort -u)
+done < <(grep -oE 'tiermem::((sim|workload|policy)::)?[A-Za-z_][A-Za-z0-9_]*' <<<"$demangled" |
+         sed -E 's/^tiermem::((sim|workload|policy)::)?//' | sort -u)
 if grep -E 'tiermem::(detail|io|policies|support)::' <<<"$demangled" >&2; then
   fail "the symbols above are internal"
 fi
@@ -41,7 +41,7 @@ names=$(cat "$include"/tiermem/*.hpp |
           -e 's/^TIERMEM_API [^(]*[^A-Za-z0-9_]([A-Za-z_][A-Za-z0-9_]*)\(.*/\1/p' | sort -u)
 [[ $(wc -l <<<"$names") -gt 30 ]] || fail "found only $(wc -l <<<"$names") public names"
 for name in $names; do
-  grep -qE "tiermem::((sim|workload)::)?$name([^A-Za-z0-9_]|$)" <<<"$demangled" ||
+  grep -qE "tiermem::((sim|workload|policy)::)?$name([^A-Za-z0-9_]|$)" <<<"$demangled" ||
     fail "tiermem::$name is public but not exported"
 done
 

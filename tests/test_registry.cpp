@@ -65,6 +65,10 @@ TEST(Registry, UnknownParameterIsNamed) {
                 make_eviction_policy("arc:p=3", {16, 4096});
               }),
               HasSubstr("no parameter 'p'"));
+  EXPECT_THAT(error_of([] {
+                make_prefetch_policy("markov:size=3", {16, 4096});
+              }),
+              HasSubstr("no parameter 'size' (accepted: width, depth, tier)"));
 }
 
 TEST(Registry, OutOfRangeParameterNamesTheRange) {

@@ -13,17 +13,17 @@ namespace tiermem::detail {
 namespace {
 
 // Collects the prefetch policy's proposals.
-struct ProposalSink final : policies::PrefetchSink {
-  std::vector<policies::PrefetchProposal>& out;
-  explicit ProposalSink(std::vector<policies::PrefetchProposal>& o) : out(o) {}
-  void propose(const policies::PrefetchProposal& proposal) override { out.push_back(proposal); }
+struct ProposalSink final : policy::PrefetchSink {
+  std::vector<policy::PrefetchProposal>& out;
+  explicit ProposalSink(std::vector<policy::PrefetchProposal>& o) : out(o) {}
+  void propose(const policy::PrefetchProposal& proposal) override { out.push_back(proposal); }
 };
 
 }  // namespace
 
 AccessObserver::AccessObserver(const PageTable& pages, TensorTable& tensors,
-                               policies::EvictionPolicy* const (&eviction)[2],
-                               policies::PrefetchPolicy& prefetch, uint64_t page_size,
+                               policy::EvictionPolicy* const (&eviction)[2],
+                               policy::PrefetchPolicy& prefetch, uint64_t page_size,
                                const Clock& clock)
     : pages_(pages),
       tensors_(tensors),
@@ -32,12 +32,11 @@ AccessObserver::AccessObserver(const PageTable& pages, TensorTable& tensors,
       page_size_(page_size),
       clock_(clock) {}
 
-policies::AccessEvent AccessObserver::event(PageId page, Tier tier, bool write,
-                                            uint64_t time) const {
+policy::AccessEvent AccessObserver::event(PageId page, Tier tier, bool write, uint64_t time) const {
   const PageEntry& entry = pages_[page];
   return {.page = page,
           .time = time,
-          .next_use = next_uses_ ? cursor_.next_use(page) : policies::kNever,
+          .next_use = next_uses_ ? cursor_.next_use(page) : policy::kNever,
           .tensor = entry.tensor,
           .index = entry.index,
           .tensor_pages = tensors_[entry.tensor].page_count,
@@ -46,25 +45,25 @@ policies::AccessEvent AccessObserver::event(PageId page, Tier tier, bool write,
 }
 
 void AccessObserver::access(const AccessRecord& record, uint64_t now,
-                            std::vector<policies::PrefetchProposal>& proposals) {
+                            std::vector<policy::PrefetchProposal>& proposals) {
   const uint64_t time = record.time != 0 ? record.time : now;
   if (trace_) trace_access({record.page, time, record.tier, record.access});
   if (next_uses_) cursor_.follow(record.page);
-  policies::AccessEvent e = event(record.page, record.tier, record.access != Access::read, time);
+  policy::AccessEvent e = event(record.page, record.tier, record.access != Access::read, time);
   PageState s{pages_[record.page].state.load(std::memory_order_acquire)};
   if (s.tracked(record.tier)) eviction_[at(record.tier)]->touch(e);
   ProposalSink sink(proposals);
   prefetch_.on_access(e, sink);
 }
 
-policies::AccessEvent AccessObserver::arrival(PageId page, Tier tier) {
+policy::AccessEvent AccessObserver::arrival(PageId page, Tier tier) {
   return event(page, tier, false, clock_.now_ns());
 }
 
-void AccessObserver::set_schedule(std::shared_ptr<const policies::Schedule> schedule) {
+void AccessObserver::set_schedule(std::shared_ptr<const policy::Schedule> schedule) {
   prefetch_.set_schedule(schedule);
   bool wanted = false;
-  for (policies::EvictionPolicy* policy : eviction_) {
+  for (policy::EvictionPolicy* policy : eviction_) {
     wanted |= policy != nullptr && policy->wants_next_use();
   }
   next_uses_ = wanted && schedule != nullptr;

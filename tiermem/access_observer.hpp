@@ -14,12 +14,11 @@
 #include <utility>
 #include <vector>
 
-#include "policies/eviction_policy.hpp"
-#include "policies/prefetch_policy.hpp"
 #include "policies/schedule_cursor.hpp"
 #include "tiermem/access_log.hpp"
 #include "tiermem/clock.hpp"
 #include "tiermem/page_table.hpp"
+#include "tiermem/policy.hpp"
 #include "tiermem/tensor_table.hpp"
 #include "tiermem/trace.hpp"
 
@@ -29,7 +28,7 @@ class AccessObserver {
  public:
   // eviction: the policies of gpu (null without a gpu tier) and dram.
   AccessObserver(const PageTable& pages, TensorTable& tensors,
-                 policies::EvictionPolicy* const (&eviction)[2], policies::PrefetchPolicy& prefetch,
+                 policy::EvictionPolicy* const (&eviction)[2], policy::PrefetchPolicy& prefetch,
                  uint64_t page_size, const Clock& clock);
 
   // Accesses, in the order they were made; the prefetch policy's proposals are appended to
@@ -37,14 +36,14 @@ class AccessObserver {
   // while tracing), read once per batch by the caller. A trace holds back the last access to
   // merge it with neighbours until end_of_batch().
   void access(const AccessRecord& record, uint64_t now,
-              std::vector<policies::PrefetchProposal>& proposals);
+              std::vector<policy::PrefetchProposal>& proposals);
   void end_of_batch();
 
   // The event a policy hears when page arrives in tier (with its next use where known).
-  policies::AccessEvent arrival(PageId page, Tier tier);
+  policy::AccessEvent arrival(PageId page, Tier tier);
 
   // Follows schedule from now on (null: none); the prefetch policy gets it too.
-  void set_schedule(std::shared_ptr<const policies::Schedule> schedule);
+  void set_schedule(std::shared_ptr<const policy::Schedule> schedule);
 
   // Records accesses through writer from now on, after declaring the live tensors
   // (slot, pages). Throws Error(busy) while recording already.
@@ -62,14 +61,14 @@ class AccessObserver {
   void fill_ended(Tier tier, bool filled);
 
  private:
-  policies::AccessEvent event(PageId page, Tier tier, bool write, uint64_t time) const;
+  policy::AccessEvent event(PageId page, Tier tier, bool write, uint64_t time) const;
   void trace_access(const AccessRecord& record);
   void trace_failed(const Error& error) noexcept;
 
   const PageTable& pages_;
   TensorTable& tensors_;
-  policies::EvictionPolicy* const (&eviction_)[2];
-  policies::PrefetchPolicy& prefetch_;
+  policy::EvictionPolicy* const (&eviction_)[2];
+  policy::PrefetchPolicy& prefetch_;
   uint64_t page_size_;
   const Clock& clock_;
 

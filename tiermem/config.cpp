@@ -516,7 +516,7 @@ void Config::validate() const {
     fail(fmt::format("dram.numa_node {} exceeds this machine's highest node, {}", dram.numa_node,
                      numa_max_node()));
   }
-  policies::PolicyContext context{dram.capacity / page_size, page_size};
+  policy::Context context{dram.capacity / page_size, page_size};
   auto check_policy = [&](std::string_view key, const std::string& spec, auto validate_spec) {
     try {
       validate_spec(spec, context);

@@ -64,7 +64,7 @@ struct MigrationEngine::PageOp final : io::Completion {
 struct MigrationEngine::Actions {
   std::vector<PageOp*> launch;  // operations whose current step is to be started
   std::vector<Job*> finished;   // jobs whose last request ended
-  std::vector<policies::PrefetchProposal> proposals;  // from the prefetch policy
+  std::vector<policy::PrefetchProposal> proposals;  // from the prefetch policy
 };
 
 // Counts a call into the engine from its start to its return, so that the destructor can
@@ -238,7 +238,7 @@ void MigrationEngine::drain_log(Actions& actions) {
 
 // ---- schedule and trace: the observer's, under the mutex ----------------------------------
 
-void MigrationEngine::set_schedule(std::shared_ptr<const policies::Schedule> schedule) {
+void MigrationEngine::set_schedule(std::shared_ptr<const policy::Schedule> schedule) {
   std::lock_guard lock(mutex_);
   observer_.set_schedule(std::move(schedule));
 }
@@ -611,12 +611,12 @@ bool MigrationEngine::may_free_later(Tier tier) const {
 // Evicts the policy's victim among the evictable pages of tier (clean_only: those with a copy
 // below, which free their frame at once). Returns whether it evicted one.
 bool MigrationEngine::evict_one(Tier tier, bool clean_only, Actions& actions) {
-  struct Filter final : policies::VictimFilter {
+  struct Filter final : policy::VictimFilter {
     const PageTable& pages;
     Tier tier;
     bool clean_only;
     Filter(const PageTable& p, Tier t, bool c) : pages(p), tier(t), clean_only(c) {}
-    bool evictable(policies::PageId page) const override {
+    bool evictable(policy::PageId page) const override {
       PageState s{pages[page].state.load(std::memory_order_acquire)};
       return s.tracked(tier) && s.pins(tier) == 0 && !s.busy() && !s.writing() &&
              !(clean_only && s.only_copy_from(tier));
@@ -625,7 +625,7 @@ bool MigrationEngine::evict_one(Tier tier, bool clean_only, Actions& actions) {
   drain_log(actions);
   // A victim can be pinned between the filter's look and ours; then ask again.
   for (int attempt = 0; attempt < 8; ++attempt) {
-    std::optional<policies::PageId> victim = parts_.eviction[at(tier)]->victim(filter);
+    std::optional<policy::PageId> victim = parts_.eviction[at(tier)]->victim(filter);
     if (!victim) return false;
     if (evict_page(*victim, tier, nullptr, actions)) return true;
   }
@@ -701,11 +701,11 @@ void MigrationEngine::settle(Actions& actions) {
       if (tier == Tier::gpu && parts_.gpu == nullptr) continue;
       changed |= service_waiting(tier, actions);
     }
-    std::vector<policies::PrefetchProposal> proposals;
+    std::vector<policy::PrefetchProposal> proposals;
     proposals.swap(actions.proposals);
     // Pins of prefetched pages that found them arrived are counted in the access log.
     const uint64_t logged_useful = proposals.empty() ? 0 : parts_.log.counters().prefetch_useful;
-    for (const policies::PrefetchProposal& proposal : proposals) {
+    for (const policy::PrefetchProposal& proposal : proposals) {
       if (proposal.first >= parts_.pages.capacity()) continue;
       const PageEntry& first = parts_.pages[proposal.first];
       const TensorRecord& record = parts_.tensors[first.tensor];

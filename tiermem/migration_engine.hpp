@@ -26,9 +26,7 @@
 #include <vector>
 
 #include "io/engine.hpp"
-#include "policies/eviction_policy.hpp"
 #include "policies/prefetch_governor.hpp"
-#include "policies/prefetch_policy.hpp"
 #include "tiermem/access_log.hpp"
 #include "tiermem/access_observer.hpp"
 #include "tiermem/clock.hpp"
@@ -38,6 +36,7 @@
 #include "tiermem/nvme_store.hpp"
 #include "tiermem/page_state.hpp"
 #include "tiermem/page_table.hpp"
+#include "tiermem/policy.hpp"
 #include "tiermem/stats.hpp"
 #include "tiermem/tensor_table.hpp"
 #include "tiermem/trace.hpp"
@@ -112,8 +111,8 @@ class MigrationEngine {
     GpuBackend* gpu;
     io::Engine& io;
     NvmeStore& nvme;
-    policies::EvictionPolicy* eviction[2];  // gpu (null without a gpu tier), dram
-    policies::PrefetchPolicy& prefetch;
+    policy::EvictionPolicy* eviction[2];  // gpu (null without a gpu tier), dram
+    policy::PrefetchPolicy& prefetch;
     AccessLog& log;
     uint64_t page_size;
     uint64_t prefetch_budget;
@@ -144,7 +143,7 @@ class MigrationEngine {
 
   // Hands the application's access order to the prefetch policy, and follows it to tell the
   // eviction policy of next uses where it wants them. Null withdraws it.
-  void set_schedule(std::shared_ptr<const policies::Schedule> schedule);
+  void set_schedule(std::shared_ptr<const policy::Schedule> schedule);
 
   // Records every access from now on through writer, after declaring the live tensors
   // (slot, pages). Throws Error(busy) while recording already.

@@ -695,7 +695,7 @@ void PoolCore::flush(const Tensor* tensor) {
 }
 
 void PoolCore::set_schedule(std::span<const ScheduleStep> steps) {
-  auto schedule = std::make_shared<policies::Schedule>();
+  auto schedule = std::make_shared<policy::Schedule>();
   for (const ScheduleStep& step : steps) {
     const TensorRecord& record = this->record(step.tensor);
     check_pinnable(step.tier);

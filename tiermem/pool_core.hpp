@@ -17,8 +17,6 @@
 #include <vector>
 
 #include "io/engine.hpp"
-#include "policies/eviction_policy.hpp"
-#include "policies/prefetch_policy.hpp"
 #include "tiermem/access_log.hpp"
 #include "tiermem/clock.hpp"
 #include "tiermem/config.hpp"
@@ -27,6 +25,7 @@
 #include "tiermem/migration_engine.hpp"
 #include "tiermem/nvme_store.hpp"
 #include "tiermem/page_table.hpp"
+#include "tiermem/policy.hpp"
 #include "tiermem/pool.hpp"
 #include "tiermem/tensor_table.hpp"
 #include "tiermem/virtual_clock.hpp"
@@ -143,8 +142,8 @@ class PoolCore {
   std::unique_ptr<PageTable> pages_;
   TensorTable tensors_;
   AccessLog log_;
-  std::unique_ptr<policies::EvictionPolicy> eviction_[2];
-  std::unique_ptr<policies::PrefetchPolicy> prefetch_;
+  std::unique_ptr<policy::EvictionPolicy> eviction_[2];
+  std::unique_ptr<policy::PrefetchPolicy> prefetch_;
   bool prefetch_active_ = false;
   bool tensors_start_on_nvme_ = false;  // VirtualDevices::tensors_start_on_nvme
   std::unique_ptr<MigrationEngine> engine_;

@@ -148,8 +148,9 @@ class PoolReplay {
   // The pool's one schedule: the registered order, or, for a policy that wants next uses from
   // the trace's future, the whole trace as one iteration (its next uses are the oracle's).
   const Trace* schedule_order() const {
-    const bool wants_next_use =
-        policies::make_eviction_policy(config_.eviction, {1, page_size_})->wants_next_use();
+    const bool wants_next_use = policies::make_eviction_policy(
+                                    config_.eviction, {config_.dram_bytes / page_size_, page_size_})
+                                    ->wants_next_use();
     return wants_next_use && config_.future == Future::trace ? &trace_ : config_.schedule.get();
   }
 

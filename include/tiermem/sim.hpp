@@ -139,7 +139,8 @@ TIERMEM_API Result simulate(const Trace& trace, const Config& config);
 TIERMEM_API Result simulate(const std::string& path, const Config& config,
                             uint64_t csv_page_size = 2ull << 20);
 
-// The registry's rows, for listings.
+// The registry's rows, for listings: the built-in policies, then those the program registered
+// (tiermem/policy.hpp), in the order registered. Thread-safe.
 struct PolicyInfo {
   std::string name;
   std::string params;

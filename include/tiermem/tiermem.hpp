@@ -6,6 +6,7 @@
 #include "tiermem/file_io.hpp"
 #include "tiermem/locked_buffer.hpp"
 #include "tiermem/pin.hpp"
+#include "tiermem/policy.hpp"
 #include "tiermem/pool.hpp"
 #include "tiermem/sim.hpp"
 #include "tiermem/stats.hpp"
