@@ -235,7 +235,7 @@ TEST_F(TraceFiles, MalformedCsvNamesTheLine) {
   write_text("g.csv", "tensor,page,op,tier\n0,0,r,nvme\n");
   EXPECT_THAT(error_of("g.csv"), HasSubstr("line 2: unknown tier 'nvme'"));
   write_text("h.csv", "");
-  EXPECT_THAT(error_of("h.csv"), HasSubstr("no header line"));
+  EXPECT_THAT(error_of("h.csv"), HasSubstr("h.csv: empty; expected tiermem binary"));
 }
 
 TEST_F(TraceFiles, TruncatedBinaryNamesTheOffset) {
