@@ -660,22 +660,25 @@ void derive_rates(Result& r) {
                         : static_cast<double>(r.accesses) * 1e9 / static_cast<double>(r.elapsed_ns);
 }
 
-void check_table_memory(uint64_t pages, uint64_t page_accesses, uint64_t limit) {
+void check_table_memory(uint64_t pages, uint64_t page_accesses, uint64_t limit, bool so_far) {
   constexpr uint64_t kPageBytes = 64, kAccessBytes = 8;
   // Divisions rather than products: page accesses can be near 2^64 in a hostile trace.
   if (pages <= limit / kPageBytes && page_accesses <= (limit - pages * kPageBytes) / kAccessBytes) {
     return;
   }
-  std::string oracle =
-      page_accesses == 0 ? "" : fmt::format(" and next uses of {} page accesses", page_accesses);
+  std::string oracle = page_accesses == 0 ? ""
+                                          : fmt::format(" and next uses of {}{} page accesses",
+                                                        so_far ? "at least " : "", page_accesses);
   throw Error(Errc::invalid_argument,
-              fmt::format("replaying {} pages{} needs about {:.0f} MiB of tables ({} bytes per "
-                          "page, {} per page access), more than the memory limit of {} MiB",
+              fmt::format("replaying {} pages{} needs about {:.1f} MiB of tables ({} bytes per "
+                          "page, {} per page access), more than the memory limit of {}",
                           pages, oracle,
                           (static_cast<double>(pages) * kPageBytes +
                            static_cast<double>(page_accesses) * kAccessBytes) /
                               (1 << 20),
-                          kPageBytes, kAccessBytes, limit >> 20));
+                          kPageBytes, kAccessBytes,
+                          limit % (1 << 20) == 0 ? fmt::format("{} MiB", limit >> 20)
+                                                 : fmt::format("{} bytes", limit)));
 }
 
 Config baseline_config(const Config& config) {
@@ -744,7 +747,7 @@ TraceScan scan_trace(const std::string& path, uint64_t page_size, bool next_uses
     for (const TraceAccess& access : batch) batch_pages += access.count;
     scan.accesses += batch.size();
     scan.page_accesses += batch_pages;
-    check_table_memory(base.back(), next_uses ? scan.page_accesses : 0, memory_limit);
+    check_table_memory(base.back(), next_uses ? scan.page_accesses : 0, memory_limit, true);
     if (next_uses) {
       builder.add(batch, base);
       continue;

@@ -17,7 +17,9 @@ void set_baseline(const Trace& trace, const Config& config, Result& result);
 void derive_rates(Result& result);
 
 // Throws Error(invalid_argument) when tables for pages pages and next uses of page_accesses
-// page accesses (Config::memory_limit reckons them) exceed limit.
-void check_table_memory(uint64_t pages, uint64_t page_accesses, uint64_t limit);
+// page accesses (Config::memory_limit reckons them) exceed limit; so_far: the trace is being
+// read, and has at least these.
+void check_table_memory(uint64_t pages, uint64_t page_accesses, uint64_t limit,
+                        bool so_far = false);
 
 }  // namespace tiermem::sim
