@@ -149,6 +149,7 @@ class Engine final : policies::VictimFilter, policies::PrefetchSink {
 
   // The future, for policies that want it: the whole trace's next uses.
   void set_oracle(std::shared_ptr<const NextUses> uses) {
+    if (uses->first.size() < base_.back()) throw foreign_next_uses();
     check_table_memory(uses->first.size(), uses->size, config_.memory_limit);
     next_ = std::move(uses);
     upcoming_.resize(next_->first.size());
