@@ -372,7 +372,8 @@ int simulate_command(std::span<char*> args) {
        "also report each run's replay speed in wall-clock accesses per second (the runs asked "
        "for, not the baseline; runs share the cores with --jobs above 1)")  //
       ("jobs", po::value<unsigned>()->default_value(0),
-       "runs replayed at once, on threads of their own; 0: one per core")                      //
+       "runs replayed at once, on threads of their own, each with tables of its own; 0: one "
+       "per core")                                                                             //
       ("progress", "a progress line on stderr every second (default: when it is a terminal)")  //
       ("csv", "print one CSV row per run")                                                     //
       ("json", "print the report, then one JSON object as the last line")                      //
