@@ -730,7 +730,7 @@ Result simulate(const std::string& path, const Config& config, uint64_t page_siz
 }
 
 TraceScan scan_trace(const std::string& path, uint64_t page_size, bool next_uses,
-                     uint64_t memory_limit) {
+                     uint64_t memory_limit, const std::function<void(uint64_t)>& progress) {
   TraceReader reader(path, page_size);
   TraceScan scan;
   scan.format = reader.format();
@@ -749,6 +749,7 @@ TraceScan scan_trace(const std::string& path, uint64_t page_size, bool next_uses
     scan.accesses += batch.size();
     scan.page_accesses += batch_pages;
     check_table_memory(base.back(), next_uses ? scan.page_accesses : 0, memory_limit, true);
+    if (progress) progress(batch_pages);
     if (next_uses) {
       builder.add(batch, base);
       continue;

@@ -148,13 +148,12 @@ void run_parallel(size_t count, unsigned jobs, const std::function<void(size_t)>
   }
 }
 
-// A progress line on stderr about every second, from a thread of its own while runs go on:
-// the share of the page accesses that all runs replay, and runs done. On a terminal the line
-// is rewritten in place and cleared at the end.
+// A progress line on stderr about every second, from a thread of its own: the page accesses
+// read by the first pass over the trace, then the share of those that all runs replay, and
+// runs done. On a terminal the line is rewritten in place and cleared at the end.
 class Progress {
  public:
-  Progress(bool enabled, uint64_t total, size_t runs)
-      : total_(total), runs_(runs), terminal_(::isatty(STDERR_FILENO) != 0) {
+  explicit Progress(bool enabled) : terminal_(::isatty(STDERR_FILENO) != 0) {
     if (enabled) thread_ = std::thread([this] { loop(); });
   }
   ~Progress() { stop(); }
@@ -162,6 +161,13 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
 
   void add(uint64_t pages) noexcept { replayed_.fetch_add(pages, std::memory_order_relaxed); }
+  // The pass is over; runs replaying total page accesses in all begin.
+  void start_runs(uint64_t total, size_t runs) {
+    std::lock_guard lock(mutex_);
+    total_ = total;
+    runs_ = runs;
+    replayed_.store(0, std::memory_order_relaxed);
+  }
   void run_done() noexcept { done_.fetch_add(1, std::memory_order_relaxed); }
   void stop() {
     if (!thread_.joinable()) return;
@@ -182,19 +188,26 @@ class Progress {
       double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       uint64_t replayed = replayed_.load(std::memory_order_relaxed);
-      std::fprintf(
-          stderr, "%stiermem sim: %.0f%% of %llu page accesses, %zu of %zu runs done, %.0fs%s",
-          terminal_ ? "\r\033[K" : "",
-          total_ ? 100.0 * static_cast<double>(replayed) / static_cast<double>(total_) : 0.0,
-          static_cast<unsigned long long>(total_), done_.load(std::memory_order_relaxed), runs_,
-          elapsed, terminal_ ? "" : "\n");
+      const char* start_line = terminal_ ? "\r\033[K" : "";
+      const char* end_line = terminal_ ? "" : "\n";
+      if (runs_ == 0) {
+        std::fprintf(stderr, "%stiermem sim: reading the trace: %llu page accesses, %.0fs%s",
+                     start_line, static_cast<unsigned long long>(replayed), elapsed, end_line);
+      } else {
+        std::fprintf(
+            stderr, "%stiermem sim: %.0f%% of %llu page accesses, %zu of %zu runs done, %.0fs%s",
+            start_line,
+            total_ ? 100.0 * static_cast<double>(replayed) / static_cast<double>(total_) : 0.0,
+            static_cast<unsigned long long>(total_), done_.load(std::memory_order_relaxed), runs_,
+            elapsed, end_line);
+      }
       std::fflush(stderr);
     }
   }
 
-  const uint64_t total_;
-  const size_t runs_;
   const bool terminal_;
+  uint64_t total_ = 0;  // under mutex_, as runs_
+  size_t runs_ = 0;     // 0: the first pass
   std::atomic<uint64_t> replayed_{0};
   std::atomic<size_t> done_{0};
   std::mutex mutex_;
@@ -432,7 +445,9 @@ int simulate_command(std::span<char*> args) {
         run.eviction = eviction;
         return sim::needs_next_uses(run);
       });
-  sim::TraceScan scan = sim::scan_trace(path, page_size, share_next, config.memory_limit);
+  Progress progress(vars.count("progress") || ::isatty(STDERR_FILENO));
+  sim::TraceScan scan = sim::scan_trace(path, page_size, share_next, config.memory_limit,
+                                        [&](uint64_t pages) { progress.add(pages); });
   config.next_uses = scan.next_uses;
   std::shared_ptr<const Trace> whole;
   if (pool) whole = std::make_shared<const Trace>(read_trace(path, page_size));
@@ -448,8 +463,7 @@ int simulate_command(std::span<char*> args) {
   const size_t count = asked + (config.belady_baseline ? drams.size() : 0);
   std::vector<sim::Result> results(count);
   std::vector<double> seconds(count);
-  Progress progress(vars.count("progress") || ::isatty(STDERR_FILENO), scan.page_accesses * count,
-                    count);
+  progress.start_runs(scan.page_accesses * count, count);
   run_parallel(count, jobs, [&](size_t i) {
     sim::Config run = config;
     run.dram_bytes = drams[(i < asked ? i / evictions.size() : i - asked)];

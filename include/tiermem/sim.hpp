@@ -175,11 +175,13 @@ struct TraceScan {
   uint64_t footprint_bytes = 0;               // the pages accessed
   std::shared_ptr<const NextUses> next_uses;  // when asked for
 };
-// Reads the file once (as simulate(path) does), and with next_uses builds them. Throws what
-// TraceReader throws, and Error(invalid_argument) when the tables a replay would need (as
-// Config::memory_limit reckons them) exceed memory_limit.
+// Reads the file once (as simulate(path) does), and with next_uses builds them; progress, if
+// any, hears of the page accesses of each block read. Throws what TraceReader throws, and
+// Error(invalid_argument) when the tables a replay would need (as Config::memory_limit reckons
+// them) exceed memory_limit.
 TIERMEM_API TraceScan scan_trace(const std::string& path, uint64_t page_size, bool next_uses,
-                                 uint64_t memory_limit);
+                                 uint64_t memory_limit,
+                                 const std::function<void(uint64_t page_accesses)>& progress = {});
 
 // The registry's rows, for listings.
 struct PolicyInfo {
