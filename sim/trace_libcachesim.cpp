@@ -43,7 +43,7 @@ class ObjectTensors {
   ObjectTensors(uint64_t page_size, std::vector<uint32_t>& tensor_pages)
       : page_size_(page_size), tensor_pages_(tensor_pages) {}
 
-  // The access of a request; why names it in errors ("offset 48", "line 3").
+  // The access of a request; fault(why) throws, naming where the request lies.
   template <class Fault>
   TraceAccess request(uint64_t id, uint64_t size, uint64_t seconds, Fault&& fault) {
     auto [it, fresh] = tensors_.try_emplace(id, static_cast<uint32_t>(tensor_pages_.size()));
