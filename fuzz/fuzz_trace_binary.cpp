@@ -1,12 +1,13 @@
-// fuzz/fuzz_trace_binary.cpp: the binary trace reader, read whole (read_trace) and streamed
-// (TraceReader), from a memory file. Both must accept the same files and yield the same
-// accesses; accepted traces replay in the simulator, whole and streamed.
+// fuzz/fuzz_trace_binary.cpp: the trace file readers, from a memory file: the binary form and
+// every other form told apart by content (libCacheSim's oracleGeneral, csv and txt, tiermem's
+// CSV, any of them zstd-compressed), read whole (read_trace) and streamed (TraceReader). Both
+// must accept the same files and yield the same accesses; accepted traces replay in the
+// simulator, whole and streamed.
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -36,18 +37,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint32_t> tensor_pages;
   uint64_t page_size = 0;
   bool streamed_ok = fuzz::accepted([&] {
-    TraceReader reader(path);
+    TraceReader reader(path, 4096);
     page_size = reader.page_size();
     for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {
       streamed.insert(streamed.end(), batch.begin(), batch.end());
     }
     tensor_pages = reader.tensor_pages();
   });
-  bool binary = size >= 8 && std::memcmp(data, "TMTRACE1", 8) == 0;
-  if (binary) {
-    fuzz::require(read == streamed_ok, "read_trace and TraceReader accept the same files");
-  }
-  if (binary && read) {
+  fuzz::require(read == streamed_ok, "read_trace and TraceReader accept the same files");
+  if (read) {
     fuzz::require(whole.accesses == streamed && whole.tensor_pages == tensor_pages &&
                       whole.page_size == page_size,
                   "read_trace and TraceReader yield the same trace");
@@ -56,12 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::require(whole.footprint_bytes() <= whole.page_count() * whole.page_size,
                 "the footprint fits the tensors");
   fuzz::replay(whole);
-  if (binary) {
-    sim::Config config;
-    config.dram_bytes = 16 * whole.page_size;
-    config.belady_baseline = false;  // so the file is streamed
-    config.memory_limit = 4 << 20;
-    fuzz::accepted([&] { sim::simulate(path, config); });
-  }
+  sim::Config config;
+  config.dram_bytes = 16 * whole.page_size;
+  config.memory_limit = 4 << 20;
+  fuzz::accepted([&] { sim::simulate(path, config, 4096); });  // streamed, Belady's too
   return 0;
 }

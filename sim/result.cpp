@@ -101,6 +101,12 @@ void Link::validate(std::string_view name) const {
   check("queue_depth", queue_depth, 1, kMaxQueueDepth);
 }
 
+void Result::add_baseline(const Result& optimum) noexcept {
+  has_baseline = true;
+  belady_misses = optimum.misses;
+  belady_bytes_fetched = optimum.bytes_fetched;
+}
+
 double Result::miss_ratio() const noexcept {
   return accesses == 0 ? 0.0 : static_cast<double>(misses) / static_cast<double>(accesses);
 }
@@ -124,6 +130,10 @@ void Result::visit(ResultVisitor& v) const {
   v.counter("bytes_read", bytes_read);
   v.counter("bytes_written", bytes_written);
   v.counter("bytes_fetched", bytes_fetched);
+  v.counter("demand.fetches", demand_fetches);
+  v.counter("demand.bytes", demand_bytes);
+  v.counter("prefetch.fetches", prefetch_fetches);
+  v.counter("prefetch.bytes", prefetch_bytes);
   v.counter("elapsed_ns", elapsed_ns);
   v.counter("compute_ns", compute_ns);
   v.counter("stall_ns", stall_ns);

@@ -18,6 +18,7 @@
 #include "policies/registry.hpp"
 #include "policies/schedule_cursor.hpp"
 #include "sim/channel.hpp"
+#include "sim/next_uses.hpp"
 #include "sim/page_map.hpp"
 #include "sim/simulator.hpp"
 #include "sim/trace_io.hpp"
@@ -128,12 +129,14 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
   }
 
   bool wants_next_use() const noexcept { return wants_next_use_; }
+  uint64_t replayed_pages() const noexcept { return ordinal_; }
 
   // Tensors declared so far (a prefix grows as a streamed trace declares more).
   void declare(const std::vector<uint32_t>& tensor_pages) {
     uint64_t pages = base_.back();
     for (size_t t = tensor_pages_.size(); t < tensor_pages.size(); ++t) pages += tensor_pages[t];
-    check_memory(pages, 0);
+    check_table_memory(pages, 0, config_.memory_limit);
+    if (next_ && pages > next_->first.size()) throw foreign_next_uses();
     for (size_t t = tensor_pages_.size(); t < tensor_pages.size(); ++t) {
       tensor_pages_.push_back(tensor_pages[t]);
       base_.push_back(base_.back() + tensor_pages[t]);
@@ -146,12 +149,12 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
   }
 
   // The future, for policies that want it: the whole trace's next uses.
-  void set_oracle(const Trace& trace) {
-    check_memory(base_.back(), trace.page_accesses());
-    std::vector<int64_t> first;
-    next_ = PageMap(trace).next_access(&first);
-    upcoming_.resize(first.size());
-    std::transform(first.begin(), first.end(), upcoming_.begin(), as_next_use);
+  void set_oracle(std::shared_ptr<const NextUses> uses) {
+    if (uses->first.size() < base_.back()) throw foreign_next_uses();
+    check_table_memory(uses->first.size(), uses->size, config_.memory_limit);
+    next_ = std::move(uses);
+    upcoming_.resize(next_->first.size());
+    std::transform(next_->first.begin(), next_->first.end(), upcoming_.begin(), as_next_use);
   }
 
   // The registered order: for the prefetch policy, and with future, for next uses too.
@@ -184,8 +187,9 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
         if (!future_.empty()) {
           future_.follow(event.page);
           event.next_use = future_.next_use(event.page);
-        } else if (!next_.empty()) {
-          event.next_use = as_next_use(next_[ordinal]);
+        } else if (next_) {
+          if (ordinal >= next_->size) throw foreign_next_uses();
+          event.next_use = as_next_use((*next_)[ordinal]);
           upcoming_[event.page] = event.next_use;
         }
         if (tiers_[t].has(event.page, kResident)) {
@@ -235,25 +239,9 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
             .demand = r.misses + r.prefetch_late};
   }
 
-  // Tables for this many pages and, with an oracle, page accesses fit config_.memory_limit.
-  void check_memory(uint64_t pages, uint64_t page_accesses) const {
-    constexpr uint64_t kPageBytes = 64, kAccessBytes = 8;
-    uint64_t limit = config_.memory_limit;
-    // Divisions rather than products: page accesses can be near 2^64 in a hostile trace.
-    if (pages <= limit / kPageBytes &&
-        page_accesses <= (limit - pages * kPageBytes) / kAccessBytes) {
-      return;
-    }
-    std::string oracle =
-        page_accesses == 0 ? "" : fmt::format(" and next uses of {} page accesses", page_accesses);
-    throw Error(Errc::invalid_argument,
-                fmt::format("replaying {} pages{} needs about {:.0f} MiB of tables ({} bytes per "
-                            "page, {} per page access), more than the memory limit of {} MiB",
-                            pages, oracle,
-                            (static_cast<double>(pages) * kPageBytes +
-                             static_cast<double>(page_accesses) * kAccessBytes) /
-                                (1 << 20),
-                            kPageBytes, kAccessBytes, limit >> 20));
+  static Error foreign_next_uses() {
+    return Error(Errc::invalid_argument,
+                 "Config::next_uses are of another trace (fewer pages or page accesses)");
   }
   static uint64_t as_next_use(int64_t position) {
     return position < 0 ? kNever : static_cast<uint64_t>(position);
@@ -382,6 +370,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
   // Reads the page into tier t from the tier below, starting no earlier than start.
   uint64_t fetch(int t, uint64_t start, const AccessEvent& event) {
     tiers_[t].counts.bytes_in += page_size_;
+    ++result_.demand_fetches;
     if (t == kDram) return nvme_up_.submit(start);
     AccessEvent below = event;
     below.tier = kDram;
@@ -538,6 +527,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
       dram.mark_busy(page, done, now_);
     }
     tier.counts.bytes_in += page_size_;
+    ++result_.prefetch_fetches;
     if (!stop) {
       ++tier.counts.prefetched;
       ++result_.prefetch_issued;
@@ -567,6 +557,8 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
     r.bytes_read = r.dram.bytes_in;
     r.bytes_written = r.dram.bytes_out;
     r.bytes_fetched = r.gpu.bytes_in + r.dram.bytes_in;
+    r.demand_bytes = r.demand_fetches * page_size_;
+    r.prefetch_bytes = r.prefetch_fetches * page_size_;
     r.elapsed_ns = now_;
     r.io_ns = std::max(
         {nvme_up_.busy_ns(), nvme_down_.busy_ns(), pcie_up_.busy_ns(), pcie_down_.busy_ns()});
@@ -590,9 +582,9 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
   TierState tiers_[2];
   std::unique_ptr<policy::PrefetchPolicy> prefetch_;
   bool prefetching_ = false;
-  std::vector<int64_t> next_;        // per page access: position of the next access, or -1
-  std::vector<uint64_t> upcoming_;   // per page: its next access from now on
-  policies::ScheduleCursor future_;  // next uses by the registered schedule, if so configured
+  std::shared_ptr<const NextUses> next_;  // per page access: position of the next, or -1
+  std::vector<uint64_t> upcoming_;        // per page: its next access from now on
+  policies::ScheduleCursor future_;       // next uses by the registered schedule, if so configured
   std::vector<policy::PrefetchProposal> proposals_;
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> in_flight_;  // prefetch
   std::vector<std::pair<int, PageId>> pinned_;
@@ -607,14 +599,60 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
 
 }  // namespace
 
-Result replay(const Trace& trace, const Config& config) {
-  Engine engine(trace.page_size, config);
-  engine.declare(trace.tensor_pages);
+namespace {
+
+// The next uses of a trace in memory.
+std::shared_ptr<const NextUses> next_uses_of(const Trace& trace, const Config& config) {
+  PageMap map(trace);
+  check_table_memory(map.pages(), trace.page_accesses(), config.memory_limit);
+  std::vector<uint64_t> base(trace.tensor_pages.size() + 1, 0);
+  for (size_t t = 0; t < trace.tensor_pages.size(); ++t) {
+    base[t + 1] = base[t] + trace.tensor_pages[t];
+  }
+  NextUseBuilder builder;
+  builder.add(trace.accesses, base);
+  return builder.finish(map.pages());
+}
+
+// The replay under config is Belady's MIN without prefetch: the baseline itself.
+bool is_baseline(const Config& config) {
+  return config.eviction == "belady" && config.prefetch == "none" && config.future == Future::trace;
+}
+
+void check_schedule(const Config& config) {
   if (config.future == Future::schedule && !config.schedule) {
     throw Error(Errc::invalid_argument,
                 "next uses from the schedule need a registered schedule (Config::schedule)");
   }
-  if (engine.wants_next_use() && config.future == Future::trace) engine.set_oracle(trace);
+}
+
+// One replay of the file, block by block, without the baseline.
+Result stream(const std::string& path, const Config& config, uint64_t page_size) {
+  TraceReader reader(path, page_size);
+  Engine engine(reader.page_size(), config);
+  if (engine.wants_next_use()) {
+    engine.set_oracle(config.next_uses
+                          ? config.next_uses
+                          : scan_trace(path, page_size, true, config.memory_limit).next_uses);
+  }
+  for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {
+    engine.declare(reader.tensor_pages());
+    uint64_t before = engine.replayed_pages();
+    engine.replay(batch);
+    if (config.progress) config.progress(engine.replayed_pages() - before);
+  }
+  return engine.finish();
+}
+
+}  // namespace
+
+Result replay(const Trace& trace, const Config& config) {
+  Engine engine(trace.page_size, config);
+  engine.declare(trace.tensor_pages);
+  check_schedule(config);
+  if (engine.wants_next_use() && config.future == Future::trace) {
+    engine.set_oracle(config.next_uses ? config.next_uses : next_uses_of(trace, config));
+  }
   if (config.schedule) {
     engine.set_schedule(*config.schedule,
                         engine.wants_next_use() && config.future == Future::schedule);
@@ -634,55 +672,147 @@ void derive_rates(Result& r) {
                         : static_cast<double>(r.accesses) * 1e9 / static_cast<double>(r.elapsed_ns);
 }
 
-namespace {
-
-// The replay under config is Belady's MIN without prefetch: the baseline itself.
-bool is_baseline(const Config& config) {
-  return config.eviction == "belady" && config.prefetch == "none" && config.future == Future::trace;
+void check_table_memory(uint64_t pages, uint64_t page_accesses, uint64_t limit, bool so_far) {
+  constexpr uint64_t kPageBytes = 64, kAccessBytes = 8;
+  // Divisions rather than products: page accesses can be near 2^64 in a hostile trace.
+  if (pages <= limit / kPageBytes && page_accesses <= (limit - pages * kPageBytes) / kAccessBytes) {
+    return;
+  }
+  std::string oracle = page_accesses == 0 ? ""
+                                          : fmt::format(" and next uses of {}{} page accesses",
+                                                        so_far ? "at least " : "", page_accesses);
+  throw Error(Errc::invalid_argument,
+              fmt::format("replaying {} pages{} needs about {:.1f} MiB of tables ({} bytes per "
+                          "page, {} per page access), more than the memory limit of {}",
+                          pages, oracle,
+                          (static_cast<double>(pages) * kPageBytes +
+                           static_cast<double>(page_accesses) * kAccessBytes) /
+                              (1 << 20),
+                          kPageBytes, kAccessBytes,
+                          limit % (1 << 20) == 0 ? fmt::format("{} MiB", limit >> 20)
+                                                 : fmt::format("{} bytes", limit)));
 }
 
-}  // namespace
-
-void set_baseline(const Trace& trace, const Config& config, Result& result) {
+Config baseline_config(const Config& config) {
   Config baseline = config;
   baseline.eviction = "belady";
   baseline.prefetch = "none";
   baseline.schedule = nullptr;
   baseline.future = Future::trace;
-  const Result optimum = replay(trace, baseline);
-  result.has_baseline = true;
-  result.belady_misses = optimum.misses;
-  result.belady_bytes_fetched = optimum.bytes_fetched;
+  baseline.belady_baseline = false;
+  return baseline;
+}
+
+bool needs_next_uses(const Config& config) {
+  if (config.belady_baseline) return true;
+  if (config.future != Future::trace) return false;
+  return policies::make_eviction_policy(config.eviction, {1, 4096})->wants_next_use();
+}
+
+void set_baseline(const Trace& trace, const Config& config, Result& result) {
+  result.add_baseline(replay(trace, baseline_config(config)));
 }
 
 Result simulate(const Trace& trace, const Config& config) {
   trace.validate();
-  Result result = replay(trace, config);
+  check_schedule(config);
+  Config own = config;
+  if (!own.next_uses && needs_next_uses(own)) own.next_uses = next_uses_of(trace, own);
+  Result result = replay(trace, own);
   if (config.belady_baseline) {
-    if (is_baseline(config)) {  // this replay is the optimum itself
-      result.has_baseline = true;
-      result.belady_misses = result.misses;
-      result.belady_bytes_fetched = result.bytes_fetched;
-    } else {
-      set_baseline(trace, config, result);
-    }
+    result.add_baseline(is_baseline(config) ? result : replay(trace, baseline_config(own)));
   }
   return result;
 }
 
-Result simulate(const std::string& path, const Config& config, uint64_t csv_page_size) {
-  if (!config.belady_baseline && !config.schedule && is_binary_trace_file(path)) {
-    TraceReader reader(path);
-    Engine engine(reader.page_size(), config);
-    if (!engine.wants_next_use()) {
-      for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {
-        engine.declare(reader.tensor_pages());
-        engine.replay(batch);
+Result simulate(const std::string& path, const Config& config, uint64_t page_size) {
+  check_schedule(config);
+  if (config.schedule) return simulate(read_trace(path, page_size), config);
+  Config own = config;
+  if (!own.next_uses && needs_next_uses(own)) {
+    own.next_uses = scan_trace(path, page_size, true, config.memory_limit).next_uses;
+  }
+  Result result = stream(path, own, page_size);
+  if (config.belady_baseline) {
+    result.add_baseline(is_baseline(config) ? result
+                                            : stream(path, baseline_config(own), page_size));
+  }
+  return result;
+}
+
+TraceScan scan_trace(const std::string& path, uint64_t page_size, bool next_uses,
+                     uint64_t memory_limit, const std::function<void(uint64_t)>& progress) {
+  TraceReader reader(path, page_size);
+  TraceScan scan;
+  scan.format = reader.format();
+  scan.page_size = reader.page_size();
+  std::vector<uint64_t> base{0};  // dense id of each tensor's first page
+  NextUseBuilder builder;         // with next_uses
+  std::vector<bool> touched;      // without: a bit per page
+  uint64_t footprint = 0;
+  for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {
+    const std::vector<uint32_t>& tensor_pages = reader.tensor_pages();
+    for (size_t t = base.size() - 1; t < tensor_pages.size(); ++t) {
+      base.push_back(base.back() + tensor_pages[t]);
+    }
+    uint64_t batch_pages = 0;
+    for (const TraceAccess& access : batch) batch_pages += access.count;
+    scan.accesses += batch.size();
+    scan.page_accesses += batch_pages;
+    check_table_memory(base.back(), next_uses ? scan.page_accesses : 0, memory_limit, true);
+    if (progress) progress(batch_pages);
+    if (next_uses) {
+      builder.add(batch, base);
+      continue;
+    }
+    touched.resize(base.back(), false);
+    for (const TraceAccess& access : batch) {
+      for (uint64_t page = base[access.tensor] + access.first, end = page + access.count;
+           page < end; ++page) {
+        footprint += !touched[page];
+        touched[page] = true;
       }
-      return engine.finish();
     }
   }
-  return simulate(read_trace(path, csv_page_size), config);
+  scan.pages = base.back();
+  if (next_uses) {
+    footprint = builder.touched();
+    scan.next_uses = builder.finish(scan.pages);
+  }
+  scan.footprint_bytes = footprint * scan.page_size;
+  return scan;
+}
+
+void NextUseBuilder::add(std::span<const TraceAccess> accesses, const std::vector<uint64_t>& base) {
+  NextUses& uses = *uses_;
+  uses.first.resize(base.back(), -1);
+  last_.resize(base.back(), -1);
+  for (const TraceAccess& access : accesses) {
+    for (uint64_t page = base[access.tensor] + access.first, end = page + access.count; page < end;
+         ++page) {
+      auto position = static_cast<int64_t>(uses.size);
+      if (uses.size % NextUses::kChunk == 0) {
+        uses.chunks.push_back(std::make_unique_for_overwrite<int64_t[]>(NextUses::kChunk));
+      }
+      uses.chunks.back()[uses.size % NextUses::kChunk] = -1;
+      ++uses.size;
+      int64_t& last = last_[page];
+      if (last < 0) {
+        uses.first[page] = position;
+        ++touched_;
+      } else {
+        uses.chunks[static_cast<uint64_t>(last) >> NextUses::kChunkBits]
+                   [static_cast<uint64_t>(last) & (NextUses::kChunk - 1)] = position;
+      }
+      last = position;
+    }
+  }
+}
+
+std::shared_ptr<const NextUses> NextUseBuilder::finish(uint64_t pages) {
+  last_ = {};
+  uses_->first.resize(pages, -1);
+  return std::move(uses_);
 }
 
 }  // namespace tiermem::sim

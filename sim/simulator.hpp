@@ -1,5 +1,5 @@
 // sim/simulator.hpp: the simulator's parts for callers inside the library: one replay without
-// the Belady baseline, the baseline alone, and the derived figures of a Result.
+// the Belady baseline, the baseline alone, the derived figures of a Result and the memory check.
 #pragma once
 
 #include "tiermem/sim.hpp"
@@ -15,5 +15,11 @@ void set_baseline(const Trace& trace, const Config& config, Result& result);
 
 // Sets the figures derived from the others: overlap_efficiency and accesses_per_sec.
 void derive_rates(Result& result);
+
+// Throws Error(invalid_argument) when tables for pages pages and next uses of page_accesses
+// page accesses (Config::memory_limit reckons them) exceed limit; so_far: the trace is being
+// read, and has at least these.
+void check_table_memory(uint64_t pages, uint64_t page_accesses, uint64_t limit,
+                        bool so_far = false);
 
 }  // namespace tiermem::sim

@@ -1,15 +1,13 @@
-// sim/trace.cpp: the Trace's own checks and sums, and the format dispatch of read_trace() and
-// write_trace().
-#include <unistd.h>
-
+// sim/trace.cpp: the Trace's own checks and sums, TraceReader (the form of a file found by its
+// content, then its decoder) and read_trace(), and the format dispatch of write_trace().
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <vector>
 
-#include "sim/file_io.hpp"
 #include "sim/page_map.hpp"
+#include "sim/trace_decoder.hpp"
 #include "sim/trace_io.hpp"
 #include "support/align.hpp"
 #include "tiermem/error.hpp"
@@ -110,9 +108,64 @@ void Trace::validate() const {
   }
 }
 
-Trace read_trace(const std::string& path, uint64_t csv_page_size) {
-  if (sim::is_binary_trace_file(path)) return sim::read_binary_trace(path);
-  return parse_trace_csv(sim::read_file(path), csv_page_size, path);
+struct TraceReader::State {
+  // Enough of the content to tell its form: 2730 oracleGeneral records, or a header line.
+  static constexpr size_t kDetectBytes = 64 << 10;
+
+  State(const std::string& path, uint64_t page_size) : source(path) {
+    std::span<const std::byte> prefix = source.peek(kDetectBytes);
+    std::string origin = source.compressed() ? path + " (zstd-compressed)" : path;
+    form = sim::detect_form(prefix, origin);
+    if (form != sim::InputForm::binary) {
+      if (std::string why = sim::page_size_fault(page_size); !why.empty()) {
+        throw Error(Errc::invalid_argument, fmt::format("trace {}: {}", origin, why));
+      }
+    }
+    decoder = sim::make_decoder(form, source, page_size);
+  }
+
+  sim::ByteSource source;
+  sim::InputForm form;
+  std::unique_ptr<sim::TraceDecoder> decoder;
+  std::vector<TraceAccess> out;
+  bool more = true;
+};
+
+TraceReader::TraceReader(const std::string& path, uint64_t page_size)
+    : state_(std::make_unique<State>(path, page_size)) {}
+
+TraceReader::~TraceReader() = default;
+
+uint64_t TraceReader::page_size() const noexcept {
+  return state_->decoder->page_size();
+}
+
+std::string TraceReader::format() const {
+  std::string name(sim::form_name(state_->form));
+  return state_->source.compressed() ? name + ", zstd-compressed" : name;
+}
+
+std::span<const TraceAccess> TraceReader::next() {
+  State& s = *state_;
+  s.out.clear();
+  while (s.out.empty() && s.more) s.more = s.decoder->next(s.out);
+  return s.out;
+}
+
+const std::vector<uint32_t>& TraceReader::tensor_pages() const noexcept {
+  return state_->decoder->tensor_pages();
+}
+
+Trace read_trace(const std::string& path, uint64_t page_size) {
+  TraceReader reader(path, page_size);
+  Trace trace;
+  trace.page_size = reader.page_size();
+  for (auto batch = reader.next(); !batch.empty(); batch = reader.next()) {
+    trace.accesses.insert(trace.accesses.end(), batch.begin(), batch.end());
+  }
+  trace.tensor_pages = reader.tensor_pages();
+  trace.validate();
+  return trace;
 }
 
 void write_trace(const Trace& trace, const std::string& path, TraceFormat format) {
@@ -132,18 +185,19 @@ void write_trace(const Trace& trace, const std::string& path, TraceFormat format
 
 namespace sim {
 
-bool is_binary_trace_file(const std::string& path) {
-  int fd = open_for_reading(path);
-  std::array<std::byte, 8> magic{};
-  size_t got = 0;
-  try {
-    got = read_fully(fd, magic, path);
-  } catch (...) {
-    ::close(fd);
-    throw;
+std::unique_ptr<TraceDecoder> make_decoder(InputForm form, ByteSource& source, uint64_t page_size) {
+  switch (form) {
+    case InputForm::binary:
+      return binary_decoder(source);
+    case InputForm::csv:
+      return csv_decoder(source, page_size);
+    case InputForm::oracle_general:
+      return oracle_decoder(source, page_size);
+    case InputForm::lcs_csv:
+    case InputForm::lcs_txt:
+      return libcachesim_text_decoder(source, page_size, form == InputForm::lcs_csv);
   }
-  ::close(fd);
-  return is_binary_trace(std::span(magic).first(got));
+  throw Error(Errc::invalid_argument, "unknown trace form");
 }
 
 std::string page_size_fault(uint64_t page_size) {

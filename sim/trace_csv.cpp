@@ -5,8 +5,10 @@
 #include <array>
 #include <charconv>
 #include <optional>
+#include <string>
 
 #include "sim/file_io.hpp"
+#include "sim/trace_decoder.hpp"
 #include "sim/trace_io.hpp"
 #include "tiermem/error.hpp"
 
@@ -190,6 +192,43 @@ Trace parse_trace_csv(std::string_view text, uint64_t page_size, std::string_vie
 }
 
 namespace sim {
+
+namespace {
+
+// tiermem's CSV gives tensor sizes only by its highest pages: it is parsed whole, then yielded
+// a block at a time.
+class CsvDecoder final : public TraceDecoder {
+ public:
+  CsvDecoder(ByteSource& source, uint64_t page_size) {
+    std::string text;
+    std::vector<std::byte> block(1 << 20);
+    for (size_t got = block.size(); got == block.size();) {
+      got = source.read(block);
+      text.append(reinterpret_cast<const char*>(block.data()), got);
+    }
+    trace_ = parse_trace_csv(text, page_size, source.path());
+    page_size_ = trace_.page_size;
+    tensor_pages_ = trace_.tensor_pages;
+  }
+
+  bool next(std::vector<TraceAccess>& out) override {
+    size_t count = std::min(kBlockAccesses, trace_.accesses.size() - done_);
+    out.insert(out.end(), trace_.accesses.begin() + static_cast<ptrdiff_t>(done_),
+               trace_.accesses.begin() + static_cast<ptrdiff_t>(done_ + count));
+    done_ += count;
+    return done_ < trace_.accesses.size();
+  }
+
+ private:
+  Trace trace_;
+  size_t done_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TraceDecoder> csv_decoder(ByteSource& source, uint64_t page_size) {
+  return std::make_unique<CsvDecoder>(source, page_size);
+}
 
 void write_csv_trace(const Trace& trace, const std::string& path) {
   FileSink sink(path);

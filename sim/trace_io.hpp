@@ -11,9 +11,6 @@
 namespace tiermem::sim {
 
 bool is_binary_trace(std::span<const std::byte> prefix);
-// Whether the file at path starts with the binary form's magic. Throws Error(system).
-bool is_binary_trace_file(const std::string& path);
-Trace read_binary_trace(const std::string& path);
 void write_binary_trace(const Trace& trace, const std::string& path);
 
 void write_csv_trace(const Trace& trace, const std::string& path);

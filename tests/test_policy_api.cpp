@@ -26,7 +26,9 @@ using testing::expect_error;
 // How often the owners called the policies below.
 struct Calls {
   std::atomic<uint64_t> built{0}, insert{0}, touch{0}, victim{0}, evict{0}, accesses{0};
-  std::atomic<uint64_t> least_capacity{UINT64_MAX};  // in the contexts the factory saw
+  // The least capacity given to an instance that then held pages (an owner may build a probe
+  // of one page to ask wants_next_use()).
+  std::atomic<uint64_t> least_capacity{UINT64_MAX};
 };
 Calls& calls() {
   static Calls counts;
@@ -37,11 +39,14 @@ Calls& calls() {
 // results that match come from this code.
 class SkippingFifo final : public policy::EvictionPolicy {
  public:
-  explicit SkippingFifo(uint64_t skip) : skip_(skip) {}
+  SkippingFifo(uint64_t skip, uint64_t capacity) : skip_(skip), capacity_(capacity) {}
 
   std::string_view name() const noexcept override { return "test-fifo"; }
   void insert(const AccessEvent& event) override {
     ++calls().insert;
+    if (order_.empty()) {
+      calls().least_capacity = std::min<uint64_t>(calls().least_capacity, capacity_);
+    }
     where_[event.page] = order_.insert(order_.end(), event.page);
   }
   void touch(const AccessEvent&) override { ++calls().touch; }
@@ -70,6 +75,7 @@ class SkippingFifo final : public policy::EvictionPolicy {
   }
 
   uint64_t skip_;
+  uint64_t capacity_;
   std::list<PageId> order_;  // oldest first
   std::unordered_map<PageId, std::list<PageId>::iterator> where_;
 };
@@ -93,9 +99,8 @@ void register_test_policies() {
         "test-fifo", "skip=0 (oldest evictable pages passed over)", "FIFO, skipping",
         [](const policy::Params& params, const policy::Context& context) {
           ++calls().built;
-          calls().least_capacity =
-              std::min<uint64_t>(calls().least_capacity, context.capacity_pages);
-          return std::make_unique<SkippingFifo>(params.get_uint("skip", 0, 0, 4));
+          return std::make_unique<SkippingFifo>(params.get_uint("skip", 0, 0, 4),
+                                                context.capacity_pages);
         });
     policy::register_prefetch_policy(
         "test-next", "", "the next page",
@@ -111,7 +116,7 @@ void register_test_policies() {
                                      });
     policy::register_eviction_policy("test-misnamed", "", "a factory of another policy",
                                      [](const policy::Params&, const policy::Context&) {
-                                       return std::make_unique<SkippingFifo>(0);
+                                       return std::make_unique<SkippingFifo>(0, 1);
                                      });
     return true;
   }();
@@ -162,7 +167,7 @@ TEST(PolicyApi, RegisteredPoliciesAreListedAfterTheBuiltIns) {
 TEST(PolicyApi, NamesAreUniqueAndValidAndFactoriesPresent) {
   register_test_policies();
   auto factory = [](const policy::Params&, const policy::Context&) {
-    return std::make_unique<SkippingFifo>(0);
+    return std::make_unique<SkippingFifo>(0, 1);
   };
   expect_error([&] { policy::register_eviction_policy("test-fifo", "", "", factory); },
                Errc::invalid_argument, {"eviction policy 'test-fifo' is registered already"});
@@ -257,7 +262,7 @@ TEST(PolicyApi, TheSameMissesInTheSimulatorAndInAPoolOnTheVirtualClock) {
     EXPECT_EQ(pooled.dram.evictions, fast.dram.evictions);
     EXPECT_EQ(pooled.dram.writebacks, fast.dram.writebacks);
   }
-  // Every owner told the factory the tier's capacity.
+  // Every owner gave the instances that held pages the tier's capacity.
   EXPECT_EQ(calls().least_capacity, 256u);
   // Not FIFO under another name: skipping changes the outcome.
   EXPECT_NE(sim::simulate(trace, sim_config("test-fifo", 256)).misses,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/test_sim_cli.sh TIERMEM: end-to-end checks of `tiermem trace` and `tiermem sim`:
 # byte-identical output for the same inputs, the binary and CSV forms replaying alike, the
-# JSON last line, model shape files and mixture-of-experts traces, and clear errors for
-# malformed traces and shapes.
+# JSON last line, model shape files and mixture-of-experts traces, libCacheSim's forms and
+# zstd files, threaded sweeps equal to sequential ones, --timing and --progress, and clear
+# errors for malformed traces and shapes.
 set -euo pipefail
 tiermem=$1
 dir=$(mktemp -d)
@@ -71,6 +72,61 @@ grep -qF "cannot open $dir/none.json" "$dir/err.txt" || fail "missing file: $(ca
 if gen_moe --drift 3 -o "$dir/x.bin" 2> "$dir/err.txt"; then fail "--drift 3 was accepted"; fi
 grep -qF "drift 3 in [0, 1]" "$dir/err.txt" || fail "drift error: $(cat "$dir/err.txt")"
 
+# libCacheSim's forms and zstd, told apart by content (issue 13): an oracleGeneral export
+# replays to the binary trace's misses, compressed or not, whatever the file is called.
+"$tiermem" trace gen zipf --pages 3000 --events 40000 --page-size 64k -o "$dir/z.bin" > /dev/null
+"$tiermem" trace convert "$dir/z.bin" "$dir/z.oracle" --to oracle
+zargs=(--dram 30% --eviction lru --eviction belady --json)
+"$tiermem" sim "$dir/z.bin" "${zargs[@]}" | tail -1 | grep -o '"misses":[0-9]*' > "$dir/z.misses"
+"$tiermem" sim "$dir/z.oracle" --page-size 64k "${zargs[@]}" | tail -1 \
+  | grep -o '"misses":[0-9]*' | cmp - "$dir/z.misses" || fail "oracleGeneral replays differently"
+if command -v zstd > /dev/null; then
+  zstd -q "$dir/z.oracle" -o "$dir/z.csv"
+  "$tiermem" sim "$dir/z.csv" --page-size 64k "${zargs[@]}" > "$dir/zst.txt"
+  grep -q "^trace .* (oracleGeneral, zstd-compressed): 40000 page accesses" "$dir/zst.txt" \
+    || fail "zstd oracleGeneral: $(head -1 "$dir/zst.txt")"
+  tail -1 "$dir/zst.txt" | grep -o '"misses":[0-9]*' | cmp - "$dir/z.misses" \
+    || fail "zstd-compressed oracleGeneral replays differently"
+  head -c 100 "$dir/z.csv" > "$dir/cut.zst"
+  if "$tiermem" sim "$dir/cut.zst" 2> "$dir/err.txt"; then fail "a cut zstd file was accepted"; fi
+  grep -q "truncated: the zstd stream ends inside a frame" "$dir/err.txt" \
+    || fail "cut zstd: $(cat "$dir/err.txt")"
+else
+  echo "skip: zstd files (the zstd tool is not installed)"
+fi
+printf 'timestamp,obj_id,obj_size\n1,10,5000\n2,11,100\n3,10,5000\n' > "$dir/lcs.csv"
+"$tiermem" sim "$dir/lcs.csv" --page-size 4k --dram 100% --json | tail -1 \
+  | grep -q '"accesses":5,"hits":2,"misses":3' || fail "libCacheSim csv"
+printf '10\n11\n10\n' > "$dir/lcs.txt"
+"$tiermem" trace info "$dir/lcs.txt" | grep -q "^pages 2$" || fail "libCacheSim txt"
+head -c 4000 /dev/urandom | tr '\000-\377' '\200-\377\000-\177' > "$dir/noise.bin"
+printf '\001' | dd of="$dir/noise.bin" bs=1 seek=23 conv=notrunc 2> /dev/null
+if "$tiermem" sim "$dir/noise.bin" 2> "$dir/err.txt"; then fail "noise was accepted"; fi
+grep -q "not a form tiermem reads; expected tiermem binary (starts with TMTRACE1), zstd" \
+  "$dir/err.txt" || fail "noise: $(cat "$dir/err.txt")"
+
+# Threaded sweeps print what sequential ones do; --timing times the runs asked for (one
+# figure each, not the baseline's); --progress writes only to stderr.
+sweep=(--eviction lru --eviction s3fifo --eviction belady --sweep 3 --json)
+"$tiermem" sim "$dir/z.bin" "${sweep[@]}" --jobs 1 > "$dir/seq.txt"
+"$tiermem" sim "$dir/z.bin" "${sweep[@]}" --jobs 4 --progress > "$dir/par.txt" 2> "$dir/progress.txt"
+cmp "$dir/seq.txt" "$dir/par.txt" || fail "--jobs 4 printed other results than --jobs 1"
+"$tiermem" sim "$dir/z.bin" "${sweep[@]}" --timing | tail -1 > "$dir/timing.json"
+# The first run's figures head the object, then all 9 in "runs".
+[ "$(grep -o '"replay_accesses_per_sec":' "$dir/timing.json" | wc -l)" = 10 ] \
+  || fail "--timing: $(cat "$dir/timing.json")"
+if "$tiermem" sim "$dir/z.bin" --jobs 5000 2> "$dir/err.txt"; then fail "--jobs 5000 was accepted"; fi
+grep -q "\-\-jobs 5000 is more than 1024 threads" "$dir/err.txt" || fail "jobs: $(cat "$dir/err.txt")"
+# Streamed, Belady's next uses (8 bytes per page access) are still bounded by --memory-limit.
+"$tiermem" trace gen zipf --pages 3000 --events 150000 --page-size 64k -o "$dir/z150k.bin" > /dev/null
+if "$tiermem" sim "$dir/z150k.bin" --memory-limit 1MiB 2> "$dir/err.txt"; then
+  fail "next uses beyond --memory-limit were accepted"
+fi
+grep -q "replaying 3000 pages and next uses of at least [0-9]* page accesses .* more than the memory limit of 1 MiB" \
+  "$dir/err.txt" || fail "memory limit: $(cat "$dir/err.txt")"
+"$tiermem" sim "$dir/z150k.bin" --memory-limit 1MiB --no-belady > /dev/null \
+  || fail "without Belady the pages alone fit 1 MiB"
+
 "$tiermem" sim --list | grep -q "s3fifo" || fail "--list lacks s3fifo"
 "$tiermem" sim "$dir/l.bin" --csv --no-belady | head -1 | grep -q "^dram_bytes,gpu_bytes,eviction" \
   || fail "CSV header"
@@ -119,6 +175,10 @@ system 'touch PWNED4'
     --sweep 2 --plot "$evil.png" > /dev/null) || fail "--plot with an odd name failed"
   [ -z "$(find "$dir" -name 'PWNED*')" ] || fail "--plot ran a command from a file name"
   head -c 8 "$dir/plot/$evil.png" | od -An -c | grep -q "P   N   G" || fail "--plot drew no PNG"
+  # Without a baseline, bytes fetched are drawn in GiB (no Belady line of zeros).
+  "$tiermem" sim "$dir/z.bin" --eviction lru --prefetch sequential --sweep 2 --no-belady \
+    --plot "$dir/plot/nob.png" > /dev/null || fail "--plot --no-belady failed"
+  [ -s "$dir/plot/nob.png" ] || fail "--plot --no-belady drew nothing"
 else
   echo "skip: --plot (gnuplot is not installed)"
 fi

@@ -1,10 +1,13 @@
 // tests/test_trace.cpp: the binary and CSV trace forms agree, malformed files give errors with
-// the offset or line, TraceWriter's records, and the oracleGeneral export's layout.
+// the offset or line, TraceWriter's records, the oracleGeneral export's layout, libCacheSim's
+// forms and zstd-compressed files read back (the form told by content), and streamed replays
+// equal to replays of the trace in memory.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -235,7 +238,7 @@ TEST_F(TraceFiles, MalformedCsvNamesTheLine) {
   write_text("g.csv", "tensor,page,op,tier\n0,0,r,nvme\n");
   EXPECT_THAT(error_of("g.csv"), HasSubstr("line 2: unknown tier 'nvme'"));
   write_text("h.csv", "");
-  EXPECT_THAT(error_of("h.csv"), HasSubstr("no header line"));
+  EXPECT_THAT(error_of("h.csv"), HasSubstr("h.csv: empty; expected tiermem binary"));
 }
 
 TEST_F(TraceFiles, TruncatedBinaryNamesTheOffset) {
@@ -475,6 +478,186 @@ TEST_F(TraceFiles, OracleGeneralLayout) {
     EXPECT_EQ(size, 4096u);
     EXPECT_EQ(next, expected[i].next) << i;
   }
+}
+
+// path's content, zstd-compressed, into zst_path.
+void compress(const std::string& path, const std::string& zst_path) {
+  std::string bytes = sim::read_file(path);
+  std::string out(ZSTD_compressBound(bytes.size()), '\0');
+  size_t size = ZSTD_compress(out.data(), out.size(), bytes.data(), bytes.size(), 3);
+  ASSERT_FALSE(ZSTD_isError(size));
+  std::ofstream(zst_path, std::ios::binary).write(out.data(), static_cast<std::streamsize>(size));
+}
+
+Trace zipf_trace(uint64_t events) {
+  workload::RandomAccesses options;
+  options.pages = 700;
+  options.tensors = 5;
+  options.events = events;
+  options.alpha = 0.9;
+  options.page_size = 65536;
+  return workload::random_accesses(options);
+}
+
+sim::Config small_dram(const Trace& trace, std::string eviction) {
+  sim::Config config;
+  config.dram_bytes = trace.footprint_bytes() / 4;
+  config.eviction = std::move(eviction);
+  return config;
+}
+
+TEST_F(TraceFiles, OracleGeneralRoundTripReplaysToTheSameMisses) {
+  Trace trace = zipf_trace(100000);  // 4 MiB of requests: reads cross blocks
+  write_trace(trace, path("z.oracle"), TraceFormat::oracle_general);
+  TraceReader reader(path("z.oracle"), 65536);
+  EXPECT_EQ(reader.format(), "oracleGeneral");
+  // Each page became an object of one page: a tensor of its own, in order of first request.
+  Trace back = read_trace(path("z.oracle"), 65536);
+  EXPECT_EQ(back.page_accesses(), trace.page_accesses());
+  EXPECT_EQ(back.footprint_bytes(), trace.footprint_bytes());
+  for (const char* eviction : {"lru", "s3fifo", "belady"}) {
+    sim::Config config = small_dram(trace, eviction);
+    sim::Result original = sim::simulate(trace, config);
+    sim::Result whole = sim::simulate(back, config);
+    sim::Result streamed = sim::simulate(path("z.oracle"), config, 65536);
+    EXPECT_EQ(whole.misses, original.misses) << eviction;
+    EXPECT_EQ(streamed.misses, original.misses) << eviction;
+    EXPECT_EQ(streamed.belady_misses, original.belady_misses) << eviction;
+    EXPECT_EQ(streamed.bytes_fetched, original.bytes_fetched) << eviction;
+  }
+}
+
+TEST_F(TraceFiles, ZstdFilesAreReadByContentWhateverTheirName) {
+  Trace trace = zipf_trace(30000);
+  write_trace(trace, path("z.bin"), TraceFormat::binary);
+  write_trace(trace, path("z.csv"), TraceFormat::csv);
+  write_trace(trace, path("z.oracle"), TraceFormat::oracle_general);
+  compress(path("z.bin"), path("z.bin.zst"));
+  compress(path("z.csv"), path("plain-name.csv"));
+  compress(path("z.oracle"), path("z.oracle.zst"));
+  EXPECT_EQ(read_trace(path("z.bin.zst")), trace);
+  EXPECT_EQ(read_trace(path("plain-name.csv"), 65536), trace);
+  EXPECT_EQ(read_trace(path("z.oracle.zst"), 65536), read_trace(path("z.oracle"), 65536));
+  EXPECT_EQ(TraceReader(path("z.bin.zst")).format(), "binary, zstd-compressed");
+  sim::Config config = small_dram(trace, "lru");
+  sim::Result plain = sim::simulate(path("z.bin"), config);
+  sim::Result packed = sim::simulate(path("z.bin.zst"), config);
+  EXPECT_EQ(packed.to_json(), plain.to_json());
+  // A stream cut inside a frame, and a corrupt one.
+  std::string packed_bytes = sim::read_file(path("z.bin.zst"));
+  write_text("cut.zst", packed_bytes.substr(0, packed_bytes.size() / 2));
+  EXPECT_THAT(error_of("cut.zst"), HasSubstr("truncated: the zstd stream ends inside a frame"));
+  std::string corrupt = packed_bytes;
+  for (size_t i = 20; i < corrupt.size(); i += 7) corrupt[i] = static_cast<char>(~corrupt[i]);
+  write_text("corrupt.zst", corrupt);
+  EXPECT_THAT(error_of("corrupt.zst"), HasSubstr("corrupt zstd stream"));
+}
+
+TEST_F(TraceFiles, LibCacheSimCsvAndTxt) {
+  // Objects become tensors of ceil(size / page) pages, in order of first request; a request
+  // reads all of its object's pages; ids that are not integers are hashed.
+  write_text("r.csv",
+             "time,obj_id,obj_size,next_access_vtime\n"
+             "1,42,100,3\n"
+             "2,7,9000,-1\n"
+             "3,42,100,-1\n"
+             "4,web/page.html,4096,-1\n");
+  Trace csv = read_trace(path("r.csv"), 4096);
+  EXPECT_EQ(csv.tensor_pages, (std::vector<uint32_t>{1, 3, 1}));
+  ASSERT_EQ(csv.accesses.size(), 4u);
+  EXPECT_EQ(csv.accesses[1].count, 3u);
+  EXPECT_EQ(csv.accesses[2].tensor, 0u);
+  EXPECT_EQ(csv.accesses[3].time_ns, 4'000'000'000u);
+  EXPECT_EQ(TraceReader(path("r.csv")).format(), "libCacheSim csv");
+  // Tab-separated, other names, columns in another order.
+  write_text("t.csv", "key\tsize\n9\t1\n9\t1\n");
+  EXPECT_EQ(read_trace(path("t.csv"), 4096).tensor_pages, (std::vector<uint32_t>{1}));
+  write_text("r.txt", "5\n6\n\n5\nname\n");
+  Trace txt = read_trace(path("r.txt"), 4096);
+  EXPECT_EQ(txt.tensor_pages, (std::vector<uint32_t>{1, 1, 1}));
+  EXPECT_EQ(txt.accesses.size(), 4u);
+  EXPECT_EQ(TraceReader(path("r.txt")).format(), "libCacheSim txt");
+  write_text("bad-size.csv", "obj_id,obj_size\n1,10\n2,big\n");
+  EXPECT_THAT(error_of("bad-size.csv"), HasSubstr("line 3: obj_size 'big' is not an integer"));
+  write_text("fields.csv", "obj_id,obj_size\n1,10,4\n");
+  EXPECT_THAT(error_of("fields.csv"), HasSubstr("line 2: 3 fields where the header has 2"));
+  write_text("empty-id.csv", "obj_id,obj_size\n,10\n");
+  EXPECT_THAT(error_of("empty-id.csv"), HasSubstr("line 2: empty object id"));
+  // An object too large for any replay.
+  write_text("huge.csv", "obj_id,obj_size\n1,18446744073709551615\n");
+  EXPECT_THAT(error_of("huge.csv"), HasSubstr("line 2: object 1 of 18446744073709551615 bytes"));
+}
+
+TEST_F(TraceFiles, UnknownFormsNameTheFormsExpected) {
+  const char* expected = "expected tiermem binary (starts with TMTRACE1), zstd-compressed";
+  write_text("empty", "");
+  EXPECT_THAT(error_of("empty"), HasSubstr("empty; " + std::string(expected)));
+  write_text("blank", "\n \n");
+  EXPECT_THAT(error_of("blank"), HasSubstr("only blank lines"));
+  write_text("nohdr.csv", "1,2,3\n");
+  EXPECT_THAT(error_of("nohdr.csv"), HasSubstr("a CSV without a header ('1,2,3')"));
+  write_text("other.csv", "a,b\n1,2\n");
+  EXPECT_THAT(error_of("other.csv"),
+              HasSubstr("the first line 'a,b' names none of tiermem's columns"));
+  // Binary, not TMTRACE1, whose records break oracleGeneral's next accesses.
+  std::string random(240, '\0');
+  for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>(i * 37 + 11);
+  write_text("random.bin", random);
+  EXPECT_THAT(error_of("random.bin"),
+              HasSubstr("not a form tiermem reads; " + std::string(expected)));
+  // oracleGeneral with a partial record at the end.
+  write_trace(zipf_trace(10), path("o.bin"), TraceFormat::oracle_general);
+  std::filesystem::resize_file(path("o.bin"), 24 * 3 + 5);
+  EXPECT_THAT(error_of("o.bin"),
+              HasSubstr("offset 72: truncated: 5 bytes of a partial oracleGeneral record"));
+  write_text("p.txt", "1\n");
+  try {
+    TraceReader reader(path("p.txt"), 1000);
+    ADD_FAILURE() << "page size 1000 was accepted";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("trace page size 1000 is not a power of two"));
+  }
+}
+
+TEST_F(TraceFiles, ScanFindsTheFootprintAndSharedNextUsesReplayAlike) {
+  Trace trace = zipf_trace(50000);
+  write_trace(trace, path("z.bin"), TraceFormat::binary);
+  for (bool next_uses : {false, true}) {
+    sim::TraceScan scan = sim::scan_trace(path("z.bin"), 4096, next_uses, 1ull << 30);
+    EXPECT_EQ(scan.footprint_bytes, trace.footprint_bytes());
+    EXPECT_EQ(scan.page_accesses, trace.page_accesses());
+    EXPECT_EQ(scan.accesses, trace.accesses.size());
+    EXPECT_EQ(scan.pages, trace.page_count());
+    EXPECT_EQ(scan.next_uses != nullptr, next_uses);
+  }
+  sim::Config config = small_dram(trace, "belady");
+  sim::Result own = sim::simulate(path("z.bin"), config);
+  config.next_uses = sim::scan_trace(path("z.bin"), 4096, true, 1ull << 30).next_uses;
+  EXPECT_EQ(sim::simulate(path("z.bin"), config).to_json(), own.to_json());
+  EXPECT_EQ(sim::simulate(trace, config).to_json(), own.to_json());
+  // Next uses of another trace are refused, not read past their end.
+  Trace longer = zipf_trace(60000);
+  EXPECT_THAT(
+      [&] {
+        try {
+          sim::simulate(longer, config);
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+        return std::string();
+      }(),
+      HasSubstr("next_uses are of another trace"));
+  // The next uses are 8 bytes per page access, within the memory limit as before.
+  EXPECT_THAT(
+      error_within(
+          kSmallBudget,
+          [&] { sim::scan_trace(path("z.bin"), 4096, true, trace.page_count() * 64 + 49999 * 8); }),
+      HasSubstr("and next uses of at least 50000 page accesses"));
+  EXPECT_EQ(
+      error_within(
+          kSmallBudget,
+          [&] { sim::scan_trace(path("z.bin"), 4096, true, trace.page_count() * 64 + 50000 * 8); }),
+      "");
 }
 
 TEST(Trace, ValidateNamesTheAccess) {

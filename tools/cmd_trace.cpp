@@ -1,5 +1,6 @@
 // tools/cmd_trace.cpp: `tiermem trace`: generate workload traces, convert between the trace
-// forms (and export to libCacheSim), and describe a trace.
+// forms (reading libCacheSim's and zstd-compressed files too, exporting oracleGeneral), and
+// describe a trace.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -194,7 +195,8 @@ int convert(std::span<char*> args) {
   po::options_description options("tiermem trace convert: rewrite a trace in another form");
   options.add_options()                                                                     //
       ("to", po::value<std::string>(), "bin, csv or oracle (default: by OUT's extension)")  //
-      ("page-size", po::value<std::string>()->default_value("2MiB"), "page size of a CSV input");
+      ("page-size", po::value<std::string>()->default_value("2MiB"),
+       "page size of an input that gives none (CSV, libCacheSim's)");
   std::vector<std::string> files;
   std::vector<char*> rest = take_operands(args, 2, files);
   po::variables_map vars;
@@ -207,8 +209,9 @@ int convert(std::span<char*> args) {
 
 int info(std::span<char*> args) {
   po::options_description options("tiermem trace info: what a trace holds");
-  options.add_options()                                                                           //
-      ("page-size", po::value<std::string>()->default_value("2MiB"), "page size of a CSV input")  //
+  options.add_options()  //
+      ("page-size", po::value<std::string>()->default_value("2MiB"),
+       "page size of an input that gives none (CSV, libCacheSim's)")  //
       ("json", "print one JSON object");
   std::vector<std::string> files;
   std::vector<char*> rest = take_operands(args, 1, files);

@@ -210,6 +210,11 @@ class PoolReplay {
     r.bytes_read = s.moved_bytes[nvme][dram] + s.moved_bytes[nvme][gpu];
     r.bytes_written = s.moved_bytes[dram][nvme];
     r.bytes_fetched = r.gpu.bytes_in + r.dram.bytes_in;
+    // Whatever the pool fetched that was no prefetch, a demand fetched.
+    r.prefetch_fetches = r.gpu.prefetched + r.dram.prefetched;
+    r.demand_fetches = r.bytes_fetched / page_size_ - r.prefetch_fetches;
+    r.prefetch_bytes = r.prefetch_fetches * page_size_;
+    r.demand_bytes = r.demand_fetches * page_size_;
     r.elapsed_ns = elapsed;
     r.compute_ns = compute;
     r.stall_ns = stall;

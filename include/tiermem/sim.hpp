@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,6 +44,10 @@ struct TIERMEM_API Link {
 
 enum class Future { trace, schedule };
 
+// The next use of every page access of one trace (8 bytes each) and the first of every page:
+// what Belady's MIN needs when next uses come from the trace. From scan_trace().
+struct NextUses;
+
 struct Config {
   std::string eviction = "lru";  // registry spec; one policy instance per tier
   std::string prefetch = "none";
@@ -62,10 +67,17 @@ struct Config {
   bool belady_baseline = true;
   // Bytes the replay may give to tables indexed by page id (reckoned at 64 per page declared:
   // the tiers' state, the policies' nodes, the oracle) and, for next uses from the trace, by
-  // page access (8 each). Tensor sizes come from the trace file, so this is what keeps a
-  // malformed one from taking all memory: a trace that needs more is refused before anything
-  // is allocated.
+  // page access (8 each: the only cost that grows with the requests). Tensor sizes come from
+  // the trace file, so this is what keeps a malformed one from taking all memory: a trace that
+  // needs more is refused before anything is allocated. It bounds each replay: replays run at
+  // once (a sweep on several threads) share the next uses but have tables of their own.
   uint64_t memory_limit = 4ull << 30;
+  // The trace's next uses, from scan_trace() of the same file, shared by the replays of a sweep;
+  // null: a replay that needs them computes its own.
+  std::shared_ptr<const NextUses> next_uses;
+  // Called by simulate(path, ...), on the replaying thread, after each block replayed, with the
+  // page accesses replayed in it: progress on long runs. Null: none.
+  std::function<void(uint64_t page_accesses)> progress;
 };
 
 struct TierResult {
@@ -97,10 +109,14 @@ struct TIERMEM_API Result {
   uint64_t misses = 0;
   TierResult gpu;
   TierResult dram;
-  uint64_t bytes_read = 0;     // from nvme
-  uint64_t bytes_written = 0;  // to nvme
-  uint64_t bytes_fetched = 0;  // into gpu and dram together (demand and prefetch)
-  uint64_t elapsed_ns = 0;     // virtual time of the whole replay
+  uint64_t bytes_read = 0;      // from nvme
+  uint64_t bytes_written = 0;   // to nvme
+  uint64_t bytes_fetched = 0;   // into gpu and dram together: demand_bytes + prefetch_bytes
+  uint64_t demand_fetches = 0;  // pages read into a tier for a demand access (both tiers)
+  uint64_t demand_bytes = 0;
+  uint64_t prefetch_fetches = 0;  // pages read into a tier by prefetch (stops in dram included)
+  uint64_t prefetch_bytes = 0;
+  uint64_t elapsed_ns = 0;  // virtual time of the whole replay
   uint64_t compute_ns = 0;
   uint64_t stall_ns = 0;  // waiting for pages: I/O not hidden behind compute
   uint64_t io_ns = 0;     // busiest link direction's transfer time: the I/O alone, pipelined
@@ -115,6 +131,8 @@ struct TIERMEM_API Result {
   uint64_t belady_misses = 0;
   uint64_t belady_bytes_fetched = 0;
 
+  // Sets the belady_* figures from the replay of baseline_config(config).
+  void add_baseline(const Result& optimum) noexcept;
   double miss_ratio() const noexcept;
   // (misses - belady_misses) / belady_misses, and the same for bytes_fetched; 0 without a
   // baseline or when Belady has none.
@@ -132,12 +150,39 @@ struct TIERMEM_API Result {
 // memory_limit.
 TIERMEM_API Result simulate(const Trace& trace, const Config& config);
 
-// The same for a trace file. A binary file is streamed block by block when nothing needs the
-// whole trace at once (no Belady baseline, no schedule, no policy that wants next uses);
-// otherwise, and for CSV files (pages of csv_page_size bytes), the trace is read first.
-// Throws what read_trace() and simulate() throw.
+// The same for a trace file of any form (see tiermem/trace.hpp; pages of page_size bytes where
+// the form gives none). The file is streamed block by block: memory follows its pages (and for
+// Belady, 8 bytes per page access of next uses, from config.next_uses or a pass of its own),
+// never its requests, except tiermem's CSV, parsed whole, and with a schedule (Config::schedule
+// or Future::schedule), where the trace is read whole first. The baseline is a replay of its
+// own over the file. Throws what read_trace() and simulate() throw.
 TIERMEM_API Result simulate(const std::string& path, const Config& config,
-                            uint64_t csv_page_size = 2ull << 20);
+                            uint64_t page_size = 2ull << 20);
+
+// Belady's MIN without prefetch, next uses from the trace, on config's tiers and links: the
+// replay behind the belady_* figures (without a baseline of its own).
+TIERMEM_API Config baseline_config(const Config& config);
+// Whether a replay under config (its baseline included) needs the trace's next uses. Builds a
+// probe of config's eviction policy, of one page, to ask it.
+TIERMEM_API bool needs_next_uses(const Config& config);
+
+// What one streamed pass over a trace file finds.
+struct TraceScan {
+  std::string format;  // as TraceReader::format() names it
+  uint64_t page_size = 0;
+  uint64_t pages = 0;  // declared
+  uint64_t accesses = 0;
+  uint64_t page_accesses = 0;
+  uint64_t footprint_bytes = 0;               // the pages accessed
+  std::shared_ptr<const NextUses> next_uses;  // when asked for
+};
+// Reads the file once (as simulate(path) does), and with next_uses builds them; progress, if
+// any, hears of the page accesses of each block read. Throws what TraceReader throws, and
+// Error(invalid_argument) when the tables a replay would need (as Config::memory_limit reckons
+// them) exceed memory_limit.
+TIERMEM_API TraceScan scan_trace(const std::string& path, uint64_t page_size, bool next_uses,
+                                 uint64_t memory_limit,
+                                 const std::function<void(uint64_t page_accesses)>& progress = {});
 
 // The registry's rows, for listings: the built-in policies, then those the program registered
 // (tiermem/policy.hpp), in the order registered. Thread-safe.

@@ -18,9 +18,20 @@
 //   Tensor sizes are inferred from the highest page accessed. Tensor ids are dense indices:
 //   a file may use ids below the larger of 65536 and its size in bytes (at most 2^24).
 //
-// Export: libCacheSim's oracleGeneral binary format (24-byte records: u32 clock time in
-// seconds, u64 object id = dense page id, u32 object size = page size, i64 index + 1 of the
-// next request to the same page or -1), one request per page accessed.
+// libCacheSim's forms, read (and oracleGeneral written) so that its traces and policies meet
+// tiermem's: oracleGeneral (24-byte little-endian records: u32 clock time in seconds, u64
+// object id, u32 object size, i64 index of the next request for the object or -1), its CSV (a
+// header line naming the columns: the object id as obj_id, object_id, obj, id or key; the size
+// as obj_size, object_size or size; the time in seconds as time, timestamp, clock_time or ts;
+// others ignored; comma- or tab-separated) and its txt (one object id per line). Ids that are
+// not integers are hashed (64-bit FNV-1a). Each distinct object is a tensor of ceil(size / page
+// size) pages (at least one; the size of its first request), and each request reads all of its
+// pages in dram. Written, each page accessed is one request: the object id is the dense page
+// id, the size the page size, the next access the 1-based index of the page's next request.
+//
+// Any of these may be zstd-compressed. Readers tell the form by content, never by name: the
+// binary magic, the zstd magic (28 B5 2F FD), text whose first line is an integer (txt) or a
+// header naming tiermem's columns or an object id, else records that parse as oracleGeneral.
 #pragma once
 
 #include <cstdint>
@@ -80,15 +91,16 @@ struct TIERMEM_API Trace {
 enum class TraceFormat {
   binary,          // the compact versioned form above
   csv,             // the text form above
-  oracle_general,  // libCacheSim's oracleGeneral (export only)
+  oracle_general,  // libCacheSim's oracleGeneral
 };
 
-// Reads a trace file: binary when it starts with the magic, else CSV, whose pages are
-// csv_page_size bytes. Throws Error(invalid_argument) naming the file and the offset (binary)
-// or line (CSV) of a malformed part: a truncated file, an unsupported version, an unknown
-// record kind or op, a bad CSV row, an access outside its tensor. Error(system) when the
-// file cannot be read.
-TIERMEM_API Trace read_trace(const std::string& path, uint64_t csv_page_size = 2ull << 20);
+// Reads a trace file of any form above, found by its content; the pages of forms that do not
+// give their size (all but binary) are page_size bytes. Throws Error(invalid_argument) naming
+// the file and the offset (binary forms) or line (text forms) of a malformed part: a truncated
+// file, an unsupported version, an unknown record kind or op, a bad CSV row, an access outside
+// its tensor; or, for content of no known form, naming the forms expected. Error(system) when
+// the file cannot be read.
+TIERMEM_API Trace read_trace(const std::string& path, uint64_t page_size = 2ull << 20);
 
 // The CSV form from text; origin names it in errors.
 TIERMEM_API Trace parse_trace_csv(std::string_view text, uint64_t page_size,
@@ -98,19 +110,23 @@ TIERMEM_API Trace parse_trace_csv(std::string_view text, uint64_t page_size,
 // cannot be written, Error(invalid_argument) when the trace does not validate.
 TIERMEM_API void write_trace(const Trace& trace, const std::string& path, TraceFormat format);
 
-// Reads a binary trace file block by block, so that a replay needs memory for one block, not
-// for the whole trace. Tensor declarations and compute spans are folded in as read_trace()
-// does: tensor_pages() grows as declarations are met, and each access carries the compute
-// that follows it. Throws the errors read_trace() names (a CSV file is refused: it has no
-// tensor sizes until its end).
+// Reads a trace file block by block, so that a replay needs memory for one block and the
+// trace's tensors (for libCacheSim's forms: its distinct objects), not for its requests. The
+// form is found by content as read_trace() finds it; tiermem's CSV, whose tensor sizes are
+// known only at its end, is parsed whole first. Tensor declarations and compute spans are
+// folded in as read_trace() does: tensor_pages() grows as declarations are met, and each access
+// carries the compute that follows it. Throws the errors read_trace() names.
 class TIERMEM_API TraceReader {
  public:
-  explicit TraceReader(const std::string& path);
+  explicit TraceReader(const std::string& path, uint64_t page_size = 2ull << 20);
   ~TraceReader();
   TraceReader(const TraceReader&) = delete;
   TraceReader& operator=(const TraceReader&) = delete;
 
   uint64_t page_size() const noexcept;
+  // The form found: "binary", "csv", "oracleGeneral", "libCacheSim csv" or "libCacheSim txt",
+  // with ", zstd-compressed" when it was.
+  std::string format() const;
   // The next accesses, at most one block's worth; empty at the end of the file. The span and
   // the references stay valid until the next call.
   std::span<const TraceAccess> next();
