@@ -159,6 +159,16 @@ TEST(Config, MalformedFilesSayWhereAndWhat) {
                {"cannot read config file"});
 }
 
+TEST(Config, PoolsOnAVirtualClockTakePagesFrom4KiB) {
+  Config config;
+  config.page_size = 4 << 10;
+  expect_error([&] { config.validate(); }, Errc::invalid_argument, {"page_size 4KiB", "64KiB"});
+  config.validate_virtual();
+  config.page_size = 2 << 10;
+  expect_error([&] { config.validate_virtual(); }, Errc::invalid_argument,
+               {"page_size 2KiB", "from 4KiB to 64MiB"});
+}
+
 TEST(Config, ValidateNamesTheFieldTheValueAndTheLimit) {
   auto invalid = [](auto change, std::initializer_list<std::string> fragments) {
     Config config;

@@ -45,7 +45,7 @@ struct KeyDef {
 #define TIERMEM_FIELD(expr) [](Config& c) -> FieldRef { return expr; }
 
 const KeyDef kKeys[] = {
-    {"page_size", "bytes per page: a power of two from 64KiB to 64MiB",
+    {"page_size", "bytes per page: a power of two from 64KiB (4KiB on a virtual clock) to 64MiB",
      TIERMEM_FIELD(SizeField{&c.page_size})},
     {"scrub_frames",
      "zero frames before a write pin shows them, so no tensor sees bytes another one left",
@@ -428,11 +428,19 @@ std::string Config::to_json() const {
 }
 
 void Config::validate() const {
+  validate(64ull << 10);
+}
+
+void Config::validate_virtual() const {
+  validate(4ull << 10);
+}
+
+void Config::validate(uint64_t min_page_size) const {
   auto fail = [](std::string message) { throw Error(Errc::invalid_argument, message); };
-  constexpr uint64_t kMinPage = 64ull << 10, kMaxPage = 64ull << 20;
-  if (!support::is_pow2(page_size) || page_size < kMinPage || page_size > kMaxPage) {
-    fail(fmt::format("page_size {} is not a power of two from 64KiB to 64MiB",
-                     format_size(page_size)));
+  constexpr uint64_t kMaxPage = 64ull << 20;
+  if (!support::is_pow2(page_size) || page_size < min_page_size || page_size > kMaxPage) {
+    fail(fmt::format("page_size {} is not a power of two from {} to 64MiB", format_size(page_size),
+                     format_size(min_page_size)));
   }
   if (dram.capacity < page_size) {
     fail(fmt::format("dram.capacity {} is smaller than one page ({})", format_size(dram.capacity),

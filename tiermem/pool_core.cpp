@@ -136,8 +136,12 @@ uint64_t page_id_count(const Config& config) {
                              uint64_t{std::numeric_limits<uint32_t>::max() - 1}});
 }
 
-const Config& validated(const Config& config) {
-  config.validate();
+const Config& validated(const Config& config, bool virtual_clock = false) {
+  if (virtual_clock) {
+    config.validate_virtual();
+  } else {
+    config.validate();
+  }
   support::set_log_level(config.log_level);
   return config;
 }
@@ -191,7 +195,7 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io, const G
 }
 
 PoolCore::PoolCore(const Config& config, const VirtualDevices& devices)
-    : config_(validated(config)),
+    : config_(validated(config, true)),
       page_size_(config.page_size),
       page_shift_(static_cast<uint32_t>(std::countr_zero(config.page_size))) {
   devices.nvme.validate("nvme");

@@ -30,7 +30,6 @@ namespace {
 // them.
 constexpr uint64_t kPoolBytesPerPage = 80;
 constexpr uint64_t kScheduleBytesPerAccess = 16;
-constexpr uint64_t kMinPoolPage = 64 << 10;  // Config::validate says the rest
 
 Access to_access(TraceOp op) {
   return op == TraceOp::read    ? Access::read
@@ -99,12 +98,6 @@ class PoolReplay {
   }
 
   tiermem::Config pool_config() const {
-    if (page_size_ < kMinPoolPage) {
-      throw Error(Errc::invalid_argument,
-                  fmt::format("the trace's pages of {} bytes are smaller than a pool's (64KiB to "
-                              "64MiB): replay it with the fast model",
-                              page_size_));
-    }
     uint64_t pages = 0;
     for (uint32_t p : trace_.tensor_pages) pages += p;
     const Trace* order = schedule_order();

@@ -68,7 +68,7 @@ struct ConfigKeyInfo {
 };
 
 struct TIERMEM_API Config {
-  uint64_t page_size = 2ull << 20;  // power of two, 64 KiB to 64 MiB
+  uint64_t page_size = 2ull << 20;  // power of two, 64 KiB (virtual clock: 4 KiB) to 64 MiB
   // Zero every frame before it holds a page whose old bytes are not brought in (a write pin
   // of whole pages), so that no pin ever shows bytes another tensor left in the frame. For
   // pools shared by several tenants; costs a memset of each such page.
@@ -100,6 +100,9 @@ struct TIERMEM_API Config {
   // that is not understood, Error(unsupported) for a NUMA node where there is no NUMA. Pool's
   // constructor calls this.
   void validate() const;
+  // As validate(), for a pool on a virtual clock (tiermem/virtual_clock.hpp), whose pages may be
+  // as small as 4 KiB, as a cache simulator's traces' are (a live pool's start at 64 KiB).
+  void validate_virtual() const;
 
   // All fields as one JSON object (dotted keys), in the form from_json() accepts: integers and
   // booleans as JSON numbers and booleans, lists as arrays, sizes as text with their unit
@@ -108,6 +111,9 @@ struct TIERMEM_API Config {
 
   // Every key, in a stable order.
   static std::span<const ConfigKeyInfo> keys() noexcept;
+
+ private:
+  void validate(uint64_t min_page_size) const;
 };
 
 // Parses a size into bytes: a number, optionally with a fraction, then optionally one space and

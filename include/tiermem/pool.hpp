@@ -42,10 +42,11 @@ class TIERMEM_API Pool {
   // a bad config, Error(system) or Error(out_of_space) when memory or disk cannot be had.
   explicit Pool(const Config& config);
   // A pool on modelled devices and a virtual clock (tiermem/virtual_clock.hpp). config's tier
-  // capacities, page size and policies apply; nvme.dirs, io and gpu.backend do not. Not
-  // thread safe: its host drives it from one thread. Throws what Pool(config) throws for the
-  // config, and Error(invalid_argument) for a link value out of the range
-  // sim::Link::validate() accepts, naming the link, the field, the value and the range.
+  // capacities, page size (from 4 KiB: Config::validate_virtual) and policies apply;
+  // nvme.dirs, io and gpu.backend do not. Not thread safe: its host drives it from one thread.
+  // Throws what Pool(config) throws for the config, and Error(invalid_argument) for a link value
+  // out of the range sim::Link::validate() accepts, naming the link, the field, the value and the
+  // range.
   Pool(const Config& config, const VirtualDevices& devices);
   // Waits for in-flight I/O (asynchronous pins included: their futures get their Pins or
   // errors). No call may be running. Pins should have ended: a Pin that outlives its Pool is
