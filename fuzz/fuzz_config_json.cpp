@@ -20,5 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   "from_json(to_json()) gives every key its value back");
   }
   fuzz::accepted([&] { config.validate(); });
+  fuzz::accepted([&] { config.validate_virtual(); });
   return 0;
 }

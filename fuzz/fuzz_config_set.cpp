@@ -33,5 +33,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   again.set(key, text);
   fuzz::require(again.get(key) == text, "set(key, get(key)) keeps the value");
   fuzz::accepted([&] { config.validate(); });
+  fuzz::accepted([&] { config.validate_virtual(); });
   return 0;
 }

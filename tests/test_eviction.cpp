@@ -64,6 +64,15 @@ Replay replay(const std::string& spec, uint64_t capacity, const std::vector<Page
   return result;
 }
 
+// Pages 0 .. pages-1 in order, passes times over.
+std::vector<PageId> loop(int passes, PageId pages) {
+  std::vector<PageId> trace;
+  for (int pass = 0; pass < passes; ++pass) {
+    for (PageId page = 0; page < pages; ++page) trace.push_back(page);
+  }
+  return trace;
+}
+
 // The classic reference string of Belady's anomaly.
 const std::vector<PageId> kTrace = {1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5};
 
@@ -189,12 +198,8 @@ TEST(Golden, LirsKeepsPartOfALoopLargerThanTheCache) {
   // Pages 0-9 in a loop, ten times, through 6 frames (5 LIR, 1 HIR). The first pass misses
   // all ten and leaves 0-4 LIR; each later pass hits 0-4 and misses 5-9, which take turns in
   // the one HIR frame: 10 + 9 x 5 = 55 misses. LRU misses all 100.
-  std::vector<PageId> loop;
-  for (int pass = 0; pass < 10; ++pass) {
-    for (PageId page = 0; page < 10; ++page) loop.push_back(page);
-  }
-  EXPECT_EQ(replay("lirs", 6, loop).misses, 55u);
-  EXPECT_EQ(replay("lru", 6, loop).misses, 100u);
+  EXPECT_EQ(replay("lirs", 6, loop(10, 10)).misses, 55u);
+  EXPECT_EQ(replay("lru", 6, loop(10, 10)).misses, 100u);
 }
 
 TEST(Golden, Moe) {
@@ -205,11 +210,7 @@ TEST(Golden, Moe) {
   EXPECT_EQ(r.misses, 8u);
   EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
   // A loop's pages are all counted alike: the most recent goes, so 0-4 stay (as with LIRS).
-  std::vector<PageId> loop;
-  for (int pass = 0; pass < 10; ++pass) {
-    for (PageId page = 0; page < 10; ++page) loop.push_back(page);
-  }
-  EXPECT_EQ(replay("moe:period=1000", 6, loop).misses, 55u);
+  EXPECT_EQ(replay("moe:period=1000", 6, loop(10, 10)).misses, 55u);
 }
 
 TEST(Golden, WTinyLfu) {

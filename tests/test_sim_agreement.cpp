@@ -4,7 +4,6 @@
 // "The fast model and the pool"), the difference is bounded and its cause checked.
 #include <gtest/gtest.h>
 
-#include <sstream>
 #include <string>
 
 #include "tiermem/error.hpp"
@@ -15,17 +14,9 @@
 namespace tiermem::sim {
 namespace {
 
-struct Dump final : ResultVisitor {
-  std::ostringstream out;
-  void label(std::string_view n, std::string_view v) override { out << n << '=' << v << '\n'; }
-  void counter(std::string_view n, uint64_t v) override { out << n << '=' << v << '\n'; }
-  void ratio(std::string_view n, double v) override { out << n << '=' << v << '\n'; }
-};
-
+// Every figure, by the names Result::visit gives them.
 std::string dump(const Result& result) {
-  Dump d;
-  result.visit(d);
-  return d.out.str();
+  return result.to_json();
 }
 
 // Dense layer streaming: every token reads every layer's weights and its KV cache, and writes

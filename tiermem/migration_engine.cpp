@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "support/log.hpp"
@@ -703,8 +704,9 @@ void MigrationEngine::settle(Actions& actions) {
     }
     std::vector<policy::PrefetchProposal> proposals;
     proposals.swap(actions.proposals);
-    // Pins of prefetched pages that found them arrived are counted in the access log.
-    const uint64_t logged_useful = proposals.empty() ? 0 : parts_.log.counters().prefetch_useful;
+    // Pins of prefetched pages that found them arrived are counted in the access log, whose
+    // stripes are read only when a page to prefetch is not there already.
+    std::optional<uint64_t> logged_useful;
     for (const policy::PrefetchProposal& proposal : proposals) {
       if (proposal.first >= parts_.pages.capacity()) continue;
       const PageEntry& first = parts_.pages[proposal.first];
@@ -722,7 +724,8 @@ void MigrationEngine::settle(Actions& actions) {
         const PageId page = record.first_page + index;
         const PageState s{parts_.pages[page].state.load(std::memory_order_acquire)};
         const bool there = s.busy() || s.writing() || s.valid(tier);
-        if (!there && !policies::prefetch_allowed(prefetch_record(logged_useful))) {
+        if (!there && !logged_useful) logged_useful = parts_.log.counters().prefetch_useful;
+        if (!there && !policies::prefetch_allowed(prefetch_record(*logged_useful))) {
           counters_.prefetch_dropped += end - index;
           break;
         }
