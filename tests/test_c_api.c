@@ -102,6 +102,7 @@ static void test_version_and_status(void) {
   CHECK(strcmp(tiermem_status_name(TIERMEM_OK), "TIERMEM_OK") == 0);
   CHECK(strcmp(tiermem_status_name(TIERMEM_ETIMEDOUT), "TIERMEM_ETIMEDOUT") == 0);
   CHECK(strcmp(tiermem_status_name(TIERMEM_ENOMEM), "TIERMEM_ENOMEM") == 0);
+  CHECK(strcmp(tiermem_status_name(TIERMEM_ECORRUPT), "TIERMEM_ECORRUPT") == 0);
   CHECK(strcmp(tiermem_status_name(42), "unknown status") == 0);
 }
 

@@ -104,6 +104,8 @@ const char* to_string(Errc code) noexcept {
       return "unsupported";
     case Errc::system:
       return "system";
+    case Errc::corrupt:
+      return "corrupt";
   }
   return "?";
 }
