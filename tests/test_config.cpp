@@ -287,7 +287,7 @@ TEST(Config, WrongJsonTypesNameTheKeyWhatWasFoundAndWhatIsWanted) {
           "<json>: unknown config key 'gpu.volume' (known: page_size scrub_frames "
           "log_level gpu.capacity gpu.backend gpu.device gpu.direct_storage dram.capacity "
           "dram.pinned dram.numa_node dram.huge_pages nvme.dirs nvme.capacity nvme.file_size "
-          "nvme.stripe nvme.direct nvme.keep_files io.engine io.threads io.queue_depth "
+          "nvme.stripe nvme.direct nvme.keep_files nvme.persistent io.engine io.threads io.queue_depth "
           "io.block_size io.sqpoll io.register_buffers io.faults policy.eviction policy.prefetch "
           "policy.prefetch_budget)");
   refused(R"({"dram": {"capacity": "lots"}})",

@@ -80,6 +80,10 @@ const KeyDef kKeys[] = {
      TIERMEM_FIELD(&c.nvme.direct)},
     {"nvme.keep_files", "keep backing files when the pool closes",
      TIERMEM_FIELD(&c.nvme.keep_files)},
+    {"nvme.persistent",
+     "the pool outlives its process in nvme.dirs: a manifest names its tensors, flush() makes "
+     "them durable, the next pool on the dirs finds them",
+     TIERMEM_FIELD(&c.nvme.persistent)},
     {"io.engine", "auto, uring, psync", TIERMEM_FIELD(&c.io.engine)},
     {"io.threads", "rings or worker threads serving I/O", TIERMEM_FIELD(&c.io.threads)},
     {"io.queue_depth", "requests in flight per ring", TIERMEM_FIELD(&c.io.queue_depth)},
@@ -433,6 +437,10 @@ void Config::validate() const {
 
 void Config::validate_virtual() const {
   validate(4ull << 10);
+  if (nvme.persistent) {
+    throw Error(Errc::invalid_argument,
+                "nvme.persistent is true, but a pool on a virtual clock keeps no files");
+  }
 }
 
 void Config::validate(uint64_t min_page_size) const {
@@ -468,6 +476,9 @@ void Config::validate(uint64_t min_page_size) const {
   if (nvme.file_size < page_size) {
     fail(fmt::format("nvme.file_size {} is smaller than one page ({})", format_size(nvme.file_size),
                      format_size(page_size)));
+  }
+  if (nvme.persistent && nvme.dirs.empty()) {
+    fail("nvme.persistent needs nvme.dirs: the directories the pool is to live in");
   }
   if (nvme.stripe % page_size != 0) {
     fail(fmt::format("nvme.stripe {} is not a multiple of page_size {}", format_size(nvme.stripe),

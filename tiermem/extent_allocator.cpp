@@ -39,6 +39,20 @@ bool ExtentAllocator::allocate_runs(uint64_t count, std::vector<Extent>& out) {
   return true;
 }
 
+bool ExtentAllocator::take(uint64_t first, uint64_t count) {
+  assert(count > 0);
+  auto it = free_runs_.upper_bound(first);
+  if (it == free_runs_.begin()) return false;
+  --it;  // the free run starting at or before first
+  const uint64_t run_first = it->first, run_end = it->first + it->second;
+  if (first + count > run_end) return false;
+  free_runs_.erase(it);
+  if (first > run_first) free_runs_.emplace(run_first, first - run_first);
+  if (first + count < run_end) free_runs_.emplace(first + count, run_end - first - count);
+  free_ -= count;
+  return true;
+}
+
 void ExtentAllocator::free(uint64_t first, uint64_t count) {
   assert(count > 0 && first + count <= total_);
   free_ += count;

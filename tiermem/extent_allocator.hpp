@@ -27,6 +27,9 @@ class ExtentAllocator {
   // count units as few runs as first fit gives, appended to out; false, with nothing taken,
   // when fewer than count units are free.
   bool allocate_runs(uint64_t count, std::vector<Extent>& out);
+  // Takes the given run, which must lie within one free run: false, with nothing taken,
+  // otherwise. For restoring allocations made before (a persistent pool's slots).
+  bool take(uint64_t first, uint64_t count);
   // Gives a run back; it must have been allocated and not freed since.
   void free(uint64_t first, uint64_t count);
 

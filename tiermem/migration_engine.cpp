@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "persist/checksum.hpp"
 #include "support/log.hpp"
 #include "tiermem/error.hpp"
 #include "vclock/event_clock.hpp"
@@ -51,6 +52,9 @@ struct MigrationEngine::PageOp final : io::Completion {
   bool skip_read = false;     // fetch: the old bytes are not copied (see Step::skip)
   bool clean_ok = false;      // flush: no write pin was active when the copy began
   uint8_t epoch = 0;          // flush: the page's write epoch when the copy began
+  uint8_t side = 0;           // persistent pools' nvme write: which of the page's slots
+  bool corrupt = false;       // persistent pools' nvme read: the bytes failed their checksum
+  uint64_t checksum = 0;      // persistent pools' nvme write: of the bytes written
   uint32_t frame = kNoFrame;  // the frame being filled, once given
   // waiters[0] started this operation: a failure is its own. The others joined it: they did
   // not ask for this operation, so when it fails they are advanced again instead (and start
@@ -169,6 +173,12 @@ std::string MigrationEngine::io_failure(const PageOp& op, const io::Result& resu
       op.step == PageOp::Step::gpu_direct) {
     NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
     where = fmt::format(" ({} at offset {})", loc.file->path, result.error_offset);
+  }
+  if (op.corrupt) {
+    return fmt::format(
+        "bringing {} into {} failed{}: its bytes do not match their checksum, so "
+        "the file was damaged after they were written",
+        describe(op.page), to_string(op.tier), where);
   }
   if (op.kind == PageOp::Kind::fetch) {
     return fmt::format("bringing {} into {} failed{}: {}", describe(op.page), to_string(op.tier),
@@ -508,10 +518,23 @@ void MigrationEngine::start_writeback(PageId page, Tier from, bool evicting,
   assert(added && "a second operation on one page");
   if (from == Tier::dram) {
     op->step = PageOp::Step::nvme_write;
+    if (parts_.persistent && !choose_slot(*op)) return parked_.push_back(op);
     actions.launch.push_back(op);
   } else {
     waiting_[at(Tier::dram)].push_back(op);
   }
+}
+
+bool MigrationEngine::choose_slot(PageOp& op) {
+  DurablePage& d = parts_.pages.durable(op.page);
+  for (uint8_t side : {0, 1}) {
+    if (side == d.durable || side == d.pending) continue;
+    d.current = side;
+    parts_.pages[op.page].nvme_slot = d.slot[side];
+    op.side = side;
+    return true;
+  }
+  return false;
 }
 
 void MigrationEngine::give_frame(PageOp& op, uint32_t frame, Actions& actions) {
@@ -744,9 +767,18 @@ void MigrationEngine::settle(Actions& actions) {
 void MigrationEngine::step_done(PageOp& op, const io::Result& result) noexcept {
   Entry entered(*this);
   Actions actions;
+  // Checked before taking the mutex: the page is busy, so neither its frame nor its slots
+  // change meanwhile.
+  op.corrupt = result.error == 0 && op.step == PageOp::Step::nvme_read && parts_.persistent &&
+               !read_intact(op);
   {
     std::lock_guard lock(mutex_);
-    if (result.error != 0) {
+    if (op.corrupt) {
+      fail_op(op,
+              {.error = EBADMSG,
+               .error_offset = parts_.nvme.locate(parts_.pages[op.page].nvme_slot).offset},
+              actions);
+    } else if (result.error != 0) {
       fail_op(op, result, actions);
     } else if (op.kind == PageOp::Kind::fetch) {
       finish_fetch(op, actions);
@@ -756,6 +788,12 @@ void MigrationEngine::step_done(PageOp& op, const io::Result& result) noexcept {
     settle(actions);
   }
   run(actions);
+}
+
+bool MigrationEngine::read_intact(const PageOp& op) const noexcept {
+  const DurablePage& d = const_cast<PageTable&>(parts_.pages).durable(op.page);
+  return persist::checksum(parts_.dram.frame_address(op.frame), parts_.page_size) ==
+         d.checksum[d.current];
 }
 
 // The frame op filled becomes the page's copy in op.frame_tier: mapped at the page's place,
@@ -816,6 +854,11 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
     }
   } else if (copy_good) {
     update(op.page, [](PageState& s) { s.set_valid(Tier::nvme, true); });
+    if (parts_.persistent) {
+      DurablePage& d = parts_.pages.durable(op.page);
+      d.checksum[op.side] = op.checksum;
+      d.written = ++writebacks_;
+    }
   }
   ++counters_.tiers[at(from)].writebacks;
   ++counters_.moves[at(from)][at(below)];
@@ -826,7 +869,7 @@ void MigrationEngine::finish_writeback(PageOp& op, Actions& actions) {
 
 void MigrationEngine::fail_op(PageOp& op, const io::Result& result, Actions& actions) {
   ++counters_.io_errors;
-  Failure failure{Errc::io, io_failure(op, result), result.error};
+  Failure failure{op.corrupt ? Errc::corrupt : Errc::io, io_failure(op, result), result.error};
   support::log().warn("{}", failure.message);
   if (op.frame != kNoFrame) {
     free_frames_[at(op.frame_tier)].give(op.frame);
@@ -907,6 +950,11 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
     case Step::nvme_write: {
       NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
       bool read = op.step == Step::nvme_read;
+      // No write pin can change the frame until this write-back ends (it waits for kWriting),
+      // and a flush whose copy began under one is not recorded (finish_writeback).
+      if (!read && parts_.persistent) {
+        op.checksum = persist::checksum(dram.frame_address(entry.frame[at(Tier::dram)]), size);
+      }
       batch.push_back({.op = read ? io::Op::read : io::Op::write,
                        .file = loc.file,
                        .offset = loc.offset,
@@ -951,18 +999,67 @@ void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record, bool on_nv
                             record.name, record.page_count, parts_.pages.capacity()));
   }
   std::vector<uint64_t> slots;
+  const uint32_t pages = record.page_count;
   try {
-    parts_.nvme.allocate(record.page_count, record.name, slots);
+    parts_.nvme.allocate(pages, record.name, slots);
+    if (parts_.persistent) parts_.nvme.allocate(pages, record.name, slots);  // each page's second
   } catch (...) {
-    parts_.pages.free(*first, record.page_count);
+    parts_.nvme.free(slots);
+    parts_.pages.free(*first, pages);
     throw;
   }
-  for (uint32_t i = 0; i < record.page_count; ++i) {
+  for (uint32_t i = 0; i < pages; ++i) {
     PageEntry& entry = parts_.pages[*first + i];
     entry.state.store(on_nvme ? PageState::tier_bit(Tier::nvme) : 0, std::memory_order_release);
     entry.nvme_slot = slots[i];
     entry.tensor = slot;
     entry.index = i;
+    if (parts_.persistent) {
+      DurablePage& d = parts_.pages.durable(*first + i);
+      d.slot[0] = slots[i];
+      d.slot[1] = slots[pages + i];
+    }
+  }
+  record.first_page = *first;
+}
+
+void MigrationEngine::restore_tensor(uint32_t slot, TensorRecord& record,
+                                     std::span<const DurablePage> pages) {
+  assert(parts_.persistent && pages.size() == record.page_count);
+  std::lock_guard lock(mutex_);
+  std::optional<PageId> first = parts_.pages.allocate(record.page_count);
+  if (!first) {
+    throw Error(Errc::out_of_space,
+                fmt::format("tensor '{}': no run of {} free page ids is left (the pool has {})",
+                            record.name, record.page_count, parts_.pages.capacity()));
+  }
+  std::vector<uint64_t> claimed;
+  for (uint32_t i = 0; i < record.page_count; ++i) {
+    for (uint64_t nvme_slot : pages[i].slot) {
+      if (!parts_.nvme.claim(nvme_slot)) {
+        parts_.nvme.free(claimed);
+        parts_.pages.free(*first, record.page_count);
+        throw Error(Errc::corrupt,
+                    fmt::format("tensor '{}': page {} names NVMe slot {}, which another page "
+                                "already holds: the manifest is damaged",
+                                record.name, i, nvme_slot));
+      }
+      claimed.push_back(nvme_slot);
+    }
+  }
+  for (uint32_t i = 0; i < record.page_count; ++i) {
+    const DurablePage& restored = pages[i];
+    PageEntry& entry = parts_.pages[*first + i];
+    const bool backed = restored.durable != DurablePage::kNone;
+    entry.state.store(backed ? PageState::tier_bit(Tier::nvme) : 0, std::memory_order_release);
+    entry.nvme_slot = restored.slot[backed ? restored.durable : 0];
+    entry.tensor = slot;
+    entry.index = i;
+    DurablePage& d = parts_.pages.durable(*first + i);
+    d = restored;
+    d.current = backed ? restored.durable : 0;
+    d.pending = DurablePage::kNone;
+    d.written = 0;
   }
   record.first_page = *first;
 }
@@ -1008,8 +1105,18 @@ void MigrationEngine::remove_tensor(TensorRecord& record) {
       }
       if (s.prefetched()) ++counters_.prefetch_useless;
       entry.state.store(0, std::memory_order_release);
-      slots.push_back(entry.nvme_slot);
+      if (!parts_.persistent) {
+        slots.push_back(entry.nvme_slot);
+        continue;
+      }
+      // The manifest on disk still names the durable copy: its slot stays until the next
+      // manifest, which no longer holds the tensor, is published.
+      const DurablePage& d = parts_.pages.durable(page);
+      for (uint8_t side : {0, 1}) {
+        (side == d.durable ? retired_slots_ : slots).push_back(d.slot[side]);
+      }
     }
+    if (parts_.persistent) std::sort(slots.begin(), slots.end());  // runs, for the allocator
     // The places of resident pages still show their old frames: close them before the ids
     // and frames are handed out again.
     for (Tier tier : {Tier::gpu, Tier::dram}) {
@@ -1038,6 +1145,56 @@ void MigrationEngine::undo_unread_pages(std::span<const PageId> pages, Tier tier
       if (set_busy_if_unpinned(page, tier)) drop_copy(page, tier, true);
     }
     settle(actions);
+  }
+  run(actions);
+}
+
+// ---- publishing ---------------------------------------------------------------------------
+
+uint64_t MigrationEngine::writebacks_completed() {
+  std::lock_guard lock(mutex_);
+  return writebacks_;
+}
+
+void MigrationEngine::begin_publish(
+    uint64_t synced, const std::function<void(const TensorRecord&, const DurablePage*)>& visit) {
+  std::lock_guard lock(mutex_);
+  parts_.tensors.for_each_live([&](uint32_t, TensorRecord& record) {
+    for (uint32_t i = 0; i < record.page_count; ++i) {
+      const PageId page = record.first_page + i;
+      DurablePage& d = parts_.pages.durable(page);
+      assert(d.pending == DurablePage::kNone && "one publish at a time");
+      const PageState s{parts_.pages[page].state.load(std::memory_order_acquire)};
+      d.pending = s.valid(Tier::nvme) && d.written <= synced ? d.current : d.durable;
+    }
+    visit(record, &parts_.pages.durable(record.first_page));
+  });
+}
+
+void MigrationEngine::end_publish(bool published) {
+  Entry entered(*this);
+  Actions actions;
+  {
+    std::lock_guard lock(mutex_);
+    parts_.tensors.for_each_live([&](uint32_t, TensorRecord& record) {
+      for (uint32_t i = 0; i < record.page_count; ++i) {
+        DurablePage& d = parts_.pages.durable(record.first_page + i);
+        if (published) d.durable = d.pending;
+        d.pending = DurablePage::kNone;
+      }
+    });
+    if (published) {
+      // The sort turns the slots of each released tensor back into runs for the allocator.
+      std::sort(retired_slots_.begin(), retired_slots_.end());
+      parts_.nvme.free(retired_slots_);
+      retired_slots_.clear();
+    }
+    for (PageOp* op : parked_) {
+      [[maybe_unused]] const bool chosen = choose_slot(*op);
+      assert(chosen && "no manifest is being published now");
+      actions.launch.push_back(op);
+    }
+    parked_.clear();
   }
   run(actions);
 }

@@ -121,6 +121,10 @@ class MigrationEngine {
     // A pool on a virtual clock: where the engine waits, it runs the clock's next event
     // instead (nothing completes by itself there). Null in a live pool.
     EventClock* events;
+    // A persistent pool (pages.has_durable()): every page has two NVMe slots, and a write-back
+    // never overwrites the one a manifest names; every page written gets a checksum, and every
+    // page read from nvme is checked against its checksum.
+    bool persistent = false;
   };
 
   explicit MigrationEngine(const Parts& parts);
@@ -155,13 +159,18 @@ class MigrationEngine {
   void trace_tensor(uint32_t slot, uint32_t pages);
   void trace_compute(bool begin);
 
-  // Gives a new tensor its page ids and NVMe slots and sets its pages unbacked, or valid in
-  // nvme only (on_nvme: the pool's NVMe tier already holds their bytes). Throws
-  // Error(out_of_space) with nothing taken when either runs out.
+  // Gives a new tensor its page ids and NVMe slots (two per page in a persistent pool) and sets
+  // its pages unbacked, or valid in nvme only (on_nvme: the pool's NVMe tier already holds
+  // their bytes). Throws Error(out_of_space) with nothing taken when either runs out.
   // fill sets the record's description (name, shape, page_count, ...) under the mutex, before
   // the page ids are taken; add_tensor sets first_page.
   void add_tensor(uint32_t slot, TensorRecord& record, bool on_nvme,
                   const std::function<void(TensorRecord&)>& fill);
+  // A persistent pool's tensor as its manifest left it: record is filled, pages[i] are its
+  // pages' slots (both, and which holds the durable copy, with its checksum). Throws
+  // Error(corrupt) naming the tensor and page when a slot is already taken (by another page of
+  // the manifest), Error(out_of_space) when no run of page ids is left; nothing is taken then.
+  void restore_tensor(uint32_t slot, TensorRecord& record, std::span<const DurablePage> pages);
   // Waits for the tensor's operations to end, makes its generation even (every handle goes
   // stale), then frees its frames, slots and ids. Throws Error(busy), with nothing changed,
   // while any of its pages is pinned.
@@ -173,6 +182,22 @@ class MigrationEngine {
   // (a pin of tier, for writing); it lets go of them here, under the mutex, so that no
   // eviction can take the copy between the unpin and the undo.
   void undo_unread_pages(std::span<const PageId> pages, Tier tier, bool pinned);
+
+  // ---- publishing a persistent pool's manifest (tiermem/pool_persistence.hpp) ----
+  // The count of write-backs to nvme completed so far. Those up to it are on disk once the
+  // backing files are synced.
+  uint64_t writebacks_completed();
+  // Chooses what the next manifest names for every page of every live tensor: the page's NVMe
+  // copy when write-back number `synced` or an earlier one wrote it (so it is on disk), else
+  // what the manifest on disk names. Those slots are not written until end_publish: a
+  // write-back that would need one waits. Calls visit(record, pages) for each live tensor, its
+  // pages' entries with `pending` set. The caller keeps tensors from coming and going until
+  // end_publish.
+  void begin_publish(uint64_t synced,
+                     const std::function<void(const TensorRecord&, const DurablePage*)>& visit);
+  // The manifest is on disk (published) or was not written: what it names becomes durable,
+  // the slots of tensors released before it are freed, and the write-backs that waited start.
+  void end_publish(bool published);
 
   // Sets stats to the engine's counters: misses, evictions, write-backs, moves, zero fills,
   // prefetch and I/O errors, and free frames and NVMe slots. The rest is the caller's.
@@ -223,6 +248,11 @@ class MigrationEngine {
   template <class Pred>
   void wait_until(std::unique_lock<std::mutex>& lock, Pred pred);
   void launch(PageOp& op, std::vector<io::Request>& io_batch) noexcept;
+  // Persistent pools: points a write-back to nvme at a slot of its page that no manifest
+  // names; false when both are named (one on disk, one being published): it waits then.
+  bool choose_slot(PageOp& op);
+  // Persistent pools: whether a page read from nvme holds the bytes its checksum says.
+  bool read_intact(const PageOp& op) const noexcept;
 
   // State-word updates made under the mutex; they CAS because pins change counts lock-free.
   PageState update(PageId page, auto&& change);
@@ -245,6 +275,10 @@ class MigrationEngine {
   uint64_t prefetch_bytes_ = 0;     // prefetch fetches under way
   Stats counters_;                  // the engine's share of the pool's statistics
   std::vector<AccessRecord> drained_;  // reused by drain_log
+  // Persistent pools:
+  uint64_t writebacks_ = 0;              // write-backs to nvme completed (DurablePage::written)
+  std::vector<PageOp*> parked_;          // write-backs waiting for a publish to end
+  std::vector<uint64_t> retired_slots_;  // of released tensors, named by the manifest on disk
 
   AccessObserver observer_;  // after parts_, whose policies it refers to
 };

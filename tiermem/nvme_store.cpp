@@ -1,5 +1,5 @@
-// tiermem/nvme_store.cpp: creating the private backing files, reserving their space, and
-// handing out page slots striped over directories.
+// tiermem/nvme_store.cpp: creating the private backing files (or opening a persistent pool's
+// again), reserving their space, and handing out page slots striped over directories.
 #include "tiermem/nvme_store.hpp"
 
 #include <fcntl.h>
@@ -37,7 +37,9 @@ uint64_t random_name() {
 }  // namespace
 
 NvmeStore::NvmeStore(const NvmeTierConfig& config, uint64_t page_size, io::Engine& engine)
-    : page_size_(page_size), keep_files_(config.keep_files) {
+    : page_size_(page_size),
+      keep_files_(config.keep_files || config.persistent),
+      persistent_(config.persistent) {
   std::vector<std::string> paths = config.dirs;
   if (paths.empty()) {
     const char* tmp = std::getenv("TMPDIR");
@@ -94,7 +96,15 @@ void NvmeStore::open_directory(Directory& dir, const NvmeTierConfig& config, io:
   if (!S_ISDIR(st.st_mode)) {
     throw Error(Errc::config, fmt::format("nvme.dirs: '{}' is not a directory", dir.path));
   }
-  const uint64_t need = slots_per_dir_ * page_size_;
+  uint64_t need = slots_per_dir_ * page_size_;
+  if (persistent_) {  // what the files of an earlier pool hold already needs no new room
+    for (uint64_t f = 0; f * slots_per_file_ < slots_per_dir_; ++f) {
+      struct stat file {};
+      if (stat(persistent_name(dir, f).c_str(), &file) == 0) {
+        need -= std::min<uint64_t>(need, static_cast<uint64_t>(file.st_blocks) * 512);
+      }
+    }
+  }
   struct statvfs fs {};
   // Pseudo filesystems report no blocks at all; they fail below, at creating files.
   if (statvfs(dir.path.c_str(), &fs) == 0 && fs.f_blocks > 0 &&
@@ -125,7 +135,12 @@ void NvmeStore::open_directory(Directory& dir, const NvmeTierConfig& config, io:
       support::log().warn("nvme.dirs: '{}' refuses O_DIRECT; using buffered I/O there", dir.path);
     }
     dir.files.push_back(io::File{.fd = fd, .path = name, .direct = (flags & O_DIRECT) != 0});
-    reserve(dir.files.back(), bytes, dir.path);
+    struct stat file {};
+    // Reserving again would overwrite what a persistent pool's file holds, where it writes
+    // zeros; fallocate's reserve is still there.
+    if (!persistent_ || fstat(fd, &file) != 0 || static_cast<uint64_t>(file.st_size) < bytes) {
+      reserve(dir.files.back(), bytes, dir.path);
+    }
     engine.register_file(dir.files.back());
   }
   dir.slots = std::make_unique<ExtentAllocator>(slots_per_dir_);
@@ -139,6 +154,10 @@ void NvmeStore::open_directory(Directory& dir, const NvmeTierConfig& config, io:
 // or, where the filesystem has no O_TMPFILE, under a random name that is unlinked at once.
 // Returns the descriptor (name set to what logs call it), or -1 with errno.
 int NvmeStore::create_file(Directory& dir, uint64_t index, int flags, std::string& name) {
+  if (persistent_) {
+    name = persistent_name(dir, index);
+    return open(name.c_str(), O_CREAT | O_NOFOLLOW | flags, 0600);
+  }
   if (!keep_files_) {
     name = fmt::format("{}/(unnamed file {})", dir.path, index);
     int fd = open(dir.path.c_str(), O_TMPFILE | flags, 0600);
@@ -159,6 +178,10 @@ int NvmeStore::create_file(Directory& dir, uint64_t index, int flags, std::strin
   }
   name = fmt::format("{}/nvme.{}", dir.private_dir, index);
   return open(name.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0600);
+}
+
+std::string NvmeStore::persistent_name(const Directory& dir, uint64_t index) {
+  return fmt::format("{}/tiermem.{}.data", dir.path, index);
 }
 
 // Reserves bytes of file's space, so that later write-backs never meet a full disk: with
@@ -267,6 +290,21 @@ void NvmeStore::free(std::span<const uint64_t> slots) {
     }
     dirs_[dir].slots->free(slots[i] % slots_per_dir_, j - i);
     i = j;
+  }
+}
+
+bool NvmeStore::claim(uint64_t slot) {
+  return dirs_[slot / slots_per_dir_].slots->take(slot % slots_per_dir_, 1);
+}
+
+void NvmeStore::sync() const {
+  for (const Directory& dir : dirs_) {
+    for (const io::File& file : dir.files) {
+      if (fdatasync(file.fd) != 0) {
+        const int err = errno;
+        throw Error(Errc::io, fmt::format("syncing {}: {}", file.path, std::strerror(err)), err);
+      }
+    }
   }
 }
 

@@ -2,9 +2,11 @@
 // page slots, with pages striped across directories.
 //
 // Every page of every tensor gets a slot when the tensor is allocated, so a write-back never
-// runs out of space. Slots are numbered globally: directory d owns [d * per_dir, (d+1) *
-// per_dir), and within a directory slots fill file after file. Not thread-safe: the migration
-// engine serialises allocate/free; locate() is a pure function and safe anywhere.
+// runs out of space. A persistent pool's files have fixed names (DIR/tiermem.N.data), outlive
+// the pool, and are opened again, their contents kept, by the next pool on the directories. Slots
+// are numbered globally: directory d owns [d * per_dir, (d+1) * per_dir), and within a directory
+// slots fill file after file. Not thread-safe: the migration engine serialises allocate/free;
+// locate() is a pure function and safe anywhere.
 #pragma once
 
 #include <cstdint>
@@ -22,14 +24,15 @@ namespace tiermem::detail {
 
 class NvmeStore {
  public:
-  // Creates the backing files, private to this process, and reserves their space. Throws
-  // Error(config) for a missing directory or one where files cannot be created,
-  // Error(out_of_space) when a directory's filesystem has less room than its share.
+  // Creates the backing files, private to this process (or, nvme.persistent, opens them again
+  // under their fixed names), and reserves their space. Throws Error(config) for a missing
+  // directory or one where files cannot be created, Error(out_of_space) when a directory's
+  // filesystem has less room than its share.
   NvmeStore(const NvmeTierConfig& config, uint64_t page_size, io::Engine& engine);
   // The slots alone, over files that are only names (fd -1), for a pool on a virtual clock
   // whose modelled storage keeps its bytes elsewhere: no directory is touched.
   NvmeStore(const NvmeTierConfig& config, uint64_t page_size);
-  // Closes the files; removes them unless keep_files was set.
+  // Closes the files; removes them unless keep_files or persistent was set.
   ~NvmeStore();
   NvmeStore(const NvmeStore&) = delete;
   NvmeStore& operator=(const NvmeStore&) = delete;
@@ -38,8 +41,14 @@ class NvmeStore {
   // (i / stripe_pages) % dirs. All or nothing: throws Error(out_of_space) naming the tensor,
   // the directory and the numbers, and takes nothing, when a directory is short.
   void allocate(uint64_t pages, std::string_view tensor, std::vector<uint64_t>& slots);
-  // Gives back the slots of one tensor, as allocate returned them.
+  // Gives back slots allocate or claim handed out, in any order (runs of consecutive slots
+  // are given back fastest).
   void free(std::span<const uint64_t> slots);
+  // Takes one given slot (a persistent pool's manifest names it); false when it is taken.
+  bool claim(uint64_t slot);
+  // Makes every write to the files so far durable (fdatasync). Throws Error(io) naming the
+  // file and errno.
+  void sync() const;
 
   struct Location {
     const io::File* file;
@@ -72,6 +81,7 @@ class NvmeStore {
   void open_directory(Directory& dir, const NvmeTierConfig& config, io::Engine& engine);
   void close_directory(Directory& dir) noexcept;
   int create_file(Directory& dir, uint64_t index, int flags, std::string& name);
+  static std::string persistent_name(const Directory& dir, uint64_t index);
   static void reserve(const io::File& file, uint64_t bytes, const std::string& dir);
 
   uint64_t page_size_;
@@ -79,6 +89,7 @@ class NvmeStore {
   uint64_t slots_per_dir_;
   uint64_t stripe_pages_;
   bool keep_files_;
+  bool persistent_ = false;
   std::vector<Directory> dirs_;
 };
 

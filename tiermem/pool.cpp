@@ -22,6 +22,12 @@ Tensor Pool::allocate(std::span<const uint64_t> shape, DType dtype, std::string_
 void Pool::flush() {
   core_->flush(nullptr);
 }
+Tensor Pool::find(std::string_view name) {
+  return core_->find(name);
+}
+uint64_t Pool::verify() {
+  return core_->verify();
+}
 void Pool::set_schedule(std::span<const ScheduleStep> steps) {
   core_->set_schedule(steps);
 }

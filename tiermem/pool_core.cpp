@@ -179,10 +179,13 @@ PoolCore::PoolCore(const Config& config, std::unique_ptr<io::Engine> io, const G
       !io_->register_buffer(host_dram_->base(), host_dram_->bytes())) {
     support::log().info("io: the dram tier could not be registered as fixed buffers");
   }
+  // Locked before the files are touched: they may be another pool's.
+  if (config_.nvme.persistent) persistence_ = std::make_unique<PoolPersistence>(config_);
   nvme_ = std::make_unique<NvmeStore>(config_.nvme, page_size_, *io_);
   if (gpu_) gpu_->attach_storage(nvme_->files());
-  pages_ = std::make_unique<PageTable>(page_ids);
+  pages_ = std::make_unique<PageTable>(page_ids, config_.nvme.persistent);
   build_policies_and_engine(dram_frames, gpu_frames);
+  if (persistence_) restore_tensors();
 
   // Every resident page can be a mapping of its own in its tensor's view.
   uint64_t mappings = 2ull * (dram_frames + gpu_frames) + 1024;
@@ -224,7 +227,7 @@ PoolCore::PoolCore(const Config& config, const VirtualDevices& devices)
   }
   io_ = std::make_unique<VirtualStorage>(*events_, devices.nvme, page_size_, devices.data);
   nvme_ = std::make_unique<NvmeStore>(config_.nvme, page_size_);
-  pages_ = std::make_unique<PageTable>(page_ids);
+  pages_ = std::make_unique<PageTable>(page_ids, false);
   tensors_start_on_nvme_ = devices.tensors_start_on_nvme;
   build_policies_and_engine(dram_frames, gpu_frames);
 }
@@ -254,7 +257,27 @@ void PoolCore::build_policies_and_engine(uint32_t dram_frames, uint32_t gpu_fram
                              .prefetch_budget = config_.policy.prefetch_budget,
                              .scrub_frames = config_.scrub_frames,
                              .clock = *clock_,
-                             .events = events_});
+                             .events = events_,
+                             .persistent = persistence_ != nullptr});
+}
+
+void PoolCore::restore_tensors() {
+  std::lock_guard lock(tensors_mutex_);
+  for (const persist::ManifestTensor& tensor : persistence_->take_restored()) {
+    const uint32_t slot = tensors_.acquire();
+    TensorRecord& record = tensors_[slot];
+    record.name = tensor.name;
+    record.shape = tensor.shape;
+    record.dtype = tensor.dtype;
+    record.bytes = tensor.bytes;
+    record.page_count = static_cast<uint32_t>(tensor.pages.size());
+    record.options = {};
+    engine_->restore_tensor(slot, record, PoolPersistence::durable_pages(tensor));
+    record.generation.fetch_add(1, std::memory_order_release);
+    names_.emplace(record.name, slot);
+    live_tensors_.fetch_add(1, std::memory_order_relaxed);
+    live_bytes_.fetch_add(record.bytes, std::memory_order_relaxed);
+  }
 }
 
 uint64_t PoolCore::advance(uint64_t until_ns) {
@@ -296,6 +319,16 @@ PoolCore::~PoolCore() {
 }
 
 bool PoolCore::close() noexcept {
+  if (persistence_) {
+    try {
+      flush(nullptr);
+    } catch (const std::exception& e) {
+      support::log().error(
+          "closing the persistent pool in {}: {}; the manifest on disk keeps "
+          "what the last flush made durable",
+          config_.nvme.dirs[0], e.what());
+    }
+  }
   engine_->wait_idle();
   uint64_t pins = 0, tensors = 0;
   {
@@ -356,6 +389,12 @@ Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::str
   }
 
   std::lock_guard lock(tensors_mutex_);
+  if (persistence_ && names_.count(std::string(name)) != 0) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("a tensor named '{}' exists already; names are unique in a "
+                            "persistent pool (Pool::find gives it)",
+                            name));
+  }
   uint32_t slot = tensors_.acquire();
   TensorRecord& record = tensors_[slot];
   try {
@@ -374,14 +413,25 @@ Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::str
     throw;
   }
   engine_->trace_tensor(slot, record.page_count);
-  uint32_t generation = record.generation.fetch_add(1, std::memory_order_release) + 1;
+  record.generation.fetch_add(1, std::memory_order_release);
+  names_.emplace(record.name, slot);
   live_tensors_.fetch_add(1, std::memory_order_relaxed);
   live_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  return handle(slot);
+}
+
+Tensor PoolCore::handle(uint32_t slot) {
   Tensor tensor;
   tensor.core_ = this;
   tensor.slot_ = slot;
-  tensor.generation_ = generation;
+  tensor.generation_ = tensors_[slot].generation.load(std::memory_order_acquire);
   return tensor;
+}
+
+Tensor PoolCore::find(std::string_view name) {
+  std::lock_guard lock(tensors_mutex_);
+  auto it = names_.find(std::string(name));
+  return it == names_.end() ? Tensor() : handle(it->second);
 }
 
 void PoolCore::release(Tensor& tensor) {
@@ -389,6 +439,12 @@ void PoolCore::release(Tensor& tensor) {
   TensorRecord& record = tensors_[tensor.slot_];
   (void)this->record(tensor);      // throws for a stale handle
   engine_->remove_tensor(record);  // makes the generation even: every handle goes stale
+  for (auto [it, end] = names_.equal_range(record.name); it != end; ++it) {
+    if (it->second == tensor.slot_) {
+      names_.erase(it);
+      break;
+    }
+  }
   live_tensors_.fetch_sub(1, std::memory_order_relaxed);
   live_bytes_.fetch_sub(record.bytes, std::memory_order_relaxed);
   tensors_.release(tensor.slot_);
@@ -696,6 +752,18 @@ void PoolCore::flush(const Tensor* tensor) {
     tensors_.for_each_live([&](uint32_t, const TensorRecord& record) { add(record); });
   }
   wait_for(requests);
+  if (persistence_) {
+    std::lock_guard lock(tensors_mutex_);
+    persistence_->publish(*engine_, *nvme_);
+  }
+}
+
+uint64_t PoolCore::verify() {
+  if (!persistence_) {
+    throw Error(Errc::unsupported, "verify(): the pool is not persistent (nvme.persistent)");
+  }
+  std::lock_guard lock(tensors_mutex_);
+  return persistence_->verify(tensors_, *pages_, *nvme_);
 }
 
 void PoolCore::set_schedule(std::span<const ScheduleStep> steps) {

@@ -13,7 +13,9 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "io/engine.hpp"
@@ -27,6 +29,7 @@
 #include "tiermem/page_table.hpp"
 #include "tiermem/policy.hpp"
 #include "tiermem/pool.hpp"
+#include "tiermem/pool_persistence.hpp"
 #include "tiermem/tensor_table.hpp"
 #include "tiermem/virtual_clock.hpp"
 #include "vclock/event_clock.hpp"
@@ -55,6 +58,7 @@ class PoolCore {
   Tensor allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
                   const TensorOptions& options);
   void release(Tensor& tensor);
+  Tensor find(std::string_view name);
 
   // The live record behind a handle; throws Error(released) for a stale one.
   const TensorRecord& record(const Tensor& tensor) const;
@@ -66,7 +70,8 @@ class PoolCore {
                              std::optional<GpuStream> stream = std::nullopt);
   void prefetch(const Tensor& tensor, Tier tier, ByteRange range);
   uint64_t evict(const Tensor& tensor, Tier tier);
-  void flush(const Tensor* tensor);  // null: every tensor
+  void flush(const Tensor* tensor);  // null: every tensor; publishes a persistent pool's manifest
+  uint64_t verify();
   void set_schedule(std::span<const ScheduleStep> steps);
   void start_trace(const std::string& path);
   void stop_trace();
@@ -113,6 +118,10 @@ class PoolCore {
 
   // Shared by both constructors, once the devices are built.
   void build_policies_and_engine(uint32_t dram_frames, uint32_t gpu_frames);
+  // A persistent pool's tensors, as its manifest left them.
+  void restore_tensors();
+  // A handle on the live tensor in slot; tensors_mutex_ held.
+  Tensor handle(uint32_t slot);
   // The value of a future; on a virtual clock, runs events until it is ready (blocking calls
   // move virtual time forward), and throws Error(busy) when nothing scheduled can make it so.
   template <class T>
@@ -138,6 +147,7 @@ class PoolCore {
   HostArena* host_dram_ = nullptr;  // dram_, when it is host memory (not data-less)
   std::unique_ptr<GpuBackend> gpu_;
   std::unique_ptr<io::Engine> io_;
+  std::unique_ptr<PoolPersistence> persistence_;  // a persistent pool's; before its files
   std::unique_ptr<NvmeStore> nvme_;
   std::unique_ptr<PageTable> pages_;
   TensorTable tensors_;
@@ -150,7 +160,9 @@ class PoolCore {
 
   std::atomic<bool> closed_{false};       // ~Pool ran while pages were pinned
   std::atomic<uint64_t> orphan_pins_{0};  // page pins left then; the last unpin deletes this
-  std::mutex tensors_mutex_;              // allocation and release of tensor slots
+  std::mutex tensors_mutex_;              // allocation and release of tensor slots, publishing
+  // Live tensors by name (unique in a persistent pool); tensors_mutex_.
+  std::unordered_multimap<std::string, uint32_t> names_;
   std::atomic<uint64_t> live_tensors_{0};
   std::atomic<uint64_t> live_bytes_{0};
 };

@@ -39,6 +39,11 @@ struct NvmeTierConfig {
   uint64_t stripe = 0;               // bytes per stripe across dirs; 0: one page
   bool direct = true;                // O_DIRECT, falling back to buffered I/O with a warning
   bool keep_files = false;           // keep the backing files when the pool closes
+  // The pool lives in dirs and outlives its process: its files keep their names, a manifest
+  // says which tensors they hold, flush() makes data and manifest durable, and a pool opened
+  // on the same dirs (same page_size and nvme geometry) finds the tensors again (Pool::find).
+  // Takes two slots of NVMe space per page. See tiermem/pool.hpp.
+  bool persistent = false;
 };
 
 struct IoConfig {

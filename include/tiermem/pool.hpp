@@ -35,11 +35,26 @@ struct TensorOptions {
 // and starts its I/O engine. All its memory is given back when it is destroyed; the backing
 // files are removed unless nvme.keep_files is set.
 //
+// A persistent pool (nvme.persistent, with nvme.dirs) outlives its process. Its files keep
+// their names, and a manifest in the first directory names its tensors (name, shape, dtype)
+// and where each page's durable copy lives, with a checksum. flush() returns when the data and
+// the manifest are on disk; a pool opened later on the same directories finds every tensor as
+// the last flush left it (Pool::find), whether this one was closed, killed or lost its power:
+// a crash at any instant leaves each tensor as one flush or another left it, never torn. Its
+// destructor flushes. Tensor names are unique in it. Only one pool at a time may have the
+// directories (a lock). Each page takes two slots of NVMe space (the durable copy is never
+// overwritten in place). Every page read back from the files is checked against its checksum:
+// a damaged one fails the pin with Error(corrupt) naming the tensor, the page and the file.
+//
 // Thread safety: every call may be made from any thread at once.
 class TIERMEM_API Pool {
  public:
   // Validates config and builds the tiers. Throws Error(invalid_argument) or Error(config) for
-  // a bad config, Error(system) or Error(out_of_space) when memory or disk cannot be had.
+  // a bad config, Error(system) or Error(out_of_space) when memory or disk cannot be had. A
+  // persistent pool also throws Error(busy) when another pool has its directories,
+  // Error(corrupt) when its manifest is damaged (naming the tensor where it can), and
+  // Error(invalid_argument) when the manifest was written with another page_size or NVMe
+  // geometry (naming the field and both values); nothing on disk is changed then.
   explicit Pool(const Config& config);
   // A pool on modelled devices and a virtual clock (tiermem/virtual_clock.hpp). config's tier
   // capacities, page size (from 4 KiB: Config::validate_virtual) and policies apply;
@@ -49,9 +64,11 @@ class TIERMEM_API Pool {
   // range.
   Pool(const Config& config, const VirtualDevices& devices);
   // Waits for in-flight I/O (asynchronous pins included: their futures get their Pins or
-  // errors). No call may be running. Pins should have ended: a Pin that outlives its Pool is
-  // logged as an error, and keeps the pool's memory and files until it ends (its pointer stays
-  // valid), so that ending it later is safe. Tensor handles must not be used afterwards.
+  // errors); a persistent pool first flushes (an error is logged: the manifest on disk then
+  // keeps what the last flush made durable). No call may be running. Pins should have ended: a Pin
+  // that outlives its Pool is logged as an error, and keeps the pool's memory and files until it
+  // ends (its pointer stays valid), so that ending it later is safe. Tensor handles must not be
+  // used afterwards.
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -59,8 +76,8 @@ class TIERMEM_API Pool {
   // Allocates a tensor of the given shape. Its pages start unbacked and read as zeros.
   // NVMe space for every page is reserved now, so later evictions never run out of space.
   // Throws Error(invalid_argument) for an empty shape, a zero or overflowing dimension or
-  // an empty name, and Error(out_of_space) when the NVMe tier cannot hold the tensor; the
-  // pool is unchanged then.
+  // an empty name, or a name a live tensor of a persistent pool has, and Error(out_of_space)
+  // when the NVMe tier cannot hold the tensor; the pool is unchanged then.
   Tensor allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
                   const TensorOptions& options = {});
   Tensor allocate(std::initializer_list<uint64_t> shape, DType dtype, std::string_view name,
@@ -68,9 +85,23 @@ class TIERMEM_API Pool {
     return allocate(std::span<const uint64_t>(shape.begin(), shape.size()), dtype, name, options);
   }
 
-  // Writes every dirty page of every tensor down to nvme. Blocks until confirmed. Throws what
-  // Tensor::flush throws.
+  // Writes every dirty page of every tensor down to nvme. Blocks until confirmed. In a
+  // persistent pool it then syncs the files and publishes a new manifest, and returns when both
+  // are durable. A page written while the flush runs may be durable with its old bytes or its
+  // new ones. Throws what Tensor::flush throws, and Error(io) or Error(system) when syncing or
+  // writing the manifest fails (the manifest on disk is unchanged then).
   void flush();
+
+  // A live tensor by name; an empty Tensor (false) when none has it. Names are unique in a
+  // persistent pool; elsewhere it returns one of the tensors of that name. Thread safe.
+  Tensor find(std::string_view name);
+
+  // A persistent pool: reads the durable copy of every page from the files and checks it
+  // against its checksum (pages are also checked whenever a pin reads them back). Blocks;
+  // allocations, releases and flushes wait meanwhile. Returns the pages checked. Throws
+  // Error(corrupt) naming every damaged tensor and page (the first 16) and its file and offset,
+  // Error(io) when a file cannot be read, Error(unsupported) for a pool that is not persistent.
+  uint64_t verify();
 
   // Registers the application's access order: one iteration of an order that repeats, such as
   // every layer's weights in forward order, once per token. The "schedule" prefetch policy
