@@ -324,10 +324,10 @@ bool PoolCore::close() noexcept {
 Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
                           const TensorOptions& options) {
   if (name.empty()) throw Error(Errc::invalid_argument, "a tensor needs a non-empty name");
-  if (static_cast<unsigned>(dtype) > static_cast<unsigned>(DType::boolean)) {
+  if (static_cast<unsigned>(dtype) > static_cast<unsigned>(DType::u64)) {
     throw Error(Errc::invalid_argument,
                 fmt::format("tensor '{}': dtype {} is not a DType (0 to {})", name,
-                            static_cast<unsigned>(dtype), static_cast<unsigned>(DType::boolean)));
+                            static_cast<unsigned>(dtype), static_cast<unsigned>(DType::u64)));
   }
   if (shape.empty()) {
     throw Error(Errc::invalid_argument,

@@ -89,6 +89,8 @@ int status_of(Errc code) {
       return TIERMEM_EUNSUPPORTED;
     case Errc::system:
       return TIERMEM_ESYSTEM;
+    case Errc::corrupt:
+      return TIERMEM_ECORRUPT;
   }
   return TIERMEM_ESYSTEM;
 }
@@ -277,6 +279,8 @@ const char* tiermem_status_name(int status) {
       return "TIERMEM_ETIMEDOUT";
     case TIERMEM_ENOMEM:
       return "TIERMEM_ENOMEM";
+    case TIERMEM_ECORRUPT:
+      return "TIERMEM_ECORRUPT";
   }
   return "unknown status";
 }

@@ -11,7 +11,7 @@ namespace tiermem::python {
 
 namespace {
 
-constexpr int kCodes = static_cast<int>(Errc::system) + 1;
+constexpr int kCodes = static_cast<int>(Errc::corrupt) + 1;
 
 struct ClassInfo {
   const char* name;
@@ -30,6 +30,8 @@ constexpr std::array<ClassInfo, kCodes> kClasses = {{
     {"IoError", "An I/O request failed; errno says why.", false},
     {"UnsupportedError", "The machine, or the consumer of an export, lacks a facility.", false},
     {"SystemCallError", "An operating-system call failed while setting up; errno says why.", false},
+    {"CorruptError", "A file's contents break its format (a damaged or foreign checkpoint).",
+     false},
 }};
 
 // The classes, created at import and kept for the life of the interpreter.

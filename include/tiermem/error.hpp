@@ -23,6 +23,7 @@ enum class Errc {
   io,                // an I/O request failed; sys_errno() says why
   unsupported,       // the machine lacks a facility (io_uring, O_DIRECT, a GPU, ...)
   system,            // an operating-system call failed while setting up; sys_errno() says why
+  corrupt,           // a file's contents break its format (a damaged or foreign checkpoint)
 };
 
 // The name of a code, e.g. "out_of_space".

@@ -54,7 +54,8 @@ enum tiermem_status {
   TIERMEM_ETRUNCATED = -10,  /* an output buffer was too small; the output was cut short */
   TIERMEM_EAGAIN = -11,      /* a pin request is still under way */
   TIERMEM_ETIMEDOUT = -12,   /* a wait ended before what it waited for */
-  TIERMEM_ENOMEM = -13       /* the process ran out of memory */
+  TIERMEM_ENOMEM = -13,      /* the process ran out of memory */
+  TIERMEM_ECORRUPT = -14     /* a file's contents break its format */
 };
 
 enum tiermem_tier { TIERMEM_TIER_GPU = 0, TIERMEM_TIER_DRAM = 1, TIERMEM_TIER_NVME = 2 };

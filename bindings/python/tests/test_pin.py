@@ -28,6 +28,10 @@ DTYPES = {
     "i8": (numpy.int8, torch.int8),
     "u8": (numpy.uint8, torch.uint8),
     "bool": (numpy.bool_, torch.bool),
+    # PyTorch has the wider unsigned types only from 2.3 on.
+    "u16": (numpy.uint16, getattr(torch, "uint16", None)),
+    "u32": (numpy.uint32, getattr(torch, "uint32", None)),
+    "u64": (numpy.uint64, getattr(torch, "uint64", None)),
 }
 
 

@@ -31,6 +31,7 @@ from tiermem._tiermem import (
     DTYPES,
     BusyError,
     ConfigError,
+    CorruptError,
     Error,
     FileIo,
     InvalidArgumentError,
@@ -54,7 +55,7 @@ from tiermem import sim
 __version__ = "0.1.0"
 
 __all__ = [
-    "DTYPES", "BusyError", "ConfigError", "Error", "FileIo", "InvalidArgumentError", "IoError",
+    "DTYPES", "BusyError", "ConfigError", "CorruptError", "Error", "FileIo", "InvalidArgumentError", "IoError",
     "IoFile", "IoRequest", "LockedBuffer", "OutOfSpaceError", "Pin", "PinBytes", "PinFuture",
     "Pool", "ReleasedError", "SystemCallError", "Tensor", "TierFullError", "UnsupportedError",
     "locked_array", "locked_tensor", "sim",
