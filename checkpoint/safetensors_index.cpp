@@ -21,11 +21,12 @@ std::string shard_name(uint32_t rank, uint32_t world_size) {
   return fmt::format("model-{:05}-of-{:05}.safetensors", rank + 1, world_size);
 }
 
-std::string encode_index(uint64_t total_size,
+std::string encode_index(uint64_t total_size, const std::string& tag,
                          const std::map<std::string, std::string>& weight_map) {
   json::object map;
   for (const auto& [tensor, shard] : weight_map) map[tensor] = shard;
-  json::object root{{"metadata", {{"total_size", total_size}}}, {"weight_map", std::move(map)}};
+  json::object root{{"metadata", {{"total_size", total_size}, {"tiermem.tag", tag}}},
+                    {"weight_map", std::move(map)}};
   return json::serialize(root) + "\n";
 }
 
@@ -66,6 +67,9 @@ SafetensorsIndex read_safetensors_index(const std::string& path) {
       }
       index.total_size = total->to_number<uint64_t>();
     }
+    const json::value* tag =
+        metadata->is_object() ? metadata->get_object().if_contains("tiermem.tag") : nullptr;
+    if (tag != nullptr && tag->is_string()) index.tag = tag->get_string();
   }
   std::set<std::string> shards;
   for (const auto& [tensor, shard] : map->get_object()) {
