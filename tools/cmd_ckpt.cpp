@@ -31,7 +31,8 @@ constexpr const char* kUsage =
     "usage: tiermem ckpt demo DIR [--size 4G] [--tensors N] [--shards K] [--json]\n"
     "       tiermem ckpt check PATH [--json]\n"
     "       tiermem ckpt copy SRC DST [--dram 1GiB] [--json]\n"
-    "       tiermem ckpt bench DIR [--size 4G] [--rounds 3] [--tensors 8] [--json]\n"
+    "       tiermem ckpt bench DIR [--size 4G] [--rounds 3] [--tensors 8] [--no-checksums] "
+    "[--json]\n"
     "safetensors checkpoints of a pool's tensors (tiermem ckpt SUBCOMMAND --help for each)";
 
 using Clock = std::chrono::steady_clock;
@@ -314,11 +315,14 @@ int bench(std::span<char*> args) {
       ("size", po::value<std::string>()->default_value("4GiB"), "bytes of tensors")    //
       ("rounds", po::value<uint32_t>()->default_value(3), "rounds of the three runs")  //
       ("tensors", po::value<uint64_t>()->default_value(8), "how many tensors")         //
+      ("no-checksums", "save without xxh3 checksums (to see what hashing costs)")      //
       ("json", "print one JSON object last");
   std::vector<std::string> operands;
   std::vector<char*> rest = take_operands(args, 1, operands);
   po::variables_map vars;
   if (!parse_args(rest, options, vars, "usage: tiermem ckpt bench DIR [options]")) return 0;
+  CheckpointOptions ckpt;
+  ckpt.checksums = vars.count("no-checksums") == 0;
   require_operands(operands, 1, "DIR");
   const std::string& dir = operands[0];
   const uint64_t size = size_option(vars, "size");
@@ -333,7 +337,7 @@ int bench(std::span<char*> args) {
   std::vector<double> save_s, fio_s, plain_s, vs_fio, vs_plain, hidden;
   uint64_t bytes = 0;
   for (uint32_t round = 0; round < rounds; ++round) {
-    const CheckpointResult saved = save_checkpoint(tensors, target).get();
+    const CheckpointResult saved = save_checkpoint(tensors, target, ckpt).get();
     bytes = saved.bytes_written;
     std::filesystem::remove(target);
     const auto [fio_seconds, fio_bw] = run_fio(fio_file, size, huge);
@@ -342,7 +346,7 @@ int bench(std::span<char*> args) {
     std::filesystem::remove(plain_file);
     // The save again, behind a compute step as long as the save alone took.
     const auto start = Clock::now();
-    std::future<CheckpointResult> behind = save_checkpoint(tensors, target);
+    std::future<CheckpointResult> behind = save_checkpoint(tensors, target, ckpt);
     std::this_thread::sleep_for(std::chrono::duration<double>(saved.seconds));
     const double compute = seconds_since(start);
     behind.get();
