@@ -263,7 +263,8 @@ void Workload::check_bytes(const Pin& pin, const TensorModel& t, uint64_t offset
 void Workload::do_allocate(uint32_t thread, Rng& rng) {
   static constexpr DType kDTypes[] = {DType::f64,      DType::f32,      DType::f16, DType::bf16,
                                       DType::fp8_e4m3, DType::fp8_e5m2, DType::i64, DType::i32,
-                                      DType::i16,      DType::i8,       DType::u8,  DType::boolean};
+                                      DType::i16,      DType::i8,       DType::u8,  DType::boolean,
+                                      DType::u16,      DType::u32,      DType::u64};
   const DType dtype = kDTypes[rng() % std::size(kDTypes)];
   const uint64_t element = dtype_size(dtype);
   const uint64_t pages = 1 + rng() % (2 * options_.max_pin_pages);

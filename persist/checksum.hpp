@@ -17,4 +17,17 @@ inline uint64_t checksum(const void* data, size_t bytes) noexcept {
   return XXH3_64bits(data, bytes);
 }
 
+// The same checksum over bytes that come in pieces: update() with each, in order, then
+// digest(). Not thread-safe.
+class Checksum {
+ public:
+  Checksum() { XXH3_64bits_reset(&state_); }
+  void reset() noexcept { XXH3_64bits_reset(&state_); }
+  void update(const void* data, size_t bytes) noexcept { XXH3_64bits_update(&state_, data, bytes); }
+  uint64_t digest() const noexcept { return XXH3_64bits_digest(&state_); }
+
+ private:
+  XXH3_state_t state_;
+};
+
 }  // namespace tiermem::persist

@@ -357,10 +357,10 @@ bool PoolCore::close() noexcept {
 Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::string_view name,
                           const TensorOptions& options) {
   if (name.empty()) throw Error(Errc::invalid_argument, "a tensor needs a non-empty name");
-  if (static_cast<unsigned>(dtype) > static_cast<unsigned>(DType::boolean)) {
+  if (static_cast<unsigned>(dtype) > static_cast<unsigned>(DType::u64)) {
     throw Error(Errc::invalid_argument,
                 fmt::format("tensor '{}': dtype {} is not a DType (0 to {})", name,
-                            static_cast<unsigned>(dtype), static_cast<unsigned>(DType::boolean)));
+                            static_cast<unsigned>(dtype), static_cast<unsigned>(DType::u64)));
   }
   if (shape.empty()) {
     throw Error(Errc::invalid_argument,
@@ -508,6 +508,10 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   }
   if (stream) gpu_->check_stream(*stream);
   const PageSpan span = page_span(record, range);
+  if (access != Access::read && write_observer_count_.load(std::memory_order_relaxed) != 0) {
+    std::shared_lock lock(write_observers_mutex_);
+    for (WriteObserver* observer : write_observers_) observer->before_write(key_of(tensor));
+  }
   const uint32_t frames = arena(tier).frame_count();
   if (span.count > frames) {
     throw Error(
@@ -574,6 +578,23 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
   }
   engine_->submit(requests);
   return {Pin(), std::move(later)};
+}
+
+PoolCore& PoolCore::of(const Tensor& tensor) {
+  if (tensor.core_ == nullptr) throw Error(Errc::invalid_argument, "empty Tensor handle");
+  return *tensor.core_;
+}
+
+void PoolCore::add_write_observer(WriteObserver* observer) {
+  std::unique_lock lock(write_observers_mutex_);
+  write_observers_.push_back(observer);
+  write_observer_count_.store(write_observers_.size(), std::memory_order_relaxed);
+}
+
+void PoolCore::remove_write_observer(WriteObserver* observer) {
+  std::unique_lock lock(write_observers_mutex_);
+  std::erase(write_observers_, observer);
+  write_observer_count_.store(write_observers_.size(), std::memory_order_relaxed);
 }
 
 Pin PoolCore::pin(const Tensor& tensor, Tier tier, Access access, ByteRange range,

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,6 +36,18 @@
 #include "vclock/event_clock.hpp"
 
 namespace tiermem::detail {
+
+// Told before a write or read_write pin of a tensor starts (checkpoint/ keeps a save's
+// snapshot of the tensor with it). Called on the pinning thread, before the pin touches any
+// page; it may pin the tensor for reading, must not pin it for writing, and must not throw.
+class WriteObserver {
+ public:
+  // tensor_key: PoolCore::key_of the tensor about to be written.
+  virtual void before_write(uint64_t tensor_key) noexcept = 0;
+
+ protected:
+  ~WriteObserver() = default;
+};
 
 class PoolCore {
  public:
@@ -94,6 +107,18 @@ class PoolCore {
 
   Stats stats();
   const Config& config() const noexcept { return config_; }
+
+  // The core behind a handle, and a key naming the tensor among this core's (slot and
+  // generation). Throw Error(invalid_argument) for an empty handle.
+  static PoolCore& of(const Tensor& tensor);
+  static uint64_t key_of(const Tensor& tensor) noexcept {
+    return uint64_t{tensor.slot_} << 32 | tensor.generation_;
+  }
+  // Write observers: while any is registered, every write and read_write pin first tells each
+  // of them (WriteObserver); otherwise pins pay one relaxed atomic load for this. Removing one
+  // waits for its calls in progress to return.
+  void add_write_observer(WriteObserver* observer);
+  void remove_write_observer(WriteObserver* observer);
 
   // The clock: virtual, or steady. advance() and next_event_ns() throw Error(unsupported) in
   // a live pool.
@@ -165,6 +190,10 @@ class PoolCore {
   std::unordered_multimap<std::string, uint32_t> names_;
   std::atomic<uint64_t> live_tensors_{0};
   std::atomic<uint64_t> live_bytes_{0};
+
+  std::atomic<uint32_t> write_observer_count_{0};
+  std::shared_mutex write_observers_mutex_;  // shared by the calls, exclusive to change
+  std::vector<WriteObserver*> write_observers_;
 };
 
 }  // namespace tiermem::detail

@@ -32,6 +32,9 @@ constexpr DTypeRow kDTypes[] = {
     {DType::i8, "i8", 1, "int8", ""},
     {DType::u8, "u8", 1, "uint8", ""},
     {DType::boolean, "bool", 1, "boolean", ""},
+    {DType::u16, "u16", 2, "uint16", ""},
+    {DType::u32, "u32", 4, "uint32", ""},
+    {DType::u64, "u64", 8, "uint64", ""},
 };
 
 constexpr std::string_view kTierNames[kTierCount] = {"gpu", "dram", "nvme"};

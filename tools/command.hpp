@@ -13,6 +13,7 @@ struct Command {
   int (*run)(std::span<char*> args);
 };
 
+int run_ckpt(std::span<char*> args);
 int run_config(std::span<char*> args);
 int run_demo(std::span<char*> args);
 int run_io(std::span<char*> args);

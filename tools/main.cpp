@@ -31,6 +31,8 @@ constexpr Command kCommands[] = {
     {"config", "list configuration keys, or check and print a configuration", run_config},
     {"tune", "find the best io.threads, io.queue_depth and io.block_size for a disk", run_tune},
     {"version", "print the version", run_version},
+    {"ckpt", "save, check, copy and benchmark safetensors checkpoints of a pool's tensors",
+     run_ckpt},
     {"sim", "replay a trace against eviction/prefetch policies on simulated tiers", run_sim},
     {"trace", "generate, convert and describe access traces", run_trace},
 };

@@ -70,6 +70,9 @@ bool dlpack_dtype(DType dtype, DLDataType& out) noexcept {
       out = {kDLInt, bits, 1};
       return true;
     case DType::u8:
+    case DType::u16:
+    case DType::u32:
+    case DType::u64:
       out = {kDLUInt, bits, 1};
       return true;
     case DType::boolean:

@@ -25,7 +25,7 @@ PYBIND11_MODULE(_tiermem, module) {
   bind_sim(module);
   bind_bench_helper(module);
   py::list dtypes;
-  for (int i = 0; i <= static_cast<int>(tiermem::DType::boolean); ++i) {
+  for (int i = 0; i <= static_cast<int>(tiermem::DType::u64); ++i) {
     dtypes.append(std::string(tiermem::to_string(static_cast<tiermem::DType>(i))));
   }
   module.attr("DTYPES") = py::tuple(dtypes);

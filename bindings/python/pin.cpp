@@ -176,6 +176,12 @@ const char* buffer_format(DType dtype) noexcept {
       return "b";
     case DType::u8:
       return "B";
+    case DType::u16:
+      return "H";
+    case DType::u32:
+      return "I";
+    case DType::u64:
+      return "Q";
     case DType::boolean:
       return "?";
     case DType::bf16:
@@ -505,7 +511,17 @@ void bind_pin(py::module_& module) {
         check_claimed(p);
         refuse_fp8(p, "PyTorch 1.13");
         py::object torch = py::module_::import("torch");
-        if (p.tensor->dtype == DType::boolean) {
+        const DType dtype = p.tensor->dtype;
+        if (dtype == DType::u16 || dtype == DType::u32 || dtype == DType::u64) {
+          // PyTorch has uint16, uint32 and uint64 only from 2.3 on.
+          const std::string wide = fmt::format("uint{}", dtype_size(dtype) * 8);
+          if (!py::hasattr(torch, wide.c_str())) {
+            fail(Errc::unsupported,
+                 fmt::format("{}: this PyTorch has no {} type; use pin.bytes() for the raw bytes",
+                             describe(p), wide));
+          }
+        }
+        if (dtype == DType::boolean) {
           // PyTorch reads DLPack's bool only from 2.0 on: the bytes, viewed as bool.
           return torch.attr("from_dlpack")(self.attr("bytes")())
               .attr("view")(torch.attr("bool"))

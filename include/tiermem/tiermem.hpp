@@ -1,6 +1,7 @@
 // tiermem/tiermem.hpp: the whole public C++ API in one include.
 #pragma once
 
+#include "tiermem/checkpoint.hpp"
 #include "tiermem/config.hpp"
 #include "tiermem/error.hpp"
 #include "tiermem/file_io.hpp"

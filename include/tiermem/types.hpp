@@ -35,6 +35,10 @@ enum class DType : uint8_t {
   i8,
   u8,
   boolean,
+  // Appended after the first twelve, so that their numeric values stay as they were.
+  u16,
+  u32,
+  u64,
 };
 
 // "gpu", "dram", "nvme"; "?" for a value that is no Tier (as for the other enums below).
@@ -49,7 +53,8 @@ TIERMEM_API uint32_t dtype_size(DType dtype) noexcept;
 // Parse a tier name. Throws Error(invalid_argument) naming the text and the accepted names.
 TIERMEM_API Tier parse_tier(std::string_view text);
 // Parse a dtype name; accepts the canonical names and the common aliases float32, float16,
-// half, bfloat16, float64, double, int64, int32, int16, int8, uint8, bool.
+// half, bfloat16, float64, double, int64, int32, int16, int8, uint8, bool, uint16,
+// uint32, uint64.
 // Throws Error(invalid_argument) naming the text and the accepted names.
 TIERMEM_API DType parse_dtype(std::string_view text);
 
