@@ -167,12 +167,10 @@ std::string MigrationEngine::describe(PageId page) const {
 }
 
 std::string MigrationEngine::io_failure(const PageOp& op, const io::Result& result) const {
-  const PageEntry& entry = parts_.pages[op.page];
   std::string where;
   if (op.step == PageOp::Step::nvme_read || op.step == PageOp::Step::nvme_write ||
       op.step == PageOp::Step::gpu_direct) {
-    NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
-    where = fmt::format(" ({} at offset {})", loc.file->path, result.error_offset);
+    where = fmt::format(" ({} at offset {})", nvme_copy(op.page).file->path, result.error_offset);
   }
   if (op.corrupt) {
     return fmt::format(
@@ -312,9 +310,10 @@ void MigrationEngine::advance(const PageRequest& request, Actions& actions) {
 
 // Whether a fetch into tier has to bring the page into dram first: into gpu, it comes from
 // nvme through dram unless the backend reads nvme directly.
-bool MigrationEngine::stops_in_dram(PageState s, Tier tier) const {
+bool MigrationEngine::stops_in_dram(PageId page, PageState s, Tier tier) const {
+  // The backend reads only the pool's own files directly (they are registered with it).
   return tier == Tier::gpu && !s.valid(Tier::dram) && s.valid(Tier::nvme) &&
-         !parts_.gpu->reads_direct();
+         (!parts_.gpu->reads_direct() || parts_.tensors[parts_.pages[page].tensor].source);
 }
 
 // What became of the pages prefetched so far, for the governor (policies/prefetch_governor.hpp).
@@ -395,7 +394,7 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
     // Bytes that are only on nvme (or nowhere yet) need not come when they are all to be
     // overwritten; a copy in the other tier would go stale anyway, so it is copied as usual.
     waiter.unread = request.skip_read && (s.valid_mask() & ~PageState::tier_bit(Tier::nvme)) == 0;
-    if (!waiter.unread && stops_in_dram(s, tier)) {
+    if (!waiter.unread && stops_in_dram(request.page, s, tier)) {
       // nvme -> dram first; the request comes back here when that is done.
       start_fetch(request.page, Tier::dram, false, false, &request, actions);
       return;
@@ -409,7 +408,7 @@ bool MigrationEngine::advance_prefetch(const PageRequest& request, Actions& acti
   PageState s{parts_.pages[request.page].state.load(std::memory_order_acquire)};
   if (s.busy() || s.writing() || s.valid(request.tier)) return true;
   if (prefetch_bytes_ + parts_.page_size > parts_.prefetch_budget) return false;
-  const bool stop = stops_in_dram(s, request.tier);
+  const bool stop = stops_in_dram(request.page, s, request.tier);
   const Tier fill = stop ? Tier::dram : request.tier;
   // A prefetch takes a free frame or a clean victim's, and never waits for one, nor takes one
   // while a fetch or write-back waits for a frame of the tier (it would pass it on the link).
@@ -556,7 +555,7 @@ void MigrationEngine::give_frame(PageOp& op, uint32_t frame, Actions& actions) {
               : s.valid(Tier::nvme) ? Step::nvme_read
                                     : Step::host_zero;
   } else {
-    assert(!stops_in_dram(s, op.tier) &&
+    assert(!stops_in_dram(op.page, s, op.tier) &&
            "gpu fetches come through dram unless the backend reads nvme directly");
     op.step = s.valid(Tier::dram)   ? Step::gpu_in
               : s.valid(Tier::nvme) ? Step::gpu_direct
@@ -767,19 +766,21 @@ void MigrationEngine::settle(Actions& actions) {
 void MigrationEngine::step_done(PageOp& op, const io::Result& result) noexcept {
   Entry entered(*this);
   Actions actions;
-  // Checked before taking the mutex: the page is busy, so neither its frame nor its slots
-  // change meanwhile.
-  op.corrupt = result.error == 0 && op.step == PageOp::Step::nvme_read && parts_.persistent &&
-               !read_intact(op);
+  io::Result outcome = result;
+  if (op.step == PageOp::Step::nvme_read) {
+    // Checked before taking the mutex: the page is busy, so neither its frame nor its slots
+    // change meanwhile.
+    const FileSource::Read copy = nvme_copy(op.page);
+    if (outcome.error == ENODATA && outcome.error_offset >= copy.offset + copy.valid) {
+      outcome = {.bytes = copy.length};  // a streamed file's last page, read in whole blocks
+    }
+    op.corrupt = outcome.error == 0 && parts_.persistent && !read_intact(op);
+    if (op.corrupt) outcome = {.error = EBADMSG, .error_offset = copy.offset};
+  }
   {
     std::lock_guard lock(mutex_);
-    if (op.corrupt) {
-      fail_op(op,
-              {.error = EBADMSG,
-               .error_offset = parts_.nvme.locate(parts_.pages[op.page].nvme_slot).offset},
-              actions);
-    } else if (result.error != 0) {
-      fail_op(op, result, actions);
+    if (outcome.error != 0) {
+      fail_op(op, outcome, actions);
     } else if (op.kind == PageOp::Kind::fetch) {
       finish_fetch(op, actions);
     } else {
@@ -790,7 +791,22 @@ void MigrationEngine::step_done(PageOp& op, const io::Result& result) noexcept {
   run(actions);
 }
 
+FileSource::Read MigrationEngine::nvme_copy(PageId page) const noexcept {
+  const PageEntry& entry = parts_.pages[page];
+  const TensorRecord& record = const_cast<TensorTable&>(parts_.tensors)[entry.tensor];
+  const uint64_t size = parts_.page_size;
+  if (record.source) {
+    const uint64_t start = uint64_t{entry.index} * size;
+    return record.source->page(record.source_offset + start, std::min(size, record.bytes - start));
+  }
+  const NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
+  return {loc.file, loc.offset, size, size};
+}
+
 bool MigrationEngine::read_intact(const PageOp& op) const noexcept {
+  if (const_cast<TensorTable&>(parts_.tensors)[parts_.pages[op.page].tensor].source) {
+    return true;  // a streamed file's pages have no checksums of the pool's
+  }
   const DurablePage& d = const_cast<PageTable&>(parts_.pages).durable(op.page);
   return persist::checksum(parts_.dram.frame_address(op.frame), parts_.page_size) ==
          d.checksum[d.current];
@@ -948,7 +964,7 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
   switch (op.step) {
     case Step::nvme_read:
     case Step::nvme_write: {
-      NvmeStore::Location loc = parts_.nvme.locate(entry.nvme_slot);
+      const FileSource::Read copy = nvme_copy(op.page);
       bool read = op.step == Step::nvme_read;
       // No write pin can change the frame until this write-back ends (it waits for kWriting),
       // and a flush whose copy began under one is not recorded (finish_writeback).
@@ -956,10 +972,10 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
         op.checksum = persist::checksum(dram.frame_address(entry.frame[at(Tier::dram)]), size);
       }
       batch.push_back({.op = read ? io::Op::read : io::Op::write,
-                       .file = loc.file,
-                       .offset = loc.offset,
+                       .file = copy.file,
+                       .offset = copy.offset,
                        .buffer = dram.frame_address(read ? op.frame : entry.frame[at(Tier::dram)]),
-                       .length = size,
+                       .length = copy.length,
                        .done = &op});
       return;
     }
@@ -992,6 +1008,10 @@ void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record, bool on_nv
                                  const std::function<void(TensorRecord&)>& fill) {
   std::lock_guard lock(mutex_);
   fill(record);
+  if (record.page_count == 0) {  // a streamed file's empty tensor
+    record.first_page = 0;
+    return;
+  }
   std::optional<PageId> first = parts_.pages.allocate(record.page_count);
   if (!first) {
     throw Error(Errc::out_of_space,
@@ -1001,8 +1021,10 @@ void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record, bool on_nv
   std::vector<uint64_t> slots;
   const uint32_t pages = record.page_count;
   try {
-    parts_.nvme.allocate(pages, record.name, slots);
-    if (parts_.persistent) parts_.nvme.allocate(pages, record.name, slots);  // each page's second
+    if (!record.source) parts_.nvme.allocate(pages, record.name, slots);
+    if (!record.source && parts_.persistent) {
+      parts_.nvme.allocate(pages, record.name, slots);  // each page's second
+    }
   } catch (...) {
     parts_.nvme.free(slots);
     parts_.pages.free(*first, pages);
@@ -1010,11 +1032,13 @@ void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record, bool on_nv
   }
   for (uint32_t i = 0; i < pages; ++i) {
     PageEntry& entry = parts_.pages[*first + i];
-    entry.state.store(on_nvme ? PageState::tier_bit(Tier::nvme) : 0, std::memory_order_release);
-    entry.nvme_slot = slots[i];
+    const bool valid_in_nvme = on_nvme || record.source;
+    entry.state.store(valid_in_nvme ? PageState::tier_bit(Tier::nvme) : 0,
+                      std::memory_order_release);
+    entry.nvme_slot = record.source ? 0 : slots[i];
     entry.tensor = slot;
     entry.index = i;
-    if (parts_.persistent) {
+    if (parts_.persistent && !record.source) {
       DurablePage& d = parts_.pages.durable(*first + i);
       d.slot[0] = slots[i];
       d.slot[1] = slots[pages + i];
@@ -1105,6 +1129,7 @@ void MigrationEngine::remove_tensor(TensorRecord& record) {
       }
       if (s.prefetched()) ++counters_.prefetch_useless;
       entry.state.store(0, std::memory_order_release);
+      if (record.source) continue;  // pages of a streamed file hold no slots
       if (!parts_.persistent) {
         slots.push_back(entry.nvme_slot);
         continue;
@@ -1128,7 +1153,8 @@ void MigrationEngine::remove_tensor(TensorRecord& record) {
       }
     }
     parts_.nvme.free(slots);
-    parts_.pages.free(first, record.page_count);
+    if (record.page_count != 0) parts_.pages.free(first, record.page_count);
+    record.source.reset();  // no operation reads it any more; the last tensor closes it
     settle(actions);
   }
   run(actions);
@@ -1160,6 +1186,7 @@ void MigrationEngine::begin_publish(
     uint64_t synced, const std::function<void(const TensorRecord&, const DurablePage*)>& visit) {
   std::lock_guard lock(mutex_);
   parts_.tensors.for_each_live([&](uint32_t, TensorRecord& record) {
+    if (record.source) return;  // streamed from a file of its own, not the pool's
     for (uint32_t i = 0; i < record.page_count; ++i) {
       const PageId page = record.first_page + i;
       DurablePage& d = parts_.pages.durable(page);
@@ -1177,6 +1204,7 @@ void MigrationEngine::end_publish(bool published) {
   {
     std::lock_guard lock(mutex_);
     parts_.tensors.for_each_live([&](uint32_t, TensorRecord& record) {
+      if (record.source) return;
       for (uint32_t i = 0; i < record.page_count; ++i) {
         DurablePage& d = parts_.pages.durable(record.first_page + i);
         if (published) d.durable = d.pending;

@@ -217,7 +217,9 @@ class MigrationEngine {
   void advance_evict(const PageRequest& request, Actions& actions);
   void advance_flush(const PageRequest& request, Actions& actions);
 
-  bool stops_in_dram(PageState s, Tier tier) const;
+  bool stops_in_dram(PageId page, PageState s, Tier tier) const;
+  // Where a page's NVMe copy is read from or written to: its slot, or its streamed file.
+  FileSource::Read nvme_copy(PageId page) const noexcept;
   bool resident(PageId page, Tier tier) const;
   // logged_useful: prefetched pages the access log counted as pinned after they arrived.
   policies::PrefetchRecord prefetch_record(uint64_t logged_useful) const;

@@ -388,6 +388,44 @@ Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::str
                             format_size(bytes), pages, format_size(page_size_)));
   }
 
+  return add_tensor(name, [&](TensorRecord& r) {
+    r.shape.assign(shape.begin(), shape.end());
+    r.dtype = dtype;
+    r.bytes = bytes;
+    r.page_count = static_cast<uint32_t>(pages);
+    r.options = options;
+    r.source = nullptr;
+  });
+}
+
+Tensor PoolCore::add_file_tensor(std::string_view name, DType dtype,
+                                 std::span<const uint64_t> shape,
+                                 std::shared_ptr<const FileSource> source, uint64_t offset) {
+  uint64_t bytes = dtype_size(dtype);
+  for (uint64_t dim : shape) bytes *= dim;  // the file's header was checked: no overflow
+  if (offset > source->size() || bytes > source->size() - offset) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("tensor '{}': {} bytes at offset {} lie beyond the end of {} ({} "
+                            "bytes)",
+                            name, bytes, offset, source->path(), source->size()));
+  }
+  return add_tensor(name, [&](TensorRecord& r) {
+    r.shape.assign(shape.begin(), shape.end());
+    r.dtype = dtype;
+    r.bytes = bytes;
+    r.page_count = static_cast<uint32_t>(support::div_ceil(bytes, page_size_));
+    r.options = {};
+    r.source = source;
+    r.source_offset = offset;
+  });
+}
+
+std::shared_ptr<const FileSource> PoolCore::open_file_source(const std::string& path) {
+  return std::make_shared<const FileSource>(path, *io_);
+}
+
+Tensor PoolCore::add_tensor(std::string_view name,
+                            const std::function<void(TensorRecord&)>& describe) {
   std::lock_guard lock(tensors_mutex_);
   if (persistence_ && names_.count(std::string(name)) != 0) {
     throw Error(Errc::invalid_argument,
@@ -402,11 +440,7 @@ Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::str
     // to the pages of the tensor it held before (a race tsan found in the model test).
     engine_->add_tensor(slot, record, tensors_start_on_nvme_, [&](TensorRecord& r) {
       r.name = std::string(name);
-      r.shape.assign(shape.begin(), shape.end());
-      r.dtype = dtype;
-      r.bytes = bytes;
-      r.page_count = static_cast<uint32_t>(pages);
-      r.options = options;
+      describe(r);
     });
   } catch (...) {
     tensors_.release(slot);
@@ -416,7 +450,7 @@ Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::str
   record.generation.fetch_add(1, std::memory_order_release);
   names_.emplace(record.name, slot);
   live_tensors_.fetch_add(1, std::memory_order_relaxed);
-  live_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  live_bytes_.fetch_add(record.bytes, std::memory_order_relaxed);
   return handle(slot);
 }
 
@@ -507,6 +541,12 @@ PoolCore::PinStart PoolCore::start_pin(const Tensor& tensor, Tier tier, Access a
                             static_cast<unsigned>(access)));
   }
   if (stream) gpu_->check_stream(*stream);
+  if (access != Access::read && record.source) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("tensor '{}' is read-only: it is streamed from {}; copy it into a "
+                            "tensor of the pool's own to change it",
+                            record.name, record.source->path()));
+  }
   const PageSpan span = page_span(record, range);
   if (access != Access::read && write_observer_count_.load(std::memory_order_relaxed) != 0) {
     std::shared_lock lock(write_observers_mutex_);

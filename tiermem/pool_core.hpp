@@ -72,6 +72,15 @@ class PoolCore {
                   const TensorOptions& options);
   void release(Tensor& tensor);
   Tensor find(std::string_view name);
+  // A read-only tensor whose NVMe copy is bytes of a file outside the pool, from offset on
+  // (checkpoint/stream.cpp); its shape may be empty (a scalar) or hold zeros. Throws
+  // Error(invalid_argument) when the bytes lie beyond the file's end, or the name is taken in
+  // a persistent pool.
+  Tensor add_file_tensor(std::string_view name, DType dtype, std::span<const uint64_t> shape,
+                         std::shared_ptr<const FileSource> source, uint64_t offset);
+  // A file to stream tensors from, registered with the pool's I/O engine. Throws
+  // Error(system) naming the path and errno.
+  std::shared_ptr<const FileSource> open_file_source(const std::string& path);
 
   // The live record behind a handle; throws Error(released) for a stale one.
   const TensorRecord& record(const Tensor& tensor) const;
@@ -111,6 +120,7 @@ class PoolCore {
   // The core behind a handle, and a key naming the tensor among this core's (slot and
   // generation). Throw Error(invalid_argument) for an empty handle.
   static PoolCore& of(const Tensor& tensor);
+  static PoolCore& of(Pool& pool) noexcept { return *pool.core_; }
   static uint64_t key_of(const Tensor& tensor) noexcept {
     return uint64_t{tensor.slot_} << 32 | tensor.generation_;
   }
@@ -147,6 +157,8 @@ class PoolCore {
   void restore_tensors();
   // A handle on the live tensor in slot; tensors_mutex_ held.
   Tensor handle(uint32_t slot);
+  // Registers a new tensor named name, which describe() fills in (under the engine's mutex).
+  Tensor add_tensor(std::string_view name, const std::function<void(TensorRecord&)>& describe);
   // The value of a future; on a virtual clock, runs events until it is ready (blocking calls
   // move virtual time forward), and throws Error(busy) when nothing scheduled can make it so.
   template <class T>

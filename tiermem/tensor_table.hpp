@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tiermem/file_source.hpp"
 #include "tiermem/page_table.hpp"
 #include "tiermem/pool.hpp"
 
@@ -27,6 +28,10 @@ struct TensorRecord {
   PageId first_page = 0;
   uint32_t page_count = 0;
   TensorOptions options;
+  // A read-only tensor whose NVMe copy is a file outside the pool (a checkpoint streamed in
+  // place): its bytes start at source_offset there; its pages have no NVMe slots.
+  std::shared_ptr<const FileSource> source;
+  uint64_t source_offset = 0;
 };
 
 class TensorTable {

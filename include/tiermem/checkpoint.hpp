@@ -1,5 +1,6 @@
 // tiermem/checkpoint.hpp: safetensors checkpoints of a pool's tensors: saving them while the
-// caller computes, checking them, and reading their headers and Hugging Face shard indexes.
+// caller computes, streaming them in place, checking them, and reading their headers and
+// Hugging Face shard indexes.
 //
 // A .safetensors file is an 8-byte little-endian header length N, N bytes of UTF-8 JSON
 // ({"name": {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]}, ...,
@@ -19,6 +20,7 @@
 
 #include "tiermem/config.hpp"
 #include "tiermem/export.h"
+#include "tiermem/pool.hpp"
 #include "tiermem/tensor.hpp"
 #include "tiermem/types.hpp"
 
@@ -170,5 +172,27 @@ struct CheckpointReport {
 // file, the tensor and what is wrong (a checksum mismatch, a missing entry, ...), and what
 // read_safetensors_header throws. Thread-safe.
 TIERMEM_API CheckpointReport check_checkpoint(const std::string& path);
+
+// Opens the checkpoint at path (a .safetensors file, an index ending in .json, or a directory
+// holding model.safetensors.index.json: every shard) as read-only tensors of pool, without
+// copying anything: their NVMe copy is the file itself. Pins bring pages straight from it
+// (with O_DIRECT where a page starts on a 4 KiB boundary, as every page of a tiermem-saved
+// checkpoint's 4 KiB-multiple tensors does; through the page cache elsewhere), and prefetch,
+// eviction (a clean page is dropped) and schedules work as for any tensor. A write or
+// read_write pin is refused with Error(invalid_argument): copy the tensor into one of the
+// pool's own to change it. Flushes skip them, and a persistent pool's manifest does not hold
+// them. Scalars (shape []) and empty tensors (a 0 in the shape) open with their shape; an empty
+// one has no pages, so it cannot be pinned.
+//
+// Returns the tensors in the order of their data, shard by shard; Pool::find finds them by
+// name. Each file stays open until the last of its tensors is released (or the pool closes),
+// so a checkpoint replaced meanwhile by a new save (which renames a new file over it) goes on
+// being read as it was. The file must not be written in place meanwhile.
+//
+// Every header is read and checked first (read_safetensors_header, read_safetensors_index; for
+// an index, that each shard holds what the index places there). Throws what they throw,
+// Error(system) when a file cannot be opened, Error(invalid_argument) for a name a live tensor
+// of a persistent pool has; the pool is unchanged then. Thread-safe.
+TIERMEM_API std::vector<Tensor> open_checkpoint(Pool& pool, const std::string& path);
 
 }  // namespace tiermem

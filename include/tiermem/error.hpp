@@ -23,7 +23,7 @@ enum class Errc {
   io,                // an I/O request failed; sys_errno() says why
   unsupported,       // the machine lacks a facility (io_uring, O_DIRECT, a GPU, ...)
   system,            // an operating-system call failed while setting up; sys_errno() says why
-  corrupt,           // stored data failed its checks: a manifest, a page's checksum, a file's header
+  corrupt,  // stored data failed its checks: a manifest, a page's checksum, a file's header
 };
 
 // The name of a code, e.g. "out_of_space".

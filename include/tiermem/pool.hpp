@@ -144,6 +144,7 @@ class TIERMEM_API Pool {
   TIERMEM_INTERNAL explicit Pool(std::unique_ptr<detail::PoolCore> core);
 
  private:
+  friend class detail::PoolCore;  // PoolCore::of(pool), for the rooms built on the core
   std::unique_ptr<detail::PoolCore> core_;
 };
 
