@@ -1,5 +1,6 @@
 // tools/cmd_ckpt.cpp: `tiermem ckpt`: safetensors checkpoints of a pool's tensors: a demo save,
-// a check, a copy through a pool, and the save timed against fio and a buffered write.
+// a check, a copy through a pool, the save timed against fio and a buffered write, and a
+// checkpoint streamed in place timed against fio's read of the same file.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spawn.h>
@@ -33,6 +34,7 @@ constexpr const char* kUsage =
     "       tiermem ckpt copy SRC DST [--dram 1GiB] [--json]\n"
     "       tiermem ckpt bench DIR [--size 4G] [--rounds 3] [--tensors 8] [--no-checksums] "
     "[--json]\n"
+    "       tiermem ckpt stream PATH [--dram SIZE] [--rounds 3] [--ahead 2] [--json]\n"
     "safetensors checkpoints of a pool's tensors (tiermem ckpt SUBCOMMAND --help for each)";
 
 using Clock = std::chrono::steady_clock;
@@ -224,21 +226,22 @@ int copy(std::span<char*> args) {
   return 0;
 }
 
-// fio's sequential write of size bytes to file, O_DIRECT, 1 MiB, QD 32, io_uring, huge-page
-// buffers where enough huge pages are free; returns {seconds, bytes per second}. Run as an
-// argv vector, never through a shell.
-std::pair<double, double> run_fio(const std::string& file, uint64_t size, bool huge) {
+// fio's sequential write (or read: rw "read") of size bytes of file, O_DIRECT, 1 MiB, QD 32,
+// io_uring, huge-page buffers where enough huge pages are free; returns {seconds, bytes per
+// second}. Run as an argv vector, never through a shell.
+std::pair<double, double> run_fio(const std::string& file, uint64_t size, bool huge,
+                                  const std::string& rw = "write") {
   std::vector<std::string> argv = {"fio",
                                    "--name=ckpt",
                                    "--filename=" + file,
                                    fmt::format("--size={}", size),
-                                   "--rw=write",
+                                   "--rw=" + rw,
                                    "--bs=1M",
                                    "--iodepth=32",
                                    "--direct=1",
                                    "--ioengine=io_uring",
                                    huge ? "--mem=mmaphuge" : "--mem=malloc",
-                                   "--end_fsync=1",
+                                   rw == "write" ? "--end_fsync=1" : "--end_fsync=0",
                                    "--output-format=json"};
   std::vector<char*> pointers;
   for (std::string& arg : argv) pointers.push_back(arg.data());
@@ -268,8 +271,7 @@ std::pair<double, double> run_fio(const std::string& file, uint64_t size, bool h
   }
   // fio may print notes before its JSON.
   const boost::json::value report = boost::json::parse(text.substr(text.find('{')));
-  const double bw =
-      boost::json::value_to<double>(report.at("jobs").at(0).at("write").at("bw_bytes"));
+  const double bw = boost::json::value_to<double>(report.at("jobs").at(0).at(rw).at("bw_bytes"));
   return {seconds, bw};
 }
 
@@ -386,6 +388,95 @@ int bench(std::span<char*> args) {
   return 0;
 }
 
+// Streams tensors in order through the pool's dram tier, as ZeRO-Inference streams layers:
+// each is pinned and read (a word per 4 KiB) while the next `ahead` are prefetched. Returns
+// the seconds taken.
+double stream_layers(const std::vector<Tensor>& tensors, uint32_t ahead, uint64_t& sum) {
+  const auto start = Clock::now();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    for (size_t next = i + 1; next <= i + ahead && next < tensors.size(); ++next) {
+      tensors[next].prefetch(Tier::dram);
+    }
+    if (tensors[i].size_bytes() == 0) continue;  // an empty tensor has no page to pin
+    const Pin pin = tensors[i].pin(Tier::dram, Access::read);
+    const auto* bytes = static_cast<const std::byte*>(pin.data());
+    for (uint64_t at = 0; at + 8 <= pin.size(); at += 4096) {
+      uint64_t word;
+      std::memcpy(&word, bytes + at, 8);
+      sum += word;
+    }
+  }
+  return seconds_since(start);
+}
+
+int stream(std::span<char*> args) {
+  po::options_description options(
+      "tiermem ckpt stream: a checkpoint opened in place (open_checkpoint) and streamed layer by "
+      "layer through a dram tier smaller than it, against fio's sequential read of the same "
+      "file, alternating");
+  options.add_options()                                                                     //
+      ("dram", po::value<std::string>(), "the dram tier (default: a quarter of the data)")  //
+      ("rounds", po::value<uint32_t>()->default_value(3), "rounds of the two runs")         //
+      ("ahead", po::value<uint32_t>()->default_value(2), "tensors prefetched ahead")        //
+      ("json", "print one JSON object last");
+  std::vector<std::string> operands;
+  std::vector<char*> rest = take_operands(args, 1, operands);
+  po::variables_map vars;
+  if (!parse_args(rest, options, vars, "usage: tiermem ckpt stream PATH [options]")) return 0;
+  require_operands(operands, 1, "PATH");
+  const std::string& path = operands[0];
+  const SafetensorsFile header = read_safetensors_header(path);
+  const uint64_t data = header.file_size - header.data_offset;
+  uint64_t largest = 0;
+  for (const SafetensorsTensor& tensor : header.tensors) {
+    largest = std::max(largest, tensor.size_bytes());
+  }
+  const uint64_t dram = vars.count("dram") ? size_option(vars, "dram") : data / 4;
+  const uint32_t ahead = vars["ahead"].as<uint32_t>();
+  const uint32_t rounds = std::max<uint32_t>(1, vars["rounds"].as<uint32_t>());
+  Config config = pool_config(std::filesystem::path(path).parent_path().string(), dram, 0);
+  if (config.dram.capacity < (ahead + 1) * largest) {
+    throw Error(
+        Errc::invalid_argument,
+        fmt::format("--dram {} cannot hold {} tensors of up to {} (the one read and {} "
+                    "ahead)",
+                    format_size(config.dram.capacity), ahead + 1, format_size(largest), ahead));
+  }
+  config.policy.prefetch_budget = std::max<uint64_t>(ahead * largest, config.page_size);
+  Pool pool(config);
+  const std::vector<Tensor> tensors = open_checkpoint(pool, path);
+  const bool huge = free_huge_pages() >= 20;
+  std::vector<double> pool_gbs, fio_gbs, ratio;
+  uint64_t sum = 0;
+  for (uint32_t round = 0; round < rounds; ++round) {
+    for (const Tensor& tensor : tensors) tensor.evict(Tier::dram);  // every round from the file
+    const double seconds = stream_layers(tensors, ahead, sum);
+    const auto [fio_seconds, fio_bw] = run_fio(path, header.file_size, huge, "read");
+    pool_gbs.push_back(data / seconds / 1e9);
+    fio_gbs.push_back(fio_bw / 1e9);
+    ratio.push_back(pool_gbs.back() / fio_gbs.back());
+    std::cout << fmt::format("round {}: stream {:.2f} GB/s ({:.3f} s), fio read {:.2f} GB/s ({})\n",
+                             round + 1, pool_gbs.back(), seconds, fio_gbs.back(),
+                             huge ? "mmaphuge" : "malloc");
+  }
+  const Stats stats = pool.stats();
+  std::cout << fmt::format(
+      "median: stream {:.2f} GB/s, fio {:.2f} GB/s, stream/fio {:.2f}x; {} tensors, {} of data "
+      "through a dram tier of {} (huge pages: {}); checksum {:x}\n",
+      median(pool_gbs), median(fio_gbs), median(ratio), tensors.size(), format_size(data),
+      format_size(config.dram.capacity), stats.dram_huge_pages, sum);
+  if (vars.count("json")) {
+    print_json_last({{"bytes", data},
+                     {"rounds", rounds},
+                     {"dram_bytes", config.dram.capacity},
+                     {"fio_mem", huge ? "mmaphuge" : "malloc"},
+                     {"stream_gb_per_s", median(pool_gbs)},
+                     {"fio_gb_per_s", median(fio_gbs)},
+                     {"stream_vs_fio", median(ratio)}});
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_ckpt(std::span<char*> args) {
@@ -396,6 +487,7 @@ int run_ckpt(std::span<char*> args) {
     if (action == "check") return check(rest);
     if (action == "copy") return copy(rest);
     if (action == "bench") return bench(rest);
+    if (action == "stream") return stream(rest);
     const bool help = action == "--help" || action == "-h";
     (help ? std::cout : std::cerr) << kUsage << "\n";
     return help ? 0 : 2;
