@@ -1,5 +1,6 @@
 // tests/test_persistence.cpp: persistent pools: reopening, names, the directory lock, the
-// geometry check, damaged manifests and pages, and crashes at random moments.
+// geometry check, damaged manifests and pages, and crashes at random moments (during flushes
+// and checkpoint saves).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -254,10 +255,12 @@ TEST(Persistence, ADamagedPageFailsItsPinAndVerifyNamingTensorAndPage) {
   EXPECT_EQ(page1.as<const uint8_t>()[0], 2);
 }
 
-// A child writes every tensor at version v, flushes, tells the parent v, and goes on with v+1,
-// releasing and allocating a tensor now and then; the parent kills it at a random moment,
-// 200 times, and opens the pool after each: every tensor must hold one version whole, one the
-// child had flushed (or was flushing), with every page matching its checksum.
+// A child writes every tensor at version v, flushes, tells the parent v, saves a checkpoint of
+// the tensors every third version, and goes on with v+1, releasing and allocating a tensor now
+// and then; the parent kills it at a random moment, 200 times, and opens the pool after each:
+// every tensor must hold one version whole, one the child had flushed (or was flushing), with
+// every page matching its checksum; and the checkpoint file, once there, must be whole, each
+// tensor at the one version the save began with.
 TEST(Persistence, KilledAtRandomMomentsEveryTensorIsAtAFlushedVersion) {
   ScratchDir dir;
   constexpr int kTensors = 4;
@@ -266,8 +269,30 @@ TEST(Persistence, KilledAtRandomMomentsEveryTensorIsAtAFlushedVersion) {
   auto word = [](uint64_t version, int t, uint64_t i) {
     return version << 40 | uint64_t(t) << 32 | i;
   };
+  const std::string checkpoint = dir.path() + "/tensors.safetensors";
+  ScratchDir reader_dir;
   std::mt19937_64 random(12345);
   uint64_t last_acknowledged = 0;
+  // The version every tensor of the checkpoint holds, checked whole; 0 when there is none.
+  auto checkpoint_version = [&]() -> uint64_t {
+    if (!std::filesystem::exists(checkpoint)) return 0;
+    EXPECT_EQ(check_checkpoint(checkpoint).checksums_verified, uint64_t{kTensors});
+    Pool reader(testing::small_config(reader_dir));
+    uint64_t version = 0;
+    for (const Tensor& tensor : open_checkpoint(reader, checkpoint)) {
+      const int t = tensor.name().back() - '0';
+      Pin pin = tensor.pin(Tier::dram, Access::read);
+      auto words = pin.as<const uint64_t>();
+      if (version == 0) version = words[0] >> 40;
+      for (uint64_t i = 0; i < words.size(); ++i) {
+        EXPECT_EQ(words[i], word(version, t, i))
+            << tensor.name() << " in the checkpoint, word " << i;
+        if (words[i] != word(version, t, i)) break;
+      }
+    }
+    return version;
+  };
+  uint64_t checkpoints_seen = 0;
   for (int round = 0; round < 200; ++round) {
     int pipe_fds[2];
     ASSERT_EQ(pipe(pipe_fds), 0);
@@ -293,6 +318,14 @@ TEST(Persistence, KilledAtRandomMomentsEveryTensorIsAtAFlushedVersion) {
           }
           pool.flush();
           if (write(pipe_fds[1], &v, sizeof v) != sizeof v) _exit(3);
+          if (v % 3 == 0) {
+            std::vector<Tensor> tensors;
+            for (int t = 0; t < kTensors; ++t) tensors.push_back(pool.find(name(t)));
+            CheckpointOptions small;  // staging for these 2 MiB, not the default 64 MiB
+            small.staging_bytes = 1 << 20;
+            small.staging_buffers = 2;
+            save_checkpoint(tensors, checkpoint, small).get();
+          }
         }
       } catch (const std::exception& e) {
         std::fprintf(stderr, "child: %s\n", e.what());
@@ -300,7 +333,7 @@ TEST(Persistence, KilledAtRandomMomentsEveryTensorIsAtAFlushedVersion) {
       }
     }
     close(pipe_fds[1]);
-    std::this_thread::sleep_for(std::chrono::microseconds(random() % 40'000));
+    std::this_thread::sleep_for(std::chrono::microseconds(random() % 60'000));
     kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);
@@ -332,6 +365,11 @@ TEST(Persistence, KilledAtRandomMomentsEveryTensorIsAtAFlushedVersion) {
     if (found > 0) {
       EXPECT_EQ(pool.verify(), found * 6u);
     }
+    if (const uint64_t saved = checkpoint_version(); saved != 0) {
+      ++checkpoints_seen;
+      EXPECT_EQ(saved % 3, 0u) << "round " << round;
+      EXPECT_LE(saved, last_acknowledged) << "round " << round;
+    }
     pool.flush();  // with a version the next child's numbers continue from
     if (Tensor t0 = pool.find(name(0))) {
       last_acknowledged = std::max(last_acknowledged,
@@ -339,6 +377,7 @@ TEST(Persistence, KilledAtRandomMomentsEveryTensorIsAtAFlushedVersion) {
     }
   }
   EXPECT_GT(last_acknowledged, 20u) << "the children flushed too rarely to test anything";
+  EXPECT_GT(checkpoints_seen, 100u) << "the children saved too rarely to test anything";
 }
 
 }  // namespace
