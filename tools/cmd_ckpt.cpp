@@ -149,31 +149,9 @@ int check(std::span<char*> args) {
 }
 
 // Reads a file's tensor into a pool tensor through write pins of at most chunk bytes.
-void load(const SafetensorsFile& file, const SafetensorsTensor& entry, const Tensor& tensor,
-          uint64_t chunk) {
-  const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(Errc::system, fmt::format("cannot open '{}'", file.path), errno);
-  for (uint64_t done = 0; done < entry.size_bytes();) {
-    const uint64_t length = std::min(chunk, entry.size_bytes() - done);
-    const Pin pin = tensor.pin(Tier::dram, Access::write, {done, length});
-    for (uint64_t got = 0; got < length;) {
-      const ssize_t n = ::pread(fd, static_cast<std::byte*>(pin.data()) + got, length - got,
-                                static_cast<off_t>(file.data_offset + entry.begin + done + got));
-      if (n <= 0) {
-        ::close(fd);
-        throw Error(Errc::io, fmt::format("reading tensor '{}' of '{}'", entry.name, file.path),
-                    n < 0 ? errno : 0);
-      }
-      got += static_cast<uint64_t>(n);
-    }
-    done += length;
-  }
-  ::close(fd);
-}
-
 int copy(std::span<char*> args) {
   po::options_description options(
-      "tiermem ckpt copy: load a checkpoint into a pool through write pins, and save it again");
+      "tiermem ckpt copy: open a checkpoint in place as a pool's tensors, and save them again");
   options.add_options()                                                                  //
       ("dram", po::value<std::string>()->default_value("1GiB"), "the pool's dram tier")  //
       ("json", "print one JSON object last");
@@ -186,39 +164,9 @@ int copy(std::span<char*> args) {
     return 0;
   }
   require_operands(operands, 2, "SRC and DST");
-  const std::string& source = operands[0];
-  std::vector<SafetensorsFile> files;
-  if (source.ends_with(".json") || std::filesystem::is_directory(source)) {
-    const std::string index_path =
-        std::filesystem::is_directory(source) ? source + "/model.safetensors.index.json" : source;
-    const SafetensorsIndex index = read_safetensors_index(index_path);
-    for (const std::string& shard : index.shards) {
-      files.push_back(read_safetensors_header(index.shard_path(shard)));
-    }
-  } else {
-    files.push_back(read_safetensors_header(source));
-  }
-  uint64_t total = 0;
-  for (const SafetensorsFile& file : files) {
-    for (const SafetensorsTensor& entry : file.tensors) total += entry.size_bytes();
-  }
   const std::string scratch = std::filesystem::path(operands[1]).parent_path().string();
-  const uint64_t dram = size_option(vars, "dram");
-  Pool pool(pool_config(scratch.empty() ? "." : scratch, dram, total));
-  std::vector<Tensor> tensors;
-  for (const SafetensorsFile& file : files) {
-    for (const SafetensorsTensor& entry : file.tensors) {
-      if (entry.size_bytes() == 0) {
-        throw Error(Errc::unsupported, fmt::format("'{}': tensor '{}' holds no bytes, and a "
-                                                   "pool has no tensors of size 0",
-                                                   file.path, entry.name));
-      }
-      std::vector<uint64_t> shape = entry.shape;
-      if (shape.empty()) shape.push_back(1);  // a scalar: one element
-      tensors.push_back(pool.allocate(shape, entry.dtype, entry.name));
-      load(file, entry, tensors.back(), pool.config().dram.capacity / 4);
-    }
-  }
+  Pool pool(pool_config(scratch.empty() ? "." : scratch, size_option(vars, "dram"), 0));
+  const std::vector<Tensor> tensors = open_checkpoint(pool, operands[0]);
   const CheckpointResult result = save_checkpoint(tensors, operands[1]).get();
   std::cout << fmt::format("copied {} tensors, {} to {} in {:.3f} s\n", result.tensors,
                            human_bytes(result.bytes_written), operands[1], result.seconds);
