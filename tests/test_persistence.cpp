@@ -136,6 +136,29 @@ TEST(Persistence, WhatIsNotFlushedBeforeACrashIsNotThereAndWhatWasIs) {
   EXPECT_FALSE(pool.find("b"));
 }
 
+TEST(Persistence, ATensorsFlushMakesItDurableAndLeavesTheOthersAsTheirFlushesLeftThem) {
+  ScratchDir dir;
+  ASSERT_EQ(in_child([&] {
+              Pool pool(persistent_config(dir, 4));  // 4 frames: writes are evicted as they go
+              Tensor a = pool.allocate({8 << 16}, DType::u8, "a");
+              Tensor b = pool.allocate({8 << 16}, DType::u8, "b");
+              fill(a, 1);
+              fill(b, 2);
+              pool.flush();
+              Tensor c = pool.allocate({2 << 16}, DType::u8, "c");
+              fill(c, 3);  // never flushed
+              fill(a, 4);  // most of its pages written back by evictions, none flushed
+              fill(b, 5);
+              b.flush();
+              _exit(0);  // a crash
+            }),
+            0);
+  Pool pool(persistent_config(dir, 4));
+  EXPECT_EQ(uniform_value(pool.find("a")), 1);
+  EXPECT_EQ(uniform_value(pool.find("b")), 5);
+  EXPECT_FALSE(pool.find("c"));
+}
+
 TEST(Persistence, NamesAreUniqueAndAReleasedTensorsSpaceIsReusedOnlyAfterTheNextFlush) {
   ScratchDir dir;
   Config config = persistent_config(dir);

@@ -1183,16 +1183,20 @@ uint64_t MigrationEngine::writebacks_completed() {
 }
 
 void MigrationEngine::begin_publish(
-    uint64_t synced, const std::function<void(const TensorRecord&, const DurablePage*)>& visit) {
+    uint64_t synced, const TensorRecord* only,
+    const std::function<void(const TensorRecord&, const DurablePage*)>& visit) {
   std::lock_guard lock(mutex_);
+  publishing_only_ = only;
   parts_.tensors.for_each_live([&](uint32_t, TensorRecord& record) {
     if (record.source) return;  // streamed from a file of its own, not the pool's
+    const bool changing = only == nullptr || &record == only;
+    if (!changing && !record.in_manifest) return;
     for (uint32_t i = 0; i < record.page_count; ++i) {
       const PageId page = record.first_page + i;
       DurablePage& d = parts_.pages.durable(page);
       assert(d.pending == DurablePage::kNone && "one publish at a time");
       const PageState s{parts_.pages[page].state.load(std::memory_order_acquire)};
-      d.pending = s.valid(Tier::nvme) && d.written <= synced ? d.current : d.durable;
+      d.pending = changing && s.valid(Tier::nvme) && d.written <= synced ? d.current : d.durable;
     }
     visit(record, &parts_.pages.durable(record.first_page));
   });
@@ -1205,12 +1209,15 @@ void MigrationEngine::end_publish(bool published) {
     std::lock_guard lock(mutex_);
     parts_.tensors.for_each_live([&](uint32_t, TensorRecord& record) {
       if (record.source) return;
+      if (publishing_only_ != nullptr && &record != publishing_only_ && !record.in_manifest) return;
       for (uint32_t i = 0; i < record.page_count; ++i) {
         DurablePage& d = parts_.pages.durable(record.first_page + i);
         if (published) d.durable = d.pending;
         d.pending = DurablePage::kNone;
       }
+      if (published) record.in_manifest = true;
     });
+    publishing_only_ = nullptr;
     if (published) {
       // The sort turns the slots of each released tensor back into runs for the allocator.
       std::sort(retired_slots_.begin(), retired_slots_.end());

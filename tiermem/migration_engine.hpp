@@ -189,11 +189,13 @@ class MigrationEngine {
   uint64_t writebacks_completed();
   // Chooses what the next manifest names for every page of every live tensor: the page's NVMe
   // copy when write-back number `synced` or an earlier one wrote it (so it is on disk), else
-  // what the manifest on disk names. Those slots are not written until end_publish: a
-  // write-back that would need one waits. Calls visit(record, pages) for each live tensor, its
-  // pages' entries with `pending` set. The caller keeps tensors from coming and going until
-  // end_publish.
-  void begin_publish(uint64_t synced,
+  // what the manifest on disk names. only: one tensor's flush: only its pages change; the
+  // other tensors the manifest on disk holds keep what it names, and the others stay out of it
+  // (their pages may be half written: a tensor comes back as a flush of its own left it).
+  // Those slots are not written until end_publish: a write-back that would need one waits.
+  // Calls visit(record, pages) for each tensor the manifest holds, its pages' entries with
+  // `pending` set. The caller keeps tensors from coming and going until end_publish.
+  void begin_publish(uint64_t synced, const TensorRecord* only,
                      const std::function<void(const TensorRecord&, const DurablePage*)>& visit);
   // The manifest is on disk (published) or was not written: what it names becomes durable,
   // the slots of tensors released before it are freed, and the write-backs that waited start.
@@ -281,6 +283,7 @@ class MigrationEngine {
   uint64_t writebacks_ = 0;              // write-backs to nvme completed (DurablePage::written)
   std::vector<PageOp*> parked_;          // write-backs waiting for a publish to end
   std::vector<uint64_t> retired_slots_;  // of released tensors, named by the manifest on disk
+  const TensorRecord* publishing_only_ = nullptr;  // begin_publish's `only`, until end_publish
 
   AccessObserver observer_;  // after parts_, whose policies it refers to
 };

@@ -272,6 +272,7 @@ void PoolCore::restore_tensors() {
     record.bytes = tensor.bytes;
     record.page_count = static_cast<uint32_t>(tensor.pages.size());
     record.options = {};
+    record.in_manifest = true;
     engine_->restore_tensor(slot, record, PoolPersistence::durable_pages(tensor));
     record.generation.fetch_add(1, std::memory_order_release);
     names_.emplace(record.name, slot);
@@ -395,6 +396,7 @@ Tensor PoolCore::allocate(std::span<const uint64_t> shape, DType dtype, std::str
     r.page_count = static_cast<uint32_t>(pages);
     r.options = options;
     r.source = nullptr;
+    r.in_manifest = false;
   });
 }
 
@@ -417,6 +419,7 @@ Tensor PoolCore::add_file_tensor(std::string_view name, DType dtype,
     r.options = {};
     r.source = source;
     r.source_offset = offset;
+    r.in_manifest = false;
   });
 }
 
@@ -815,7 +818,7 @@ void PoolCore::flush(const Tensor* tensor) {
   wait_for(requests);
   if (persistence_) {
     std::lock_guard lock(tensors_mutex_);
-    persistence_->publish(*engine_, *nvme_);
+    persistence_->publish(*engine_, *nvme_, tensor != nullptr ? &record(*tensor) : nullptr);
   }
 }
 

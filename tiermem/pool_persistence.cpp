@@ -91,13 +91,14 @@ std::vector<DurablePage> PoolPersistence::durable_pages(const persist::ManifestT
   return pages;
 }
 
-void PoolPersistence::publish(MigrationEngine& engine, const NvmeStore& nvme) {
+void PoolPersistence::publish(MigrationEngine& engine, const NvmeStore& nvme,
+                              const TensorRecord* only) {
   // Counted before the sync, so that every copy counted is one the sync covers.
   const uint64_t synced = engine.writebacks_completed();
   nvme.sync();
   persist::Manifest manifest{.generation = generation_ + 1, .geometry = geometry_, .tensors = {}};
   std::unordered_map<std::string, uint64_t> generations;
-  engine.begin_publish(synced, [&](const TensorRecord& record, const DurablePage* pages) {
+  engine.begin_publish(synced, only, [&](const TensorRecord& record, const DurablePage* pages) {
     persist::ManifestTensor& tensor = manifest.tensors.emplace_back();
     tensor.name = record.name;
     tensor.dtype = record.dtype;

@@ -45,10 +45,11 @@ class PoolPersistence {
 
   // Makes durable what write-backs have put in the files so far: syncs them, then publishes a
   // manifest of every live tensor naming those copies (for a page written since: the copy the
-  // last manifest named). The caller has written the dirty pages down, and keeps tensors from
-  // coming and going until this returns. Throws Error(io) or Error(system) when syncing or
-  // writing fails; the manifest on disk is unchanged then.
-  void publish(MigrationEngine& engine, const NvmeStore& nvme);
+  // last manifest named); only: of that tensor alone, the rest of the manifest as it was
+  // (MigrationEngine::begin_publish). The caller has written the dirty pages (of only) down,
+  // and keeps tensors from coming and going until this returns. Throws Error(io) or
+  // Error(system) when syncing or writing fails; the manifest on disk is unchanged then.
+  void publish(MigrationEngine& engine, const NvmeStore& nvme, const TensorRecord* only);
 
   // Reads the copy the manifest names of every page of every live tensor and checks it against
   // its checksum. Returns the pages checked. Throws Error(corrupt) naming each damaged tensor

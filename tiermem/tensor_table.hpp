@@ -32,6 +32,8 @@ struct TensorRecord {
   // place): its bytes start at source_offset there; its pages have no NVMe slots.
   std::shared_ptr<const FileSource> source;
   uint64_t source_offset = 0;
+  // A persistent pool's tensor that the manifest on disk holds (MigrationEngine::end_publish).
+  bool in_manifest = false;
 };
 
 class TensorTable {

@@ -94,7 +94,10 @@ class TIERMEM_API Tensor {
   // for writing right now are left dirty: they are still being written. Blocks until the
   // writes are confirmed. Throws Error(io) if one failed (the data stays valid above), and
   // Error(tier_full) when a page only in gpu has to pass through a dram tier whose every frame
-  // is pinned.
+  // is pinned. In a persistent pool it then publishes a manifest in which only this tensor
+  // changes (every other tensor stays as the last flush that covered it left it, even where
+  // evictions have written some of its pages since) and returns when that is durable; also
+  // Error(io) or Error(system) when syncing or writing the manifest fails.
   void flush() const;
 
   PageResidency residency(uint64_t page) const;
