@@ -167,7 +167,9 @@ PyObject* make_tensor(PyObject* pool_object, PoolState& pool, Tensor tensor) {
   DType dtype = tensor.dtype();
   uint64_t nbytes = tensor.size_bytes();
   uint64_t itemsize = dtype_size(dtype);
-  uint64_t row_bytes = dims.empty() ? nbytes : nbytes / dims[0];
+  // A scalar's row is itself; an empty tensor (a 0 in its shape; open_checkpoint makes them)
+  // has no bytes and no pages, so no pin ever asks for its rows.
+  uint64_t row_bytes = dims.empty() || dims[0] == 0 ? nbytes : nbytes / dims[0];
   PyObject* self = tensor_type->tp_alloc(tensor_type, 0);
   if (self == nullptr) throw py::error_already_set();
   Py_INCREF(pool_object);
