@@ -188,7 +188,8 @@ needed when world_size > 1), metadata (str -> str, stored in __metadata__), chec
 xxh3 of each tensor, which check_checkpoint verifies), io (a dict of the pool config's io.*
 keys without the prefix), staging_bytes and staging_buffers (the copy buffers).
 Raises InvalidArgumentError at once for bad options, a released tensor, a name or tensor given
-twice or an io value out of range, ConfigError for an io key or size not understood. The future's result() raises the save's errors.)doc");
+twice or an io value out of range, ConfigError for an io key or size not understood. The
+future's result() raises the save's errors.)doc");
 
   module.def(
       "check_checkpoint",

@@ -101,12 +101,13 @@ PyType_Slot tensor_slots[] = {
     {Py_tp_repr, reinterpret_cast<void*>(tensor_repr)},
     {Py_tp_methods, tensor_methods},
     {Py_tp_doc,
-     const_cast<char*>("A tensor of a Pool (from Pool.allocate): a handle whose bytes live in "
-                       "pages that move among the tiers. Pin a range to use its bytes.")},
+     const_cast<char*>("A tensor of a Pool (from Pool.allocate, Pool.find or open_checkpoint): "
+                       "a handle whose bytes live in pages that move among the tiers. Pin a "
+                       "range to use its bytes.")},
     {0, nullptr},
 };
 
-// Made only by Pool.allocate: Python cannot instantiate it.
+// Made only by Pool.allocate, Pool.find and open_checkpoint: Python cannot instantiate it.
 PyType_Spec tensor_spec = {"tiermem.Tensor", sizeof(TensorObject), 0,
                            Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, tensor_slots};
 
