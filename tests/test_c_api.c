@@ -1,12 +1,17 @@
 /* tests/test_c_api.c: the C API, from C: every call, and the status and message of every error
  * path: NULL arguments, bad tiers and accesses, bad JSON, stale tensors, pin requests polled,
  * waited for with time-outs, failed, taken and dropped before their pins arrive; schedules,
- * write-through tensors, traces, stats and the simulator; pools on a virtual clock. Run under
+ * write-through tensors, traces, stats and the simulator; pools on a virtual clock; persistent
+ * pools reopened, verified and damaged; checkpoints saved, checked, opened in place and damaged.
+ * Run under
  * the asan preset, it also shows that nothing leaks. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -915,6 +920,238 @@ static void test_config_errors(void) {
   CHECK(strstr(tiermem_last_error(), "policy.eviction 'lru:x=1'") != NULL);
 }
 
+/* Removes every file of dir, then dir itself (no subdirectories). */
+static void remove_dir(const char* dir) {
+  DIR* d = opendir(dir);
+  if (d == NULL) return;
+  char path[600];
+  for (struct dirent* e = readdir(d); e != NULL; e = readdir(d)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+/* Inverts the byte at offset of the file at path. */
+static void flip_byte(const char* path, off_t offset) {
+  int fd = open(path, O_RDWR);
+  CHECK(fd >= 0);
+  if (fd < 0) return;
+  unsigned char b = 0;
+  CHECK(pread(fd, &b, 1, offset) == 1);
+  b = (unsigned char)~b;
+  CHECK(pwrite(fd, &b, 1, offset) == 1);
+  close(fd);
+}
+
+static tiermem_pool* open_persistent_pool(const char* dir) {
+  char config[512];
+  snprintf(config, sizeof config,
+           "{\"page_size\": \"64KiB\", \"dram\": {\"capacity\": \"1MiB\"}, \"nvme\": {\"dirs\":"
+           " [\"%s\"], \"capacity\": \"32MiB\", \"persistent\": true}, \"log_level\": \"error\"}",
+           dir);
+  tiermem_pool* pool = NULL;
+  CHECK(tiermem_pool_open(config, &pool) == TIERMEM_OK);
+  return pool;
+}
+
+static void test_persistent_pool(const char* base) {
+  char dir[300];
+  snprintf(dir, sizeof dir, "%s/persistent", base);
+  CHECK(mkdir(dir, 0700) == 0);
+  tiermem_pool* pool = open_persistent_pool(dir);
+  if (pool == NULL) return;
+  tiermem_tensor* written = counted_on_nvme(pool, 4, "weights");
+  CHECK(tiermem_pool_flush(pool) == TIERMEM_OK);
+  tiermem_tensor* found = NULL;
+  CHECK(tiermem_pool_find(pool, "weights", &found) == TIERMEM_OK);
+  CHECK(found != NULL);
+  tiermem_tensor_free(found);
+  found = (tiermem_tensor*)1;
+  CHECK(tiermem_pool_find(pool, "absent", &found) == TIERMEM_OK);
+  CHECK(found == NULL);
+  CHECK_FAILS(tiermem_pool_find(pool, NULL, &found), TIERMEM_EINVAL, "name is NULL");
+  CHECK_FAILS(tiermem_pool_find(NULL, "weights", &found), TIERMEM_EINVAL, "pool is NULL");
+  uint64_t pages = 0;
+  CHECK(tiermem_pool_verify(pool, &pages) == TIERMEM_OK);
+  CHECK(pages == 4);
+  CHECK(tiermem_pool_verify(pool, NULL) == TIERMEM_OK);
+  tiermem_tensor_free(written);
+  tiermem_pool_close(pool);
+
+  /* Reopened: the tensor is there, whole. */
+  pool = open_persistent_pool(dir);
+  if (pool == NULL) return;
+  found = NULL;
+  CHECK(tiermem_pool_find(pool, "weights", &found) == TIERMEM_OK);
+  CHECK(found != NULL);
+  tiermem_pin* pin = NULL;
+  if (found != NULL) {
+    CHECK(tiermem_tensor_pin(found, TIERMEM_TIER_DRAM, TIERMEM_READ, 0, kWhole, &pin) ==
+          TIERMEM_OK);
+    CHECK(pin != NULL && counts_up(pin, 0));
+    tiermem_unpin(pin);
+  }
+  pages = 0;
+  CHECK(tiermem_pool_verify(pool, &pages) == TIERMEM_OK);
+  CHECK(pages == 4);
+  tiermem_pool_close(pool);
+
+  /* A damaged page (the first write of page 0 went to the first slot, at the start of the first
+   * file) fails its pin and verify, naming the tensor. */
+  char data[400];
+  snprintf(data, sizeof data, "%s/tiermem.0.data", dir);
+  flip_byte(data, 100);
+  pool = open_persistent_pool(dir);
+  if (pool == NULL) return;
+  CHECK(tiermem_pool_find(pool, "weights", &found) == TIERMEM_OK);
+  pin = NULL;
+  CHECK_FAILS(tiermem_tensor_pin(found, TIERMEM_TIER_DRAM, TIERMEM_READ, 0, kWhole, &pin),
+              TIERMEM_ECORRUPT, "tensor 'weights'");
+  CHECK(pin == NULL);
+  CHECK_FAILS(tiermem_pool_verify(pool, &pages), TIERMEM_ECORRUPT, "tensor 'weights'");
+  tiermem_pool_close(pool);
+  remove_dir(dir);
+
+  /* A pool that is not persistent has nothing durable to verify. */
+  pool = open_pool(base, "");
+  if (pool == NULL) return;
+  CHECK_FAILS(tiermem_pool_verify(pool, &pages), TIERMEM_EUNSUPPORTED, "");
+  tiermem_pool_close(pool);
+}
+
+/* Waits for a save to end and returns its status; its result JSON goes to result. */
+static int save_and_wait(tiermem_tensor** tensors, size_t count, const char* path,
+                         const char* options, char* result, size_t size) {
+  tiermem_checkpoint_save* save = NULL;
+  int status = tiermem_checkpoint_save_start((const tiermem_tensor* const*)tensors, count, path,
+                                             options, &save);
+  if (status != TIERMEM_OK) return status;
+  status = tiermem_checkpoint_save_wait(save, UINT64_MAX, result, size);
+  tiermem_checkpoint_save_free(save);
+  return status;
+}
+
+static void test_checkpoints(const char* base) {
+  char dir[300];
+  snprintf(dir, sizeof dir, "%s/checkpoint", base);
+  CHECK(mkdir(dir, 0700) == 0);
+  char path[400];
+  snprintf(path, sizeof path, "%s/model.safetensors", dir);
+  tiermem_pool* pool = open_pool(base, "");
+  if (pool == NULL) return;
+  tiermem_tensor* tensors[2] = {counted_on_nvme(pool, 2, "layer0"),
+                                counted_on_nvme(pool, 1, "layer1")};
+  char json[2048];
+
+  /* Options and arguments refused at once. */
+  tiermem_checkpoint_save* save = NULL;
+  CHECK_FAILS(tiermem_checkpoint_save_start((const tiermem_tensor* const*)tensors, 2, path,
+                                            "{\"rank\": ", &save),
+              TIERMEM_ECONFIG, "not a JSON object");
+  CHECK_FAILS(save_and_wait(tensors, 2, path, "{\"shards\": 2}", NULL, 0), TIERMEM_ECONFIG,
+              "'shards'");
+  CHECK_FAILS(save_and_wait(tensors, 2, path, "{\"rank\": \"one\"}", NULL, 0), TIERMEM_ECONFIG,
+              "rank must be an integer");
+  CHECK_FAILS(save_and_wait(tensors, 2, path, "{\"staging_bytes\": \"lots\"}", NULL, 0),
+              TIERMEM_ECONFIG, "lots");
+  CHECK_FAILS(save_and_wait(tensors, 2, path, "{\"io\": {\"engine\": \"warp\"}}", NULL, 0),
+              TIERMEM_EINVAL, "warp");
+  CHECK_FAILS(save_and_wait(tensors, 2, path, "{\"rank\": -1}", NULL, 0), TIERMEM_EINVAL,
+              "rank = -1");
+  tiermem_tensor* twice[2] = {tensors[0], tensors[0]};
+  CHECK_FAILS(save_and_wait(twice, 2, path, NULL, NULL, 0), TIERMEM_EINVAL, "layer0");
+  tiermem_tensor* with_null[2] = {tensors[0], NULL};
+  CHECK_FAILS(save_and_wait(with_null, 2, path, NULL, NULL, 0), TIERMEM_EINVAL,
+              "tensors[1] is NULL");
+  CHECK_FAILS(
+      tiermem_checkpoint_save_start((const tiermem_tensor* const*)tensors, 2, path, NULL, NULL),
+      TIERMEM_EINVAL, "save is NULL");
+  CHECK(access(path, F_OK) != 0);
+
+  /* Saved, waited for twice (the same result), checked. */
+  CHECK(tiermem_checkpoint_save_start(
+            (const tiermem_tensor* const*)tensors, 2, path,
+            "{\"metadata\": {\"by\": \"test_c_api\"}, \"staging_bytes\": \"1MiB\", \"io\":"
+            " {\"engine\": \"psync\", \"block_size\": 65536}}",
+            &save) == TIERMEM_OK);
+  CHECK(tiermem_checkpoint_save_wait(save, UINT64_MAX, json, sizeof json) == TIERMEM_OK);
+  CHECK(strstr(json, "\"tensors\":2") != NULL);
+  CHECK(strstr(json, "model.safetensors\"]") != NULL);
+  CHECK(tiermem_checkpoint_save_wait(save, 0, NULL, 0) == TIERMEM_OK);
+  char tiny[8];
+  CHECK_FAILS(tiermem_checkpoint_save_wait(save, 0, tiny, sizeof tiny), TIERMEM_ETRUNCATED,
+              "8 bytes");
+  tiermem_checkpoint_save_free(save);
+  tiermem_checkpoint_save_free(NULL);
+  CHECK(tiermem_checkpoint_check(path, json, sizeof json) == TIERMEM_OK);
+  CHECK(strstr(json, "\"tensors\":2") != NULL);
+  CHECK(strstr(json, "\"bytes\":196608") != NULL);
+  CHECK(strstr(json, "\"checksums_verified\":2") != NULL);
+  CHECK(tiermem_checkpoint_check(path, NULL, 0) == TIERMEM_OK);
+
+  /* A save whose file cannot be made fails in its wait, the same way every time. */
+  char bad_path[500];
+  snprintf(bad_path, sizeof bad_path, "%s/not-a-directory.safetensors", path);
+  CHECK(tiermem_checkpoint_save_start((const tiermem_tensor* const*)tensors, 2, bad_path, NULL,
+                                      &save) == TIERMEM_OK);
+  CHECK_FAILS(tiermem_checkpoint_save_wait(save, UINT64_MAX, json, sizeof json), TIERMEM_ESYSTEM,
+              "not-a-directory");
+  CHECK_FAILS(tiermem_checkpoint_save_wait(save, 0, json, sizeof json), TIERMEM_ESYSTEM,
+              "not-a-directory");
+  tiermem_checkpoint_save_free(save);
+  tiermem_tensor_free(tensors[0]);
+  tiermem_tensor_free(tensors[1]);
+  tiermem_pool_close(pool);
+
+  /* Opened in place in another pool: found by name, read, never written. */
+  pool = open_pool(base, "");
+  if (pool == NULL) return;
+  size_t count = 0;
+  CHECK(tiermem_checkpoint_open(pool, path, &count) == TIERMEM_OK);
+  CHECK(count == 2);
+  tiermem_tensor* layer0 = NULL;
+  CHECK(tiermem_pool_find(pool, "layer0", &layer0) == TIERMEM_OK);
+  CHECK(layer0 != NULL);
+  tiermem_pin* pin = NULL;
+  if (layer0 != NULL) {
+    CHECK(tiermem_tensor_pin(layer0, TIERMEM_TIER_DRAM, TIERMEM_READ, 0, kWhole, &pin) ==
+          TIERMEM_OK);
+    CHECK(pin != NULL && tiermem_pin_size(pin) == 131072 && counts_up(pin, 0));
+    tiermem_unpin(pin);
+    pin = NULL;
+    CHECK_FAILS(tiermem_tensor_pin(layer0, TIERMEM_TIER_DRAM, TIERMEM_WRITE, 0, kWhole, &pin),
+                TIERMEM_EINVAL, "model.safetensors");
+    CHECK(pin == NULL);
+    CHECK(tiermem_tensor_release(layer0) == TIERMEM_OK);
+  }
+  CHECK(tiermem_pool_find(pool, "layer0", &layer0) == TIERMEM_OK);
+  CHECK(layer0 == NULL);
+
+  /* Missing and damaged files. */
+  char missing[400];
+  snprintf(missing, sizeof missing, "%s/missing.safetensors", dir);
+  CHECK_FAILS(tiermem_checkpoint_check(missing, json, sizeof json), TIERMEM_ESYSTEM,
+              "missing.safetensors");
+  CHECK_FAILS(tiermem_checkpoint_open(pool, missing, &count), TIERMEM_ESYSTEM,
+              "missing.safetensors");
+  CHECK_FAILS(tiermem_checkpoint_check(NULL, json, sizeof json), TIERMEM_EINVAL, "path is NULL");
+  struct stat st;
+  CHECK(stat(path, &st) == 0);
+  flip_byte(path, st.st_size - 1); /* the last byte of layer1 */
+  CHECK_FAILS(tiermem_checkpoint_check(path, json, sizeof json), TIERMEM_ECORRUPT, "'layer1'");
+  flip_byte(path, 12); /* inside the JSON header */
+  CHECK_FAILS(tiermem_checkpoint_check(path, json, sizeof json), TIERMEM_ECORRUPT,
+              "model.safetensors");
+  count = 7;
+  CHECK_FAILS(tiermem_checkpoint_open(pool, path, &count), TIERMEM_ECORRUPT, "model.safetensors");
+  CHECK(count == 7);
+  tiermem_pool_close(pool);
+  remove_dir(dir);
+}
+
 int main(void) {
   const char* base = getenv("TMPDIR");
   char dir[256];
@@ -940,6 +1177,8 @@ int main(void) {
   test_simulate_hostile_traces(dir);
   test_virtual_clock(dir);
   test_virtual_pins();
+  test_persistent_pool(dir);
+  test_checkpoints(dir);
   rmdir(dir);
   printf("%d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? 0 : 1;

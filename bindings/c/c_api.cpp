@@ -51,6 +51,14 @@ struct tiermem_pin_request {
   bool taken = false;
 };
 
+// A checkpoint save until its outcome arrives; then the outcome, kept, so that every wait after
+// it sees the same. Destroying the future waits for the save (std::async's rule).
+struct tiermem_checkpoint_save {
+  std::future<tiermem::CheckpointResult> future;  // valid while the save is under way
+  std::string result;                             // its JSON, once the save succeeded
+  std::exception_ptr error;
+};
+
 namespace {
 
 using tiermem::Errc;
@@ -229,6 +237,107 @@ struct StatFinder final : tiermem::StatsVisitor {
 
 tiermem::sim::Link link_of(const tiermem_link& link) {
   return {link.gbps, link.write_gbps, link.latency_us, link.queue_depth};
+}
+
+// One member of a JSON options object: a non-negative integer of at most max.
+uint64_t json_count(std::string_view key, const boost::json::value& v, uint64_t max) {
+  if (v.is_uint64() && v.as_uint64() <= max) return v.as_uint64();
+  if (v.is_int64() && v.as_int64() >= 0 && static_cast<uint64_t>(v.as_int64()) <= max) {
+    return static_cast<uint64_t>(v.as_int64());
+  }
+  if (v.is_int64() || v.is_uint64()) {
+    throw Error(Errc::invalid_argument, "checkpoint option " + std::string(key) + " = " +
+                                            boost::json::serialize(v) + " is not in [0, " +
+                                            std::to_string(max) + "]");
+  }
+  throw Error(Errc::config, "checkpoint option " + std::string(key) + " must be an integer, not " +
+                                boost::json::serialize(v));
+}
+
+// A size: an integer, or text as parse_size reads it ("1GiB").
+uint64_t json_size(std::string_view key, const boost::json::value& v) {
+  return v.is_string() ? tiermem::parse_size(std::string(v.as_string()))
+                       : json_count(key, v, UINT64_MAX);
+}
+
+// A scalar as the text Config::set takes.
+std::string json_text(std::string_view key, const boost::json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_bool()) return v.as_bool() ? "true" : "false";
+  if (v.is_int64() || v.is_uint64()) return boost::json::serialize(v);
+  throw Error(Errc::config, "checkpoint option " + std::string(key) +
+                                " must be a string, a number or a boolean, not " +
+                                boost::json::serialize(v));
+}
+
+// The options of tiermem_checkpoint_save_start (tiermem.h lists the keys). The io keys go
+// through the pool config's own io.* parsing and checks.
+tiermem::CheckpointOptions checkpoint_options_of(const char* json) {
+  tiermem::CheckpointOptions options;
+  if (json == nullptr) return options;
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(json, ec);
+  if (ec || !value.is_object()) {
+    throw Error(Errc::config, std::string("checkpoint options are not a JSON object: ") + json);
+  }
+  tiermem::Config io_keys;
+  for (const auto& [key, v] : value.as_object()) {
+    if (key == "rank") {
+      options.rank = static_cast<uint32_t>(json_count(key, v, UINT32_MAX));
+    } else if (key == "world_size") {
+      options.world_size = static_cast<uint32_t>(json_count(key, v, UINT32_MAX));
+    } else if (key == "max_shard_bytes") {
+      options.max_shard_bytes = json_size(key, v);
+    } else if (key == "tag" && v.is_string()) {
+      options.tag = std::string(v.as_string());
+    } else if (key == "metadata" && v.is_object()) {
+      for (const auto& [name, text] : v.as_object()) {
+        if (!text.is_string()) {
+          throw Error(Errc::config, "checkpoint option metadata." + std::string(name) +
+                                        " must be a string, not " + boost::json::serialize(text));
+        }
+        options.metadata[std::string(name)] = std::string(text.as_string());
+      }
+    } else if (key == "checksums" && v.is_bool()) {
+      options.checksums = v.as_bool();
+    } else if (key == "staging_bytes") {
+      options.staging_bytes = json_size(key, v);
+    } else if (key == "staging_buffers") {
+      options.staging_buffers = static_cast<uint32_t>(json_count(key, v, UINT32_MAX));
+    } else if (key == "io" && v.is_object()) {
+      for (const auto& [name, item] : v.as_object()) {
+        io_keys.set("io." + std::string(name), json_text(name, item));
+      }
+    } else {
+      throw Error(Errc::config, "checkpoint options: unknown key or a value of the wrong type: '" +
+                                    std::string(key) + "': " + boost::json::serialize(v) +
+                                    " (known: rank, world_size, max_shard_bytes, tag, metadata, "
+                                    "checksums, staging_bytes, staging_buffers, io)");
+    }
+  }
+  io_keys.validate();
+  options.io = io_keys.io;
+  return options;
+}
+
+std::string result_json(const tiermem::CheckpointResult& result) {
+  boost::json::object out;
+  out["files"] = boost::json::array(result.files.begin(), result.files.end());
+  out["bytes_written"] = result.bytes_written;
+  out["tensors"] = result.tensors;
+  out["seconds"] = result.seconds;
+  out["direct"] = result.direct;
+  out["index_written"] = result.index_written;
+  return boost::json::serialize(out);
+}
+
+std::string report_json(const tiermem::CheckpointReport& report) {
+  boost::json::object out;
+  out["files"] = boost::json::array(report.files.begin(), report.files.end());
+  out["tensors"] = report.tensors;
+  out["bytes"] = report.bytes;
+  out["checksums_verified"] = report.checksums_verified;
+  return boost::json::serialize(out);
 }
 
 // The request's state as tiermem_pin_poll reports it.
@@ -706,6 +815,100 @@ int tiermem_pool_stat(tiermem_pool* pool, const char* name, uint64_t* value) {
                       "' is no counter of the pool (tiermem_pool_stats names them all)");
     }
     *value = *finder.value;
+  });
+}
+
+// ---- persistent pools and checkpoints --------------------------------------------------------
+
+int tiermem_pool_find(tiermem_pool* pool, const char* name, tiermem_tensor** tensor) {
+  return guarded([&] {
+    require(pool, "pool");
+    require(name, "name");
+    require(tensor, "tensor");
+    const tiermem::Tensor found = pool->pool->find(name);
+    *tensor = found ? new_handle(pool, found) : nullptr;
+  });
+}
+
+int tiermem_pool_verify(tiermem_pool* pool, uint64_t* pages) {
+  return guarded([&] {
+    require(pool, "pool");
+    const uint64_t checked = pool->pool->verify();
+    if (pages != nullptr) *pages = checked;
+  });
+}
+
+int tiermem_checkpoint_save_start(const tiermem_tensor* const* tensors, size_t count,
+                                  const char* path, const char* options_json,
+                                  tiermem_checkpoint_save** save) {
+  return guarded([&] {
+    if (count > 0) require(tensors, "tensors");
+    require(path, "path");
+    require(save, "save");
+    std::vector<tiermem::Tensor> chosen;
+    chosen.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      if (tensors[i] == nullptr) {
+        throw Error(Errc::invalid_argument, "tensors[" + std::to_string(i) + "] is NULL");
+      }
+      // Nothing would run a virtual clock for the save's pins: it would wait for ever.
+      if (tensors[i]->owner->virtual_clock) {
+        throw Error(Errc::invalid_argument, "tensors[" + std::to_string(i) +
+                                                "] is of a pool on a virtual clock, which "
+                                                "checkpoints cannot be saved from");
+      }
+      chosen.push_back(tensors[i]->tensor);
+    }
+    const tiermem::CheckpointOptions options = checkpoint_options_of(options_json);
+    auto handle = std::make_unique<tiermem_checkpoint_save>();
+    handle->future = tiermem::save_checkpoint(chosen, path, options);
+    *save = handle.release();
+  });
+}
+
+int tiermem_checkpoint_save_wait(tiermem_checkpoint_save* save, uint64_t timeout_ns,
+                                 char* result_json_buffer, size_t size) {
+  return guarded([&]() -> int {
+    require(save, "save");
+    if (save->future.valid()) {
+      // Beyond a century the end of the wait would overflow steady_clock: no limit then.
+      if (timeout_ns >= (1ull << 62)) {
+        save->future.wait();
+      } else if (save->future.wait_for(std::chrono::nanoseconds(timeout_ns)) !=
+                 std::future_status::ready) {
+        return fail(TIERMEM_ETIMEDOUT,
+                    "the save is still under way after " + std::to_string(timeout_ns) + " ns");
+      }
+      try {
+        save->result = result_json(save->future.get());
+      } catch (...) {
+        save->error = std::current_exception();
+      }
+    }
+    if (save->error) std::rethrow_exception(save->error);
+    return result_json_buffer != nullptr ? copy_out(save->result, result_json_buffer, size)
+                                         : TIERMEM_OK;
+  });
+}
+
+void tiermem_checkpoint_save_free(tiermem_checkpoint_save* save) {
+  delete save;
+}
+
+int tiermem_checkpoint_check(const char* path, char* report, size_t size) {
+  return guarded([&]() -> int {
+    require(path, "path");
+    const std::string text = report_json(tiermem::check_checkpoint(path));
+    return report != nullptr ? copy_out(text, report, size) : TIERMEM_OK;
+  });
+}
+
+int tiermem_checkpoint_open(tiermem_pool* pool, const char* path, size_t* count) {
+  return guarded([&] {
+    require(pool, "pool");
+    require(path, "path");
+    const size_t opened = tiermem::open_checkpoint(*pool->pool, path).size();
+    if (count != nullptr) *count = opened;
   });
 }
 

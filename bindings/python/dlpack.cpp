@@ -92,7 +92,7 @@ PyObject* make_dlpack_capsule(PyObject* owner, void* data, DLDevice device, DLDa
   if (memory == nullptr) return PyErr_NoMemory();
   auto* e = new (memory) Export{};
   std::memcpy(shape_of(e), shape.data(), shape.size() * sizeof(int64_t));
-  shape_of(e)[0] = first;
+  if (!shape.empty()) shape_of(e)[0] = first;  // a scalar has no first dimension
   e->managed.dl_tensor = {data,    device, static_cast<int32_t>(shape.size()), dtype, shape_of(e),
                           nullptr, 0};
   e->managed.manager_ctx = e;

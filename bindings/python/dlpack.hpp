@@ -52,8 +52,8 @@ bool dlpack_dtype(DType dtype, DLDataType& out) noexcept;
 // A "dltensor" capsule over memory that owner keeps valid: the capsule takes a reference to
 // owner and gives it back when the consumer (or, unconsumed, the capsule) calls the deleter,
 // from any thread. on_release, when set, is called with owner (and the GIL) before that
-// reference goes. The shape is shape with its first dimension replaced by first (at least one
-// dimension). Needs the GIL; raises MemoryError and returns null on failure.
+// reference goes. The shape is shape with its first dimension replaced by first (a scalar's
+// empty shape stays empty). Needs the GIL; raises MemoryError and returns null on failure.
 PyObject* make_dlpack_capsule(PyObject* owner, void* data, DLDevice device, DLDataType dtype,
                               std::span<const int64_t> shape, int64_t first,
                               void (*on_release)(PyObject*));

@@ -13,6 +13,7 @@
 
 #include "errors.hpp"
 #include "host_memory.hpp"
+#include "module.hpp"
 #include "tiermem/config.hpp"
 #include "tiermem/file_io.hpp"
 
@@ -32,8 +33,8 @@ OpenMode mode_from(const std::string& mode) {
        fmt::format("mode '{}' is not one of r (read), w (write), rw (read_write)", mode));
 }
 
-// An io config from a dict of io.* keys without the prefix: {"engine": "uring",
-// "queue_depth": 64, "block_size": "1MiB"}.
+}  // namespace
+
 IoConfig io_config_from(py::handle value) {
   Config config;
   if (value.is_none()) return config.io;
@@ -45,6 +46,8 @@ IoConfig io_config_from(py::handle value) {
   config.validate();
   return config.io;
 }
+
+namespace {
 
 // An open file; sync calls running in other threads are counted so that close() never
 // pulls the file from under them.

@@ -22,6 +22,7 @@ PYBIND11_MODULE(_tiermem, module) {
   bind_pin_future(module);
   bind_locked_buffer(module);
   bind_file_io(module);
+  bind_checkpoint(module);
   bind_sim(module);
   bind_bench_helper(module);
   py::list dtypes;

@@ -60,15 +60,15 @@ DLDevice device_of(const PinData& p) {
 }
 
 // The shape an export of the pin has: dims with dims[0] replaced by first. The tensor's shape
-// for the whole tensor, whole rows of it, else flat elements. No allocation: this is on the
-// path of every __dlpack__.
+// for the whole tensor (a scalar's: no dims), whole rows of it, else flat elements. No allocation:
+// this is on the path of every __dlpack__.
 struct ExportShape {
   std::span<const int64_t> dims;
   int64_t first;
 
   std::vector<int64_t> to_vector() const {
     std::vector<int64_t> shape(dims.begin(), dims.end());
-    shape[0] = first;
+    if (!shape.empty()) shape[0] = first;  // a scalar has no first dimension
     return shape;
   }
 };

@@ -179,6 +179,12 @@ A pool of tensors whose pages move among the gpu, dram and nvme tiers.
 Pool(config=None): config is a dict (nested or dotted keys, as in a JSON file: {"dram":
 {"capacity": "1GiB"}, "nvme.dirs": ["/mnt/nvme0"]}), JSON text, a file's path, or None for the
 defaults; `python -m tiermem config --keys`-style listings come from `tiermem config --keys`.
+
+Persistent pools: {"nvme": {"persistent": True, "dirs": [...]}} makes a pool that outlives its
+process: flush() returns when its data and manifest are durable, and a pool opened later on the
+same directories finds every tensor as the last flush left it (find(name)). Closing flushes.
+One pool at a time may have the directories (BusyError names the holder); a damaged manifest
+raises CorruptError, and a damaged page fails the pin that reads it with CorruptError.
 Raises ConfigError or InvalidArgumentError for a bad configuration, SystemCallError or
 OutOfSpaceError when memory or disk cannot be had. Opening blocks (the GIL released) while the
 tiers are mapped, locked and reserved.
@@ -223,6 +229,36 @@ dtype, OutOfSpaceError when the nvme tier cannot hold it.)doc")
           },
           "Writes every dirty page down to nvme; blocks (the GIL released) until confirmed. "
           "Raises IoError when a write failed (the data stays valid above).")
+      .def(
+          "find",
+          [](py::object self, const std::string& name) -> py::object {
+            PoolState& state = self.cast<PoolState&>();
+            Tensor found;
+            {
+              // The name table's lock is held while a persistent pool publishes its manifest.
+              UnlockedCall call(state);
+              found = state.pool->find(name);
+            }
+            if (!found) return py::none();
+            return py::reinterpret_steal<py::object>(make_tensor(self.ptr(), state, found));
+          },
+          py::arg("name"), R"doc(
+The live tensor of that name (a new Tensor object for it), or None when none has it. Names
+are unique in a persistent pool; elsewhere it is one of the tensors of that name. In a
+persistent pool reopened on the same directories, this is how the last flush's tensors are
+found again. Never blocks on I/O (the GIL is released while it may wait for a flush).)doc")
+      .def(
+          "verify",
+          [](PoolState& state) {
+            UnlockedCall call(state);
+            return state.pool->verify();
+          },
+          R"doc(
+A persistent pool: reads the durable copy of every page from its files and checks it against
+its checksum; blocks (the GIL released), and allocations, releases and flushes wait meanwhile.
+Returns the number of pages checked. Raises CorruptError naming every damaged tensor and page
+(the first 16), its file and offset; IoError when a file cannot be read; UnsupportedError for
+a pool that is not persistent. (Pins check every page they read back from the files anyway.))doc")
       .def(
           "stats", [](PoolState& state) { return json_loads(state.get().stats().to_json()); },
           "The pool's counters as a dict of dotted names, e.g. stats()['dram.hits'] and "

@@ -101,12 +101,13 @@ PyType_Slot tensor_slots[] = {
     {Py_tp_repr, reinterpret_cast<void*>(tensor_repr)},
     {Py_tp_methods, tensor_methods},
     {Py_tp_doc,
-     const_cast<char*>("A tensor of a Pool (from Pool.allocate): a handle whose bytes live in "
-                       "pages that move among the tiers. Pin a range to use its bytes.")},
+     const_cast<char*>("A tensor of a Pool (from Pool.allocate, Pool.find or open_checkpoint): "
+                       "a handle whose bytes live in pages that move among the tiers. Pin a "
+                       "range to use its bytes.")},
     {0, nullptr},
 };
 
-// Made only by Pool.allocate: Python cannot instantiate it.
+// Made only by Pool.allocate, Pool.find and open_checkpoint: Python cannot instantiate it.
 PyType_Spec tensor_spec = {"tiermem.Tensor", sizeof(TensorObject), 0,
                            Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, tensor_slots};
 
@@ -167,7 +168,9 @@ PyObject* make_tensor(PyObject* pool_object, PoolState& pool, Tensor tensor) {
   DType dtype = tensor.dtype();
   uint64_t nbytes = tensor.size_bytes();
   uint64_t itemsize = dtype_size(dtype);
-  uint64_t row_bytes = dims.empty() ? nbytes : nbytes / dims[0];
+  // A scalar's row is itself; an empty tensor (a 0 in its shape; open_checkpoint makes them)
+  // has no bytes and no pages, so no pin ever asks for its rows.
+  uint64_t row_bytes = dims.empty() || dims[0] == 0 ? nbytes : nbytes / dims[0];
   PyObject* self = tensor_type->tp_alloc(tensor_type, 0);
   if (self == nullptr) throw py::error_already_set();
   Py_INCREF(pool_object);

@@ -8,12 +8,13 @@
  * TIERMEM_ENOMEM. NULL where a handle or output is required, and a tier or access outside its
  * enumeration, are TIERMEM_EINVAL.
  *
- * Ownership: each handle (pool, tensor, pin, pin request) belongs to the caller from the call
- * that makes it until the call that ends it: tiermem_pool_close, tiermem_tensor_release or
- * tiermem_tensor_free, tiermem_unpin, tiermem_pin_request_free. Those accept NULL and then do
- * nothing. Strings and arrays passed in are read during the call only; text comes out copied
- * into the caller's buffer (NUL-terminated; TIERMEM_ETRUNCATED, with as much as fits, when
- * the buffer is too small) or as a pointer to static storage.
+ * Ownership: each handle (pool, tensor, pin, pin request, checkpoint save) belongs to the
+ * caller from the call that makes it until the call that ends it: tiermem_pool_close,
+ * tiermem_tensor_release or tiermem_tensor_free, tiermem_unpin, tiermem_pin_request_free,
+ * tiermem_checkpoint_save_free. Those accept NULL and then do nothing. Strings and arrays
+ * passed in are read during the call only; text comes out copied into the caller's buffer
+ * (NUL-terminated; TIERMEM_ETRUNCATED, with as much as fits, when the buffer is too small) or
+ * as a pointer to static storage.
  *
  * Blocking: a call returns without waiting for I/O unless its description says it blocks.
  *
@@ -69,6 +70,7 @@ typedef struct tiermem_pool tiermem_pool;
 typedef struct tiermem_tensor tiermem_tensor;
 typedef struct tiermem_pin tiermem_pin;
 typedef struct tiermem_pin_request tiermem_pin_request;
+typedef struct tiermem_checkpoint_save tiermem_checkpoint_save;
 
 /* ---- status and version ------------------------------------------------------------------ */
 
@@ -323,6 +325,74 @@ TIERMEM_API int tiermem_pool_next_event(tiermem_pool* pool, uint64_t* ns);
  * parser. Any pool, live or virtual. TIERMEM_EINVAL naming a name that is no counter (the
  * text stats, such as "gpu.backend", are only in tiermem_pool_stats). Never blocks on I/O. */
 TIERMEM_API int tiermem_pool_stat(tiermem_pool* pool, const char* name, uint64_t* value);
+
+/* ---- persistent pools and checkpoints ------------------------------------------------------
+ * A persistent pool ({"nvme": {"persistent": true, "dirs": [...]}}) outlives its process: a
+ * pool opened later on the same directories finds its tensors, as the last flush left them, by
+ * name (tiermem_pool_find). Checkpoints are safetensors files (or a directory of shards and
+ * model.safetensors.index.json), saved while the caller computes, checked, and opened in place
+ * as read-only tensors whose pages are read straight from the file (see tiermem/checkpoint.hpp
+ * for every rule). */
+
+/* A new handle to the live tensor of that name into *tensor, or NULL there when no tensor of
+ * the pool has it: not finding one is no failure (TIERMEM_OK either way), so test *tensor.
+ * Names are unique in a persistent pool; elsewhere it is one of the tensors of that name. The
+ * handle is the caller's, as tiermem_tensor_allocate's is. Never blocks on I/O. */
+TIERMEM_API int tiermem_pool_find(tiermem_pool* pool, const char* name, tiermem_tensor** tensor);
+
+/* Reads the durable copy of every page of a persistent pool from its files and checks it
+ * against its checksum; blocks (allocations, releases and flushes wait meanwhile). *pages (may
+ * be NULL) gets the pages checked. TIERMEM_ECORRUPT naming every damaged tensor and page (the
+ * first 16), its file and offset; TIERMEM_EIO when a file cannot be read;
+ * TIERMEM_EUNSUPPORTED for a pool that is not persistent. */
+TIERMEM_API int tiermem_pool_verify(tiermem_pool* pool, uint64_t* pages);
+
+/* Starts saving count tensors (of one pool or several, live pools only) as a safetensors
+ * checkpoint at path and returns at once with a save to wait for; each tensor goes in as it
+ * was at this call (a write pin taken meanwhile first copies what the save has not yet
+ * copied). path names one .safetensors file, or a directory for shards. options_json: a JSON
+ * object, any subset, or NULL for the defaults: {"rank": 0, "world_size": 1,
+ * "max_shard_bytes": 0, "tag": "", "metadata": {"key": "text"}, "checksums": true,
+ * "staging_bytes": "16MiB", "staging_buffers": 4, "io": {"engine": "auto", "block_size":
+ * "1MiB", "queue_depth": 32, ...}} (sizes as numbers or size text; io keys as the pool
+ * config's io.* keys; see CheckpointOptions in tiermem/checkpoint.hpp). TIERMEM_ECONFIG for
+ * options that are not understood (syntax, unknown key, wrong type); TIERMEM_EINVAL for an
+ * option out of range, a NULL or stale tensor (TIERMEM_ERELEASED), a tensor of a pool on a
+ * virtual clock, a name or tensor given twice; no save is made then. The tensors' pools must
+ * stay open, and the tensors unreleased, until the save has ended (its wait returned its
+ * outcome, or it was freed). */
+TIERMEM_API int tiermem_checkpoint_save_start(const tiermem_tensor* const* tensors, size_t count,
+                                              const char* path, const char* options_json,
+                                              tiermem_checkpoint_save** save);
+/* Waits up to timeout_ns nanoseconds (0: only looks; UINT64_MAX: as long as it takes) for the
+ * save to end, the files durable. TIERMEM_OK: the result, a JSON object {"files": [...],
+ * "bytes_written": N, "tensors": N, "seconds": S, "direct": bool, "index_written": bool}, goes
+ * to result_json (may be NULL) as tiermem_pool_stats writes; TIERMEM_ETIMEDOUT while it is
+ * under way; else the save's error (TIERMEM_ESYSTEM for files that cannot be made, TIERMEM_EIO
+ * for failed writes, a pin's error), the same with its message on every later call. */
+TIERMEM_API int tiermem_checkpoint_save_wait(tiermem_checkpoint_save* save, uint64_t timeout_ns,
+                                             char* result_json, size_t size);
+/* Frees a save; blocks until it has ended, if it has not (its error, if any, is dropped). */
+TIERMEM_API void tiermem_checkpoint_save_free(tiermem_checkpoint_save* save);
+
+/* Checks the checkpoint at path (a .safetensors file, an index ending in .json, or a directory
+ * holding model.safetensors.index.json): every header, the index against its shards, every
+ * stored checksum (reading the data); blocks. The report, {"files": [...], "tensors": N,
+ * "bytes": N, "checksums_verified": N}, goes to report_json (may be NULL) as
+ * tiermem_pool_stats writes. TIERMEM_ECORRUPT naming the file, the tensor and what is wrong;
+ * TIERMEM_EUNSUPPORTED for a dtype tiermem lacks; TIERMEM_ESYSTEM when a file cannot be opened,
+ * TIERMEM_EIO when it cannot be read. */
+TIERMEM_API int tiermem_checkpoint_check(const char* path, char* report_json, size_t size);
+
+/* Opens the checkpoint at path (as tiermem_checkpoint_check takes it) as read-only tensors of
+ * pool, copying nothing: pins read their pages from the file. *count (may be NULL) gets the
+ * number of tensors opened; find each by its name with tiermem_pool_find (names must then be
+ * unique in the pool: a persistent pool refuses a checkpoint whose names its live tensors
+ * have). A write or read_write pin of them fails with TIERMEM_EINVAL. They live until released
+ * or until the pool closes; each file stays open until the last of its tensors goes. Reads and
+ * checks every header first; blocks. Errors as tiermem_checkpoint_check (no data is read),
+ * TIERMEM_EINVAL for a name a live tensor of a persistent pool has; the pool is unchanged then. */
+TIERMEM_API int tiermem_checkpoint_open(tiermem_pool* pool, const char* path, size_t* count);
 
 /* ---- the simulator ----------------------------------------------------------------------- */
 

@@ -18,6 +18,12 @@ Pins end when the Pin's `with` block (or release()) and every array exported fro
 done; see tiermem.Pin. Errors are tiermem.Error subclasses carrying the library's code and
 message. Blocking calls release the GIL, so threads overlap their I/O.
 
+Checkpoints: save_checkpoint(tensors, path) writes safetensors files while the caller
+computes (a CheckpointFuture), check_checkpoint(path) verifies one, and open_checkpoint(pool,
+path) opens one in place as read-only tensors streamed from the file. A pool configured with
+{"nvme": {"persistent": True, "dirs": [...]}} outlives its process: Pool.find(name) finds its
+tensors again after a reopen, and Pool.verify() checks every durable page.
+
 Also here: LockedBuffer, locked_array and locked_tensor (page-locked host memory for I/O
 staging, as DeepNVMe's new_cpu_locked_tensor), FileIo (asynchronous reads and writes at file
 offsets; tiermem.aio has DeepNVMe's aio_handle names) and tiermem.sim (the policy simulator,
@@ -30,6 +36,7 @@ import math as _math
 from tiermem._tiermem import (
     DTYPES,
     BusyError,
+    CheckpointFuture,
     ConfigError,
     CorruptError,
     Error,
@@ -49,16 +56,20 @@ from tiermem._tiermem import (
     Tensor,
     TierFullError,
     UnsupportedError,
+    check_checkpoint,
+    open_checkpoint,
+    save_checkpoint,
 )
 from tiermem import sim
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DTYPES", "BusyError", "ConfigError", "CorruptError", "Error", "FileIo", "InvalidArgumentError", "IoError",
-    "IoFile", "IoRequest", "LockedBuffer", "OutOfSpaceError", "Pin", "PinBytes", "PinFuture",
-    "Pool", "ReleasedError", "SystemCallError", "Tensor", "TierFullError", "UnsupportedError",
-    "locked_array", "locked_tensor", "sim",
+    "DTYPES", "BusyError", "CheckpointFuture", "ConfigError", "CorruptError", "Error", "FileIo",
+    "InvalidArgumentError", "IoError", "IoFile", "IoRequest", "LockedBuffer", "OutOfSpaceError",
+    "Pin", "PinBytes", "PinFuture", "Pool", "ReleasedError", "SystemCallError", "Tensor",
+    "TierFullError", "UnsupportedError", "check_checkpoint", "locked_array", "locked_tensor",
+    "open_checkpoint", "save_checkpoint", "sim",
 ]
 
 
