@@ -14,8 +14,8 @@ namespace tiermem::checkpoint {
 
 // Small enough to stay in L2 (and mostly L1) between the copy and the hash, large enough that
 // the per-call cost of the memcpy and of xxh3's streaming update is negligible. Measured on
-// the 2 vCPU VM (bench/RESULTS.md, checkpoints): copy + hash of 1 GiB at 16 KiB 3.6-4.0 GB/s,
-// 64 KiB 4.0-4.4 GB/s, 256 KiB 2.4-3.9 GB/s, whole 16 MiB buffers 3.0 GB/s.
+// the 2 vCPU VM with SSE2 xxh3 (bench/RESULTS.md, Checkpoints), copy + hash of 1 GiB: per
+// 16 KiB 2.9-4.0 GB/s, per 64 KiB 3.2-4.4, per 256 KiB 2.4-3.9, per 16 MiB piece 2.5-3.1.
 inline constexpr size_t kHashingCopyBlock = 64 << 10;
 
 // Copies in[0, out.size()) to out; when hash is not null, updates it with the bytes as
