@@ -5,18 +5,22 @@
 # the per-round ratios; and the save behind a compute step as long, with the share hidden.
 # As root the script reserves vm.nr_hugepages for fio's --mem=mmaphuge and puts the old value
 # back at the end. Use a directory on the disk, not a tmpfs.
+# --no-checksums saves without xxh3 checksums, to see what hashing costs.
 # usage: bench/ckpt_vs_fio.sh [--dir DIR] [--size SIZE] [--rounds N] [--tiermem PATH]
+#                             [--no-checksums]
 set -euo pipefail
 dir=/var/tmp
 size=4GiB
 rounds=3
 tiermem=build/release/bin/tiermem
+extra=()
 while (($#)); do
   case $1 in
     --dir) dir=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --tiermem) tiermem=$2; shift 2 ;;
+    --no-checksums) extra+=(--no-checksums); shift ;;
     *) echo "ckpt_vs_fio.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -32,5 +36,5 @@ cleanup() {
 trap cleanup EXIT
 # fio maps iodepth x bs (32 MiB) plus a little: 20 huge pages of 2 MiB.
 if ((EUID == 0)); then echo $((old_hugepages + 20)) >/proc/sys/vm/nr_hugepages; fi
-echo "dir $work, $size, $rounds rounds; fio $(fio --version); $(nproc) CPUs; kernel $(uname -r)"
-"$tiermem" ckpt bench "$work" --size "$size" --rounds "$rounds" --json
+echo "dir $work, $size, $rounds rounds${extra:+, ${extra[*]}}; fio $(fio --version); $(nproc) CPUs; kernel $(uname -r)"
+"$tiermem" ckpt bench "$work" --size "$size" --rounds "$rounds" "${extra[@]}" --json

@@ -98,8 +98,7 @@ WrittenFile write_safetensors(Snapshot& snapshot, const std::vector<size_t>& ten
       for (uint64_t offset = 0; offset < info.bytes;) {
         const std::span<std::byte> room = staging.buffer(current).subspan(fill);
         const uint64_t length = std::min<uint64_t>(room.size(), info.bytes - offset);
-        snapshot.copy(tensors[n], offset, room.first(length));
-        if (checksums) hash.update(room.data(), length);
+        snapshot.copy(tensors[n], offset, room.first(length), checksums ? &hash : nullptr);
         offset += length;
         fill += length;
         if (fill == staging.buffer(current).size()) {

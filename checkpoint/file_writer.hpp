@@ -1,7 +1,7 @@
 // checkpoint/file_writer.hpp: one .safetensors file of a snapshot's tensors, written through the
 // I/O engine from staging buffers: the copy into one buffer overlaps the writes of the others;
-// checksums are computed as the bytes are copied, and the header, whose length does not depend
-// on them (16 hex digits each), is written last.
+// checksums are computed as the bytes are copied (hashing_copy.hpp: in one pass over memory),
+// and the header, whose length does not depend on them (16 hex digits each), is written last.
 #pragma once
 
 #include <cstdint>

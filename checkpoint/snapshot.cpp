@@ -4,9 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 
+#include "checkpoint/hashing_copy.hpp"
 #include "tiermem/error.hpp"
 
 namespace tiermem::checkpoint {
@@ -43,27 +43,28 @@ Snapshot::~Snapshot() {
   for (const auto& watcher : watchers_) watcher->core_.remove_write_observer(watcher.get());
 }
 
-void Snapshot::read(Entry& entry, uint64_t offset, std::span<std::byte> out) {
+void Snapshot::read(Entry& entry, uint64_t offset, std::span<std::byte> out,
+                    persist::Checksum* hash) {
   // Pins start on page boundaries of the tensor, so each spans at most pin_bytes / page pages.
   const uint64_t page = entry.pin_bytes > 0 ? entry.pin_bytes : 1;
   for (uint64_t done = 0; done < out.size();) {
     const uint64_t at = offset + done;
     const uint64_t length = std::min<uint64_t>(out.size() - done, page - at % page);
     const Pin pin = entry.tensor.pin(Tier::dram, Access::read, {at, length});
-    std::memcpy(out.data() + done, pin.data(), length);
+    hashing_copy(out.subspan(done, length), static_cast<const std::byte*>(pin.data()), hash);
     done += length;
   }
 }
 
-void Snapshot::copy(size_t i, uint64_t offset, std::span<std::byte> out) {
+void Snapshot::copy(size_t i, uint64_t offset, std::span<std::byte> out, persist::Checksum* hash) {
   Entry& entry = *entries_[i];
   std::lock_guard lock(entry.mutex);
   if (entry.error) std::rethrow_exception(entry.error);
   if (entry.saved_before_write) {
     const uint64_t base = entry.info.bytes - entry.rest.size();
-    std::memcpy(out.data(), entry.rest.data() + (offset - base), out.size());
+    hashing_copy(out, entry.rest.data() + (offset - base), hash);
   } else {
-    read(entry, offset, out);
+    read(entry, offset, out, hash);
   }
   entry.copied = offset + out.size();
   if (entry.copied == entry.info.bytes) std::vector<std::byte>().swap(entry.rest);
@@ -77,7 +78,8 @@ void Snapshot::Watcher::before_write(uint64_t tensor_key) noexcept {
   if (entry.saved_before_write || entry.error || entry.copied == entry.info.bytes) return;
   try {
     entry.rest.resize(entry.info.bytes - entry.copied);
-    read(entry, entry.copied, entry.rest);
+    // Not hashed here: the save hashes these bytes when it takes them from rest.
+    read(entry, entry.copied, entry.rest, nullptr);
     entry.saved_before_write = true;
   } catch (...) {
     // The save fails, not the application's pin.

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "persist/checksum.hpp"
 #include "tiermem/pool_core.hpp"
 #include "tiermem/tensor.hpp"
 
@@ -41,9 +42,10 @@ class Snapshot {
   const Info& info(size_t i) const noexcept { return entries_[i]->info; }
 
   // Copies bytes [offset, offset + out.size()) of tensor i, as they were at the start, into
-  // out. Per tensor, calls must ask for consecutive ranges from 0. Throws the pins' errors, or
-  // the error a copy before a write met. Thread-safe.
-  void copy(size_t i, uint64_t offset, std::span<std::byte> out);
+  // out, and when hash is not null feeds them to it as they are copied (hashing_copy.hpp).
+  // Per tensor, calls must ask for consecutive ranges from 0. Throws the pins' errors, or the
+  // error a copy before a write met. Thread-safe.
+  void copy(size_t i, uint64_t offset, std::span<std::byte> out, persist::Checksum* hash);
 
  private:
   struct Entry {
@@ -66,7 +68,8 @@ class Snapshot {
     std::unordered_map<uint64_t, Entry*> entries;  // by PoolCore::key_of
   };
 
-  static void read(Entry& entry, uint64_t offset, std::span<std::byte> out);
+  static void read(Entry& entry, uint64_t offset, std::span<std::byte> out,
+                   persist::Checksum* hash);
 
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<std::unique_ptr<Watcher>> watchers_;  // one per pool
