@@ -773,7 +773,10 @@ void PoolCore::flush(const Tensor* tensor) {
     tensors_.for_each_live([&](uint32_t, const TensorRecord& record) { add(record); });
   }
   wait_for(requests);
-  if (persistence_) {
+  // Only a pool flush publishes: a manifest published after one tensor's flush would also name
+  // the copies evictions wrote of other tensors' pages meanwhile, while their other pages were
+  // still dirty above: those tensors would come back torn.
+  if (persistence_ && tensor == nullptr) {
     std::lock_guard lock(tensors_mutex_);
     persistence_->publish(*engine_, *nvme_);
   }

@@ -94,7 +94,8 @@ class TIERMEM_API Tensor {
   // for writing right now are left dirty: they are still being written. Blocks until the
   // writes are confirmed. Throws Error(io) if one failed (the data stays valid above), and
   // Error(tier_full) when a page only in gpu has to pass through a dram tier whose every frame
-  // is pinned.
+  // is pinned. In a persistent pool it makes nothing durable: Pool::flush() does, for every
+  // tensor at once.
   void flush() const;
 
   PageResidency residency(uint64_t page) const;
