@@ -759,38 +759,35 @@ void Workload::do_reopen(uint32_t thread) {
     count(Call::reopen, Outcome::refused);
     return;
   }
-  const Outcome outcome =
-      attempt(thread, Call::reopen, "~Pool(), then Pool(config) again", {}, [&] {
-        pool_.reset();
-        pool_ = std::make_unique<Pool>(config_);
-      });
-  if (outcome != Outcome::ok || !pool_) {
-    if (!pool_) fail("the persistent pool could not be opened again; the run stops");
-    stopped_ = !pool_;
+  attempt(thread, Call::reopen, "~Pool(), then Pool(config) again", {}, [&] {
+    pool_.reset();
+    pool_ = std::make_unique<Pool>(config_);
+  });
+  if (!pool_) {
+    fail("the persistent pool could not be opened again; the run stops");
+    stopped_ = true;
     return;
   }
-  {
-    std::lock_guard lock(registry_mutex_);
-    for (const std::string& name : released_names_) {
-      if (pool_->find(name)) fail(fmt::format("reopen: released tensor '{}' is back", name));
-    }
-    released_names_.clear();
-    stale_.clear();  // handles of the closed pool, which must not be used
-    if (const uint64_t found = pool_->stats().tensors; found != live_.size()) {
-      fail(fmt::format("reopen: {} tensors in the pool, the model has {}", found, live_.size()));
-    }
+  std::lock_guard lock(registry_mutex_);
+  for (const std::string& name : released_names_) {
+    if (pool_->find(name)) fail(fmt::format("reopen: released tensor '{}' is back", name));
   }
-  for (const std::shared_ptr<TensorModel>& t : live_) {
+  released_names_.clear();
+  stale_.clear();  // handles of the closed pool, which must not be used
+  if (const uint64_t found = pool_->stats().tensors; found != live_.size()) {
+    fail(fmt::format("reopen: {} tensors in the pool, the model has {}", found, live_.size()));
+  }
+  // A tensor that did not come back whole leaves the model, so that no call uses its handle.
+  std::erase_if(live_, [&](const std::shared_ptr<TensorModel>& t) {
     t->handle = pool_->find(t->name);
-    if (!t->handle) {
-      fail(fmt::format("reopen: tensor '{}' is missing", t->name));
-      continue;
-    }
-    if (t->handle.size_bytes() != t->bytes) {
-      fail(fmt::format("reopen: tensor '{}' has {} bytes, the model {}", t->name,
-                       t->handle.size_bytes(), t->bytes));
-      continue;
-    }
+    if (t->handle && t->handle.size_bytes() == t->bytes) return false;
+    fail(t->handle ? fmt::format("reopen: tensor '{}' has {} bytes, the model {}", t->name,
+                                 t->handle.size_bytes(), t->bytes)
+                   : fmt::format("reopen: tensor '{}' is missing", t->name));
+    live_bytes_ -= t->bytes;
+    return true;
+  });
+  for (const std::shared_ptr<TensorModel>& t : live_) {
     read_back(thread, *t, Call::reopen, "after reopening");
   }
   attempt(thread, Call::reopen, "Pool::verify() after reopening", {},
@@ -806,9 +803,8 @@ void Workload::verify_all() {
     std::lock_guard lock(registry_mutex_);
     tensors = live_;
   }
-  for (const std::shared_ptr<TensorModel>& t : tensors) {
-    if (t->handle) read_back(0, *t, Call::verify, "final check");
-  }
+  for (const std::shared_ptr<TensorModel>& t : tensors)
+    read_back(0, *t, Call::verify, "final check");
   // Every trace the pool recorded reads back.
   for (uint64_t i = 0; i < traces_; ++i) {
     const std::string path = fmt::format("{}/trace-{}.bin", options_.scratch_dir, i);
@@ -830,7 +826,6 @@ void Workload::close_with_pins_in_flight(std::unique_ptr<Pool>& pool) {
     std::lock_guard lock(registry_mutex_);
     for (size_t i = 0; i < std::min<size_t>(live_.size(), 4); ++i) {
       const std::shared_ptr<TensorModel>& t = live_[i];
-      if (!t->handle) continue;  // missing after a reopen: reported then
       try {
         (void)t->handle.pin_async(Tier::dram, Access::read, pick_range(rng, *t, Tier::dram));
         kept.push_back(
