@@ -89,7 +89,9 @@ struct ModelOptions {
   // calls (after a flush, so that the bytes to come back are exactly the model's, whatever
   // the destructor's own flush meets), opens it again, and checks that every tensor is found
   // by name and holds the model's bytes, that released ones are gone, and that
-  // Pool::verify() passes. Not on a virtual clock (it keeps no files).
+  // Pool::verify() passes. Pins of dropped futures only read: a flush leaves pages pinned for
+  // writing dirty, so their durable copies could be older than the model's bytes. Not on a
+  // virtual clock (it keeps no files).
   bool persistent = false;
   // persistent: told, from the flushing thread, before every Pool::flush (starting, with the
   // state it makes durable) and after it (done or failed); and before the pool's destructor
