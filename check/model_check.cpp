@@ -11,8 +11,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <future>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +23,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "check/gate.hpp"
 #include "check/tensor_model.hpp"
 #include "check/watchdog.hpp"
 #include "support/json.hpp"
@@ -30,15 +34,22 @@ namespace tiermem::check {
 namespace {
 
 constexpr std::string_view kCallNames[kCallCount] = {
-    "allocate",    "release",  "pin_read", "pin_write",    "pin_read_write",
-    "pin_dropped", "prefetch", "evict",    "flush_tensor", "flush_pool",
-    "residency",   "stats",    "schedule", "trace",        "compute",
-    "stale",       "misuse",   "advance",  "verify",       "close"};
+    "allocate", "release", "pin_read",     "pin_write",  "pin_read_write", "pin_dropped",
+    "prefetch", "evict",   "flush_tensor", "flush_pool", "residency",      "stats",
+    "schedule", "trace",   "compute",      "stale",      "misuse",         "advance",
+    "reopen",   "verify",  "close"};
 
-// How often each call is drawn, in Call order (verify and close are not drawn; advance only
-// on a virtual clock).
-constexpr uint32_t kWeights[kCallCount] = {6, 3, 20, 9, 8, 5, 6, 6, 4, 1,
-                                           3, 2, 1,  1, 1, 2, 2, 4, 0, 0};
+// How often each call is drawn, in Call order (reopen, verify and close are not drawn; advance
+// only on a virtual clock).
+constexpr uint32_t kWeights[kCallCount] = {6, 3, 20, 9, 8, 5, 6, 6, 4, 1, 3,
+                                           2, 1, 1,  1, 2, 2, 4, 0, 0, 0};
+
+// A persistent pool is reopened once in this many calls, on average: a reopen (a flush, the
+// close, the open, every tensor read back) takes as long as some thousand other calls.
+constexpr uint64_t kReopenOdds = 2000;
+
+// A flush that fails under io.faults is tried this many times before a reopen or the close.
+constexpr int kFlushTries = 20;
 
 constexpr size_t kMaxFailures = 20;
 
@@ -73,6 +84,7 @@ std::string replay_command(const Config& config, const ModelOptions& options) {
       options.seed, options.threads, options.seconds, options.max_operations, options.total_bytes,
       options.max_tensors, options.max_pin_pages);
   if (options.devices) command += " --virtual";
+  if (options.persistent) command += " --persistent";
   const Config defaults;
   for (const ConfigKeyInfo& key : Config::keys()) {
     std::string value = config.get(key.name);
@@ -88,10 +100,12 @@ enum class Outcome { ok, refused, io, failed };
 
 class Workload {
  public:
-  Workload(Pool& pool, const ModelOptions& options, Watchdog& watchdog)
-      : pool_(pool), options_(options), watchdog_(watchdog) {
-    const Stats stats = pool.stats();
-    page_size_ = pool.config().page_size;
+  // pool may be replaced (a reopen); config is what it is opened with again.
+  Workload(std::unique_ptr<Pool>& pool, const Config& config, const ModelOptions& options,
+           Watchdog& watchdog)
+      : pool_(pool), config_(config), options_(options), watchdog_(watchdog) {
+    const Stats stats = pool->stats();
+    page_size_ = config.page_size;
     frames_[0] = stats.tiers[0].frames;
     frames_[1] = stats.tiers[1].frames;
     has_gpu_ = frames_[0] > 0;
@@ -100,13 +114,16 @@ class Workload {
     virtual_clock_ = options.devices.has_value();
     weights_ = std::to_array(kWeights);
     if (!virtual_clock_) weights_[static_cast<size_t>(Call::advance)] = 0;
-    faults_ = !pool.config().io.faults.empty();
+    faults_ = !config.io.faults.empty();
+    persistent_ = options.persistent;
     report_.seed = options.seed;
     report_.threads = options.threads;
   }
 
   void run_thread(uint32_t index);
   void verify_all();
+  // Tells options.on_flush that the pool's destructor is about to flush what the model holds.
+  void announce_close();
   void close_with_pins_in_flight(std::unique_ptr<Pool>& pool);
   ModelReport& report() { return report_; }
 
@@ -125,6 +142,9 @@ class Workload {
   Tier pick_tier(Rng& rng, bool host_visible) const;
   ByteRange pick_range(Rng& rng, const TensorModel& t, Tier tier) const;
   void check_bytes(const Pin& pin, const TensorModel& t, uint64_t offset, std::string_view what);
+  // Reads t back through dram pins, a chunk at a time, and compares it with the model: bytes
+  // that differ count as lost.
+  void read_back(uint32_t thread, const TensorModel& t, Call call, std::string_view when);
   std::string describe(const TensorModel& t, Tier tier, ByteRange range) const;
 
   // The future's value; on a virtual clock, runs the clock's events until it is ready.
@@ -144,8 +164,21 @@ class Workload {
   void do_trace(uint32_t thread);
   void do_stale(uint32_t thread, Rng& rng);
   void do_misuse(uint32_t thread, Rng& rng);
+  // Pool::flush(); in a persistent pool, with no write under way, told to options.on_flush.
+  Outcome do_flush_pool(uint32_t thread);
+  // Tensor::flush() of t; in a persistent pool, told to options.on_flush as do_flush_pool is
+  // (the caller holds writes_: no write is under way), and it makes durable t alone.
+  void do_flush_tensor(uint32_t thread, const std::shared_ptr<TensorModel>& t);
+  // A flush that succeeds, tried kFlushTries times (each try may fail under io.faults).
+  bool flush_until_done(uint32_t thread);
+  void do_reopen(uint32_t thread);
+  // Tells options.on_flush what a flush (of only, or of the pool) is about to make durable,
+  // or how it ended; keeps durable_ what the manifest on disk holds.
+  void tell_flush(FlushEvent::Stage stage, const std::shared_ptr<TensorModel>& only = nullptr);
+  void stop_tracing();
 
-  Pool& pool_;
+  std::unique_ptr<Pool>& pool_;
+  const Config& config_;
   const ModelOptions& options_;
   Watchdog& watchdog_;
   uint64_t page_size_ = 0;
@@ -155,10 +188,21 @@ class Workload {
   bool virtual_clock_ = false;     // nothing completes unless this thread runs the clock
   std::array<uint32_t, kCallCount> weights_{};
   bool faults_ = false;
+  bool persistent_ = false;
+  // persistent: every call holds calls_ shared, a reopen exclusively; writes, allocations and
+  // releases hold writes_ shared, Pool::flush() exclusively (taken in that order).
+  Gate calls_;
+  Gate writes_;
+  std::atomic<bool> stopped_ = false;  // the pool could not be opened again: threads stop
+  std::atomic<uint64_t> names_made_ = 0;
 
   std::mutex registry_mutex_;
   std::vector<std::shared_ptr<TensorModel>> live_;
   std::vector<Tensor> stale_;
+  std::vector<std::string> released_names_;  // persistent: since the last reopen
+  // persistent: each tensor the manifest on disk holds, with the digest of its bytes there, and
+  // what the flush under way would make of it (tell_flush).
+  std::map<std::shared_ptr<TensorModel>, uint64_t> durable_, publishing_;
   uint64_t live_bytes_ = 0;
   std::mutex trace_mutex_;
   bool tracing_ = false;
@@ -278,8 +322,12 @@ void Workload::do_allocate(uint32_t thread, Rng& rng) {
     if (live_.size() >= options_.max_tensors || live_bytes_ + bytes > options_.total_bytes) return;
     live_bytes_ += bytes;  // reserved; given back below when the allocation fails
   }
+  std::shared_lock<Gate> writing(writes_, std::defer_lock);
+  if (persistent_) writing.lock();
   auto model = std::make_shared<TensorModel>();
-  model->name = fmt::format("t{}.{}", thread, rng() % 1000000);
+  // Unique in a persistent pool, as its names must be.
+  model->name = persistent_ ? fmt::format("t{}.{}", thread, names_made_++)
+                            : fmt::format("t{}.{}", thread, rng() % 1000000);
   model->bytes = bytes;
   model->pages = (bytes + page_size_ - 1) / page_size_;
   model->expected.assign(bytes, 0);
@@ -287,7 +335,7 @@ void Workload::do_allocate(uint32_t thread, Rng& rng) {
   const Outcome outcome =
       attempt(thread, Call::allocate, fmt::format("allocate('{}', {} bytes)", model->name, bytes),
               {Errc::out_of_space},
-              [&] { model->handle = pool_.allocate(shape, dtype, model->name, tensor_options); });
+              [&] { model->handle = pool_->allocate(shape, dtype, model->name, tensor_options); });
   std::lock_guard lock(registry_mutex_);
   if (outcome == Outcome::ok) {
     live_.push_back(std::move(model));
@@ -299,6 +347,8 @@ void Workload::do_allocate(uint32_t thread, Rng& rng) {
 void Workload::do_release(uint32_t thread, Rng& rng) {
   std::shared_ptr<TensorModel> t = pick(rng);
   if (!t) return;
+  std::shared_lock<Gate> quiet(writes_, std::defer_lock);
+  if (persistent_) quiet.lock();
   std::unique_lock writing(t->lock, std::try_to_lock);
   if (!writing.owns_lock() || t->released) return;
   // Busy while a dropped future's pin still holds pages.
@@ -310,12 +360,15 @@ void Workload::do_release(uint32_t thread, Rng& rng) {
   live_.erase(std::find(live_.begin(), live_.end(), t));
   live_bytes_ -= t->bytes;
   stale_.push_back(t->handle);
+  if (persistent_) released_names_.push_back(t->name);
 }
 
 void Workload::do_pin(uint32_t thread, Rng& rng, Call call) {
   std::shared_ptr<TensorModel> t = pick(rng);
   if (!t) return;
   const bool writes = call != Call::pin_read;
+  std::shared_lock<Gate> quiet(writes_, std::defer_lock);
+  if (persistent_ && writes) quiet.lock();
   std::shared_lock reading(t->lock, std::defer_lock);
   std::unique_lock writing(t->lock, std::defer_lock);
   if (writes) {
@@ -358,7 +411,9 @@ void Workload::do_dropped(uint32_t thread, Rng& rng) {
   const Tier tier = pick_tier(rng, false);
   const ByteRange range = pick_range(rng, *t, tier);
   // Never Access::write: a pin nobody writes through would show unspecified bytes to others.
-  const Access access = rng() % 2 == 0 ? Access::read : Access::read_write;
+  // Never read_write in a persistent pool: a flush leaves pages pinned for writing dirty, so the
+  // manifest would name their old copies while the model holds the same bytes as current.
+  const Access access = rng() % 2 == 0 || persistent_ ? Access::read : Access::read_write;
   attempt(thread, Call::pin_dropped,
           fmt::format("pin_async({}, {}), future dropped", describe(*t, tier, range),
                       tiermem::to_string(access)),
@@ -368,6 +423,10 @@ void Workload::do_dropped(uint32_t thread, Rng& rng) {
 void Workload::do_tensor_call(uint32_t thread, Rng& rng, Call call) {
   std::shared_ptr<TensorModel> t = pick(rng);
   if (!t) return;
+  // A persistent tensor's flush waits for writes to end, as a pool's does (do_flush_tensor);
+  // writes_ comes before the tensor's lock, as in every call that takes both.
+  std::unique_lock<Gate> quiet(writes_, std::defer_lock);
+  if (persistent_ && call == Call::flush_tensor) quiet.lock();
   std::shared_lock reading(t->lock);
   if (t->released) return;
   const Tier tier = pick_tier(rng, false);
@@ -384,9 +443,7 @@ void Workload::do_tensor_call(uint32_t thread, Rng& rng, Call call) {
               {Errc::tier_full}, [&] { (void)t->handle.evict(tier); });
       return;
     case Call::flush_tensor:
-      attempt(thread, call, fmt::format("flush('{}')", t->name), {Errc::tier_full},
-              [&] { t->handle.flush(); });
-      return;
+      return do_flush_tensor(thread, t);
     case Call::residency:
       attempt(thread, call, fmt::format("residency('{}')", t->name), {}, [&] {
         const std::vector<PageResidency> pages = t->handle.residency();
@@ -420,20 +477,20 @@ void Workload::do_schedule(uint32_t thread, Rng& rng) {
     locks.push_back(std::move(reading));
   }
   attempt(thread, Call::schedule, fmt::format("set_schedule({} steps)", steps.size()), {},
-          [&] { pool_.set_schedule(steps); });
+          [&] { pool_->set_schedule(steps); });
 }
 
 void Workload::do_trace(uint32_t thread) {
   if (options_.scratch_dir.empty()) return;
   std::lock_guard lock(trace_mutex_);
   if (tracing_) {
-    attempt(thread, Call::trace, "stop_trace()", {}, [&] { pool_.stop_trace(); });
+    attempt(thread, Call::trace, "stop_trace()", {}, [&] { pool_->stop_trace(); });
     tracing_ = false;
     return;
   }
   const std::string path = fmt::format("{}/trace-{}.bin", options_.scratch_dir, traces_++);
   tracing_ = attempt(thread, Call::trace, fmt::format("start_trace('{}')", path), {},
-                     [&] { pool_.start_trace(path); }) == Outcome::ok;
+                     [&] { pool_->start_trace(path); }) == Outcome::ok;
 }
 
 void Workload::do_stale(uint32_t thread, Rng& rng) {
@@ -481,11 +538,11 @@ void Workload::do_misuse(uint32_t thread, Rng& rng) {
       break;
     case 5:
       what = "allocate(DType(200))";
-      call = [&] { (void)pool_.allocate({4}, static_cast<DType>(200), "bad"); };
+      call = [&] { (void)pool_->allocate({4}, static_cast<DType>(200), "bad"); };
       break;
     case 6:
       what = "allocate(dimension 0)";
-      call = [&] { (void)pool_.allocate({4, 0}, DType::u8, "bad"); };
+      call = [&] { (void)pool_->allocate({4, 0}, DType::u8, "bad"); };
       break;
     case 7:
       what = "residency(page beyond the end)";
@@ -505,10 +562,10 @@ void Workload::do_misuse(uint32_t thread, Rng& rng) {
 template <class T>
 T Workload::wait(std::future<T>& future) {
   while (virtual_clock_ && future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    const std::optional<uint64_t> next = pool_.next_event_ns();
+    const std::optional<uint64_t> next = pool_->next_event_ns();
     // Not an Error: a future that nothing scheduled can make ready is a hang, not a refusal.
     if (!next) throw std::logic_error("virtual clock: a pin waits for nothing scheduled");
-    pool_.advance(*next);
+    pool_->advance(*next);
   }
   return future.get();
 }
@@ -518,31 +575,31 @@ void Workload::let_time_pass() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     return;
   }
-  if (const std::optional<uint64_t> next = pool_.next_event_ns()) pool_.advance(*next);
+  if (const std::optional<uint64_t> next = pool_->next_event_ns()) pool_->advance(*next);
 }
 
 // The host runs the clock: to its next event, or some microseconds on; and tries to turn it
 // back, which must be refused.
 void Workload::do_advance(uint32_t thread, Rng& rng) {
-  const uint64_t now = pool_.now_ns();
+  const uint64_t now = pool_->now_ns();
   switch (rng() % 3) {
     case 0:
       attempt(thread, Call::advance, "advance to the next event", {}, [&] {
-        if (const std::optional<uint64_t> next = pool_.next_event_ns()) {
+        if (const std::optional<uint64_t> next = pool_->next_event_ns()) {
           if (*next < now) fail(fmt::format("next event at {} ns, before now ({} ns)", *next, now));
-          pool_.advance(*next);
+          pool_->advance(*next);
         }
       });
       return;
     case 1:
       attempt(thread, Call::advance, "advance by up to 1 ms", {},
-              [&] { pool_.advance(now + rng() % 1'000'000); });
+              [&] { pool_->advance(now + rng() % 1'000'000); });
       return;
     default:
       if (now == 0) return;
       attempt(thread, Call::advance, fmt::format("advance back to {} ns from {} ns", now - 1, now),
               {Errc::invalid_argument}, [&] {
-                pool_.advance(now - 1);
+                pool_->advance(now - 1);
                 fail("the clock was turned back");
               });
       return;
@@ -557,9 +614,17 @@ void Workload::run_thread(uint32_t index) {
       std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.seconds);
   for (uint64_t n = 0; options_.max_operations == 0 || n < options_.max_operations; ++n) {
     if (options_.max_operations == 0 && std::chrono::steady_clock::now() >= deadline) break;
+    if (stopped_) break;
     uint32_t draw = static_cast<uint32_t>(rng() % total_weight);
     size_t call = 0;
     while (draw >= weights_[call]) draw -= weights_[call++];
+    if (persistent_ && rng() % kReopenOdds == 0) {
+      do_reopen(index);
+      continue;
+    }
+    std::shared_lock<Gate> calling(calls_, std::defer_lock);
+    if (persistent_) calling.lock();
+    if (stopped_) break;
     {
       std::lock_guard lock(registry_mutex_);
       if (live_.empty()) call = static_cast<size_t>(Call::allocate);
@@ -580,12 +645,11 @@ void Workload::run_thread(uint32_t index) {
         do_dropped(index, rng);
         break;
       case Call::flush_pool:
-        attempt(index, Call::flush_pool, "Pool::flush()", {Errc::tier_full},
-                [&] { pool_.flush(); });
+        do_flush_pool(index);
         break;
       case Call::stats:
         attempt(index, Call::stats, "Pool::stats()", {}, [&] {
-          const Stats s = pool_.stats();
+          const Stats s = pool_->stats();
           for (int tier = 0; tier < 2; ++tier) {
             if (s.tiers[tier].free_frames > s.tiers[tier].frames) {
               fail(fmt::format("stats: {} free frames of {} in tier {}", s.tiers[tier].free_frames,
@@ -602,8 +666,8 @@ void Workload::run_thread(uint32_t index) {
         break;
       case Call::compute:
         attempt(index, Call::compute, "compute_begin/end", {}, [&] {
-          pool_.compute_begin();
-          pool_.compute_end();
+          pool_->compute_begin();
+          pool_->compute_end();
         });
         break;
       case Call::stale:
@@ -622,60 +686,168 @@ void Workload::run_thread(uint32_t index) {
   }
 }
 
-// Reads every live tensor back through dram pins and compares it with the model: whatever was
-// reported written must be there. Pins of dropped futures may still hold frames, and injected
-// faults may fail reads, so each chunk is tried again for a while.
-void Workload::verify_all() {
-  {
-    std::lock_guard lock(trace_mutex_);
-    if (tracing_) pool_.stop_trace();
-    tracing_ = false;
+// Pins of dropped futures may still hold frames, and injected faults may fail reads, so each
+// chunk is tried again for a while.
+void Workload::read_back(uint32_t thread, const TensorModel& t, Call call, std::string_view when) {
+  const uint64_t chunk = std::max<uint64_t>(1, frames_[1] / 2) * page_size_;
+  for (uint64_t offset = 0; offset < t.bytes; offset += chunk) {
+    const ByteRange range{offset, std::min(chunk, t.bytes - offset)};
+    const std::string what = fmt::format("{}: read of {}", when, describe(t, Tier::dram, range));
+    bool read = false;
+    for (int attempt_no = 0; attempt_no < 200 && !read; ++attempt_no) {
+      Pin pin;
+      const Outcome outcome = attempt(thread, call, what, {Errc::busy, Errc::tier_full},
+                                      [&] { pin = t.handle.pin(Tier::dram, Access::read, range); });
+      if (outcome == Outcome::failed) break;
+      if (outcome != Outcome::ok) {
+        let_time_pass();
+        continue;
+      }
+      uint64_t first = 0;
+      const uint64_t lost = count_differences(static_cast<const uint8_t*>(pin.data()),
+                                              t.expected.data() + offset, pin.size(), first);
+      std::lock_guard lock(report_mutex_);
+      report_.bytes_checked += pin.size();
+      report_.lost_bytes += lost;
+      if (lost != 0 && report_.failures.size() < kMaxFailures) {
+        report_.failures.push_back(
+            fmt::format("{}: {} bytes lost, the first at byte {}", what, lost, offset + first));
+      }
+      read = true;
+    }
+    if (!read) {
+      std::lock_guard lock(report_mutex_);
+      report_.unverified_bytes += range.length;
+    }
   }
+}
+
+void Workload::stop_tracing() {
+  std::lock_guard lock(trace_mutex_);
+  if (tracing_) pool_->stop_trace();
+  tracing_ = false;
+}
+
+void Workload::tell_flush(FlushEvent::Stage stage, const std::shared_ptr<TensorModel>& only) {
+  if (!options_.on_flush) return;
+  FlushEvent event{.stage = stage, .tensors = {}};
+  {
+    std::lock_guard lock(registry_mutex_);
+    if (stage == FlushEvent::Stage::starting) {
+      // A pool's flush makes every live tensor durable; a tensor's flush makes that one durable
+      // and keeps the others the manifest holds as they are there. Released ones leave it.
+      publishing_.clear();
+      for (const std::shared_ptr<TensorModel>& t : live_) {
+        if (only == nullptr || t == only) {
+          publishing_[t] = digest(t->expected.data(), t->bytes);
+        } else if (auto held = durable_.find(t); held != durable_.end()) {
+          publishing_[t] = held->second;
+        }
+      }
+      for (const auto& [t, hash] : publishing_) event.tensors.push_back({t->name, hash});
+    } else if (stage == FlushEvent::Stage::done) {
+      durable_ = std::move(publishing_);
+      publishing_.clear();
+    }
+  }
+  options_.on_flush(event);
+}
+
+void Workload::do_flush_tensor(uint32_t thread, const std::shared_ptr<TensorModel>& t) {
+  if (persistent_) tell_flush(FlushEvent::Stage::starting, t);
+  const Outcome outcome = attempt(thread, Call::flush_tensor, fmt::format("flush('{}')", t->name),
+                                  {Errc::tier_full}, [&] { t->handle.flush(); });
+  if (persistent_) {
+    tell_flush(outcome == Outcome::ok ? FlushEvent::Stage::done : FlushEvent::Stage::failed);
+  }
+}
+
+Outcome Workload::do_flush_pool(uint32_t thread) {
+  // The model's bytes are what the flush makes durable only while nothing writes them.
+  std::unique_lock<Gate> quiet(writes_, std::defer_lock);
+  if (persistent_) quiet.lock();
+  tell_flush(FlushEvent::Stage::starting);
+  const Outcome outcome = attempt(thread, Call::flush_pool, "Pool::flush()", {Errc::tier_full},
+                                  [&] { pool_->flush(); });
+  tell_flush(outcome == Outcome::ok ? FlushEvent::Stage::done : FlushEvent::Stage::failed);
+  return outcome;
+}
+
+bool Workload::flush_until_done(uint32_t thread) {
+  for (int i = 0; i < kFlushTries; ++i) {
+    if (do_flush_pool(thread) == Outcome::ok) return true;
+    let_time_pass();
+  }
+  return false;
+}
+
+// Closes the pool while every other thread waits between calls, opens it again and checks
+// every tensor. A flush first makes the model's bytes durable, so that the check is exact
+// whatever the destructor's own flush meets (pins of dropped futures, injected faults).
+void Workload::do_reopen(uint32_t thread) {
+  std::unique_lock<Gate> quiet(calls_);
+  if (stopped_) return;
+  stop_tracing();
+  if (!flush_until_done(thread)) {
+    count(Call::reopen, Outcome::refused);
+    return;
+  }
+  attempt(thread, Call::reopen, "~Pool(), then Pool(config) again", {}, [&] {
+    pool_.reset();
+    pool_ = std::make_unique<Pool>(config_);
+  });
+  if (!pool_) {
+    fail("the persistent pool could not be opened again; the run stops");
+    stopped_ = true;
+    return;
+  }
+  std::lock_guard lock(registry_mutex_);
+  for (const std::string& name : released_names_) {
+    if (pool_->find(name)) fail(fmt::format("reopen: released tensor '{}' is back", name));
+  }
+  released_names_.clear();
+  stale_.clear();  // handles of the closed pool, which must not be used
+  if (const uint64_t found = pool_->stats().tensors; found != live_.size()) {
+    fail(fmt::format("reopen: {} tensors in the pool, the model has {}", found, live_.size()));
+  }
+  // A tensor that did not come back whole leaves the model, so that no call uses its handle.
+  std::erase_if(live_, [&](const std::shared_ptr<TensorModel>& t) {
+    t->handle = pool_->find(t->name);
+    if (t->handle && t->handle.size_bytes() == t->bytes) return false;
+    fail(t->handle ? fmt::format("reopen: tensor '{}' has {} bytes, the model {}", t->name,
+                                 t->handle.size_bytes(), t->bytes)
+                   : fmt::format("reopen: tensor '{}' is missing", t->name));
+    live_bytes_ -= t->bytes;
+    return true;
+  });
+  for (const std::shared_ptr<TensorModel>& t : live_) {
+    read_back(thread, *t, Call::reopen, "after reopening");
+  }
+  attempt(thread, Call::reopen, "Pool::verify() after reopening", {},
+          [&] { (void)pool_->verify(); });
+}
+
+// Reads every live tensor back and compares it with the model: whatever was reported written
+// must be there.
+void Workload::verify_all() {
+  stop_tracing();
   std::vector<std::shared_ptr<TensorModel>> tensors;
   {
     std::lock_guard lock(registry_mutex_);
     tensors = live_;
   }
-  const uint64_t chunk = std::max<uint64_t>(1, frames_[1] / 2) * page_size_;
-  for (const std::shared_ptr<TensorModel>& t : tensors) {
-    for (uint64_t offset = 0; offset < t->bytes; offset += chunk) {
-      const ByteRange range{offset, std::min(chunk, t->bytes - offset)};
-      const std::string what = fmt::format("final read of {}", describe(*t, Tier::dram, range));
-      bool read = false;
-      for (int attempt_no = 0; attempt_no < 200 && !read; ++attempt_no) {
-        Pin pin;
-        const Outcome outcome = attempt(0, Call::verify, what, {Errc::busy, Errc::tier_full}, [&] {
-          pin = t->handle.pin(Tier::dram, Access::read, range);
-        });
-        if (outcome == Outcome::failed) break;
-        if (outcome != Outcome::ok) {
-          let_time_pass();
-          continue;
-        }
-        uint64_t first = 0;
-        const uint64_t lost = count_differences(static_cast<const uint8_t*>(pin.data()),
-                                                t->expected.data() + offset, pin.size(), first);
-        std::lock_guard lock(report_mutex_);
-        report_.bytes_checked += pin.size();
-        report_.lost_bytes += lost;
-        if (lost != 0 && report_.failures.size() < kMaxFailures) {
-          report_.failures.push_back(
-              fmt::format("{}: {} bytes lost, the first at byte {}", what, lost, offset + first));
-        }
-        read = true;
-      }
-      if (!read) {
-        std::lock_guard lock(report_mutex_);
-        report_.unverified_bytes += range.length;
-      }
-    }
-  }
+  for (const std::shared_ptr<TensorModel>& t : tensors)
+    read_back(0, *t, Call::verify, "final check");
   // Every trace the pool recorded reads back.
   for (uint64_t i = 0; i < traces_; ++i) {
     const std::string path = fmt::format("{}/trace-{}.bin", options_.scratch_dir, i);
     attempt(0, Call::trace, fmt::format("read_trace('{}')", path), {},
             [&] { (void)read_trace(path); });
   }
+}
+
+void Workload::announce_close() {
+  if (persistent_) tell_flush(FlushEvent::Stage::starting);
 }
 
 // Starts asynchronous pins, drops some futures and keeps others, and destroys the pool while
@@ -704,6 +876,11 @@ void Workload::close_with_pins_in_flight(std::unique_ptr<Pool>& pool) {
 }
 
 }  // namespace
+
+uint64_t digest(const uint8_t* bytes, uint64_t size) noexcept {
+  return std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(bytes), static_cast<size_t>(size)));
+}
 
 std::string_view to_string(Call call) noexcept {
   return kCallNames[static_cast<size_t>(call)];
@@ -760,6 +937,20 @@ std::string ModelReport::to_json() const {
   return json_text(json);
 }
 
+Config model_pool_config(const Config& config, const ModelOptions& options) {
+  if (!options.persistent) return config;
+  if (options.devices || options.scratch_dir.empty()) {
+    throw Error(Errc::invalid_argument,
+                "the model check of a persistent pool needs a scratch directory and no virtual "
+                "clock");
+  }
+  Config persistent = config;
+  persistent.nvme.persistent = true;
+  persistent.nvme.dirs = {options.scratch_dir + "/pool"};
+  std::filesystem::create_directories(persistent.nvme.dirs[0]);
+  return persistent;
+}
+
 ModelReport run_model(const Config& config, const ModelOptions& given) {
   ModelOptions options = given;
   if (options.total_bytes == 0) options.total_bytes = 4 * config.dram.capacity;
@@ -772,9 +963,15 @@ ModelReport run_model(const Config& config, const ModelOptions& given) {
   const int threads_before = count_entries("/proc/self/task");
   const auto start = std::chrono::steady_clock::now();
 
-  auto pool = options.devices ? std::make_unique<Pool>(config, *options.devices)
-                              : std::make_unique<Pool>(config);
-  Workload workload(*pool, options, watchdog);
+  const Config pool_config = model_pool_config(config, options);
+  auto pool = options.devices ? std::make_unique<Pool>(pool_config, *options.devices)
+                              : std::make_unique<Pool>(pool_config);
+  if (const uint64_t tensors = pool->stats().tensors; tensors != 0) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("the persistent pool in {} holds {} tensors the model does not know",
+                            pool_config.nvme.dirs[0], tensors));
+  }
+  Workload workload(pool, pool_config, options, watchdog);
   {
     std::vector<std::thread> threads;
     for (uint32_t i = 0; i < options.threads; ++i) {
@@ -783,9 +980,12 @@ ModelReport run_model(const Config& config, const ModelOptions& given) {
     for (std::thread& thread : threads) thread.join();
   }
   workload.verify_all();
-  const Stats stats = pool->stats();
+  const Stats stats = pool ? pool->stats() : Stats{};
   const int threads_open = count_entries("/proc/self/task") - threads_before;
-  workload.close_with_pins_in_flight(pool);
+  if (pool) {
+    workload.announce_close();
+    workload.close_with_pins_in_flight(pool);
+  }
 
   ModelReport report = std::move(workload.report());
   report.stats = stats;

@@ -8,11 +8,13 @@
 // allows; no call may hang (a watchdog names the stuck call and aborts); opening and closing
 // the pool must leave no file descriptor or thread behind. With io.faults set, Error(io) is an
 // allowed outcome, counted per call, and the final check proves that nothing a call reported
-// written was lost. Uses only the public API.
+// written was lost. In a persistent pool (ModelOptions::persistent) it also closes and reopens
+// the pool, checking every tensor it finds again by name. Uses only the public API.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,11 +45,25 @@ enum class Call : uint8_t {
   stale,    // a call on a released handle, which must fail with Error(released)
   misuse,   // bad tiers, accesses, ranges: must fail with Error(invalid_argument)
   advance,  // on a virtual clock: the host runs the clock (and tries to turn it back)
+  reopen,   // persistent: the pool closed and opened again, every tensor found and read back
   verify,   // the final read of every byte
   close,    // the pool's destruction, with asynchronous pins in flight
 };
-inline constexpr size_t kCallCount = 20;
+inline constexpr size_t kCallCount = 21;
 std::string_view to_string(Call call) noexcept;
+
+// What a persistent pool's flush is about to make durable: each live tensor by name, with a
+// hash of the bytes the model holds for it (digest()).
+struct TensorDigest {
+  std::string name;
+  uint64_t hash = 0;
+};
+struct FlushEvent {
+  enum class Stage : uint8_t { starting, done, failed } stage = Stage::starting;
+  std::vector<TensorDigest> tensors;  // starting only: the state the flush makes durable
+};
+// The hash TensorDigest holds of a tensor's bytes.
+uint64_t digest(const uint8_t* bytes, uint64_t size) noexcept;
 
 struct ModelOptions {
   uint32_t threads = 8;
@@ -66,6 +82,23 @@ struct ModelOptions {
   // can be checked), driven by one thread (threads is taken as 1); waits run the clock, and
   // the pool must start no thread.
   std::optional<VirtualDevices> devices;
+  // The pool is persistent (nvme.persistent), its files in scratch_dir/pool (made if missing;
+  // the pool there must hold no tensor). Names are unique. Pool::flush() is made only while no
+  // write pin, allocation or release is under way, so the model knows exactly which bytes each
+  // flush makes durable. Now and then a thread closes the pool while the others wait between
+  // calls (after a flush, so that the bytes to come back are exactly the model's, whatever
+  // the destructor's own flush meets), opens it again, and checks that every tensor is found
+  // by name and holds the model's bytes, that released ones are gone, and that
+  // Pool::verify() passes. Pins of dropped futures only read: a flush leaves pages pinned for
+  // writing dirty, so their durable copies could be older than the model's bytes. Not on a
+  // virtual clock (it keeps no files).
+  bool persistent = false;
+  // persistent: told, from the flushing thread, before every Pool::flush (starting, with the
+  // state it makes durable) and after it (done or failed); and before the pool's destructor
+  // flushes at the end (starting, with no outcome to follow). For crash checks
+  // (check/crash_check.hpp): a process killed at any moment leaves one of the states of the
+  // last flush done and of a flush started after it.
+  std::function<void(const FlushEvent&)> on_flush;
 };
 
 struct CallCounts {
@@ -98,6 +131,11 @@ struct ModelReport {
   std::string to_text() const;
   std::string to_json() const;
 };
+
+// The config run_model opens its pool with: config itself, or for options.persistent a
+// persistent pool in options.scratch_dir/pool (made if missing). Throws
+// Error(invalid_argument) for a persistent run without scratch_dir or on a virtual clock.
+Config model_pool_config(const Config& config, const ModelOptions& options);
 
 // Opens a pool with config (on options.devices' virtual clock, if set), runs the workload,
 // checks every byte, closes the pool (with asynchronous pins still in flight) and checks for

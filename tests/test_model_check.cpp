@@ -1,7 +1,8 @@
 // tests/test_model_check.cpp: the model-checked workload (check/model_check.hpp) over pools of
 // every shape: random calls from the whole public API on several threads, every byte compared
 // with the model, every error's code checked, no hang, no leak across open and close; and the
-// same with injected I/O faults, where nothing reported written may be lost.
+// same with injected I/O faults, where nothing reported written may be lost; and persistent
+// pools, reopened in the run and killed at random moments (check/crash_check.hpp).
 //
 // TIERMEM_MODEL_SECONDS sets how long each run issues calls (default 4); the sanitizer presets
 // run these tests like any other.
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "check/crash_check.hpp"
 #include "check/model_check.hpp"
 #include "tests/test_support.hpp"
 
@@ -21,9 +23,11 @@ double model_seconds() {
 }
 
 check::ModelReport run(const Config& config, const testing::ScratchDir& dir, uint64_t seed,
-                       uint32_t threads = 8, std::optional<VirtualDevices> devices = {}) {
+                       uint32_t threads = 8, std::optional<VirtualDevices> devices = {},
+                       bool persistent = false) {
   check::ModelOptions options;
   options.devices = devices;
+  options.persistent = persistent;
   options.threads = threads;
   options.seconds = model_seconds();
   options.seed = seed;
@@ -55,7 +59,11 @@ TEST(ModelCheck, EveryCallOnThreeTiersWithTheEmulatedGpu) {
   config.policy.prefetch = "sequential:depth=2";
   check::ModelReport report = run(config, dir, 7);
   for (size_t call = 0; call < check::kCallCount; ++call) {
-    if (static_cast<check::Call>(call) == check::Call::advance) continue;  // virtual clocks only
+    // Virtual clocks only; persistent pools only.
+    if (static_cast<check::Call>(call) == check::Call::advance ||
+        static_cast<check::Call>(call) == check::Call::reopen) {
+      continue;
+    }
     EXPECT_GT(report.calls[call].made, 0u)
         << "the workload never made " << check::to_string(static_cast<check::Call>(call));
   }
@@ -74,6 +82,7 @@ TEST(ModelCheck, EveryCallOnAVirtualClock) {
   devices.nvme = {.gbps = 1.0, .write_gbps = 0.5, .latency_us = 50, .queue_depth = 4};
   check::ModelReport report = run(config, dir, 11, 1, devices);
   for (size_t call = 0; call < check::kCallCount; ++call) {
+    if (static_cast<check::Call>(call) == check::Call::reopen) continue;  // persistent pools only
     EXPECT_GT(report.calls[call].made, 0u)
         << "the workload never made " << check::to_string(static_cast<check::Call>(call));
   }
@@ -110,6 +119,62 @@ TEST(ModelCheck, FaultsOnThePsyncEngine) {
   config.io.faults = "eio.read=0.02,eio.write=0.02,short=0.05";
   config.log_level = "error";
   run(config, dir, 19, 4);
+}
+
+// A persistent pool, closed and opened again now and then by one thread while the others wait:
+// every tensor is found by name with every byte the model has, released ones are gone.
+TEST(ModelCheck, APersistentPoolReopenedInTheRunFindsEveryTensorByName) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 32, 8, 2048);
+  check::ModelReport report = run(config, dir, 23, 8, {}, true);
+  EXPECT_GT(made(report, check::Call::reopen), 0u);
+  EXPECT_GT(report.calls[static_cast<size_t>(check::Call::reopen)].succeeded, 0u);
+  EXPECT_GT(made(report, check::Call::flush_pool), 0u);
+  EXPECT_GT(report.stats.moves[2][1], 0u) << "nothing was read back from nvme";
+}
+
+// Flushes of a persistent pool fail under injected write faults; the pool stays usable and a
+// later flush and reopen bring back every byte.
+TEST(ModelCheck, APersistentPoolWhoseFlushesFailUnderFaultsStaysUsable) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 32, 0, 2048);
+  config.io.faults = "eio.write=0.02,enospc.write=0.01,short=0.01,seed=3";
+  config.log_level = "error";
+  check::ModelReport report = run(config, dir, 29, 8, {}, true);
+  EXPECT_GT(report.calls[static_cast<size_t>(check::Call::flush_pool)].io_errors, 0u)
+      << "no flush met a fault";
+  EXPECT_GT(report.calls[static_cast<size_t>(check::Call::reopen)].succeeded, 0u);
+}
+
+check::CrashReport crash(const Config& config, const testing::ScratchDir& dir, uint64_t seed) {
+  check::ModelOptions options;
+  options.threads = 4;
+  options.seconds = model_seconds();
+  options.seed = seed;
+  options.scratch_dir = dir.path();
+  check::CrashReport report = check::run_crash_check(config, options);
+  EXPECT_TRUE(report.ok()) << report.to_text();
+  EXPECT_GT(report.killed, 0u) << report.to_text();
+  EXPECT_GT(report.flushes, 0u) << report.to_text();
+  EXPECT_GT(report.tensors_checked, 0u) << report.to_text();
+  return report;
+}
+
+// The workload's process killed at random moments: the pool holds the tensors of the last
+// flush done (or of one under way), all of them, with the bytes the model had then.
+TEST(ModelCheck, APersistentPoolKilledAtRandomMomentsHoldsWhatAFlushMadeDurable) {
+  testing::ScratchDir dir;
+  crash(testing::small_config(dir, 32, 8, 2048), dir, 31);
+}
+
+// The same with write faults: a flush that failed left the manifest on disk as it was.
+TEST(ModelCheck, AFlushThatFailedUnderFaultsLeftTheDurableStateAsItWas) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 32, 0, 2048);
+  config.io.faults = "eio.write=0.03,seed=7";
+  config.log_level = "error";
+  check::CrashReport report = crash(config, dir, 37);
+  EXPECT_GT(report.failed_flushes, 0u) << "no flush met a fault";
 }
 
 }  // namespace

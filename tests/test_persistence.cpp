@@ -136,6 +136,8 @@ TEST(Persistence, WhatIsNotFlushedBeforeACrashIsNotThereAndWhatWasIs) {
   EXPECT_FALSE(pool.find("b"));
 }
 
+// A manifest naming every copy evictions wrote would bring `a` back torn, half old and half new
+// (found by the model check's crash test): a tensor's flush publishes that tensor alone.
 TEST(Persistence, ATensorsFlushMakesItDurableAndLeavesTheOthersAsTheirFlushesLeftThem) {
   ScratchDir dir;
   ASSERT_EQ(in_child([&] {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/test_stress_cli.sh TIERMEM: `tiermem stress` end to end: a short model-checked run on a
-# live pool and on a virtual clock, each reporting ok in its JSON last line, and the option
-# combination it must refuse.
+# live pool, on a virtual clock and on a persistent pool (reopened in the run, and killed in
+# child processes: --crash), each reporting ok in its JSON last line, and the option
+# combinations it must refuse.
 set -euo pipefail
 tiermem=$1
 dir=$(mktemp -d)
@@ -19,3 +20,13 @@ if "$tiermem" stress "${small[@]}" --virtual --faults eio=0.1 2> "$dir/err.txt";
 fi
 grep -q "I/O faults (--faults, io.faults) do not apply" "$dir/err.txt" \
   || fail "--virtual --faults error: $(cat "$dir/err.txt")"
+"$tiermem" stress "${small[@]}" --threads 2 --persistent | tail -1 > "$dir/persistent.json"
+grep -q '"ok":true' "$dir/persistent.json" || fail "a persistent stress run did not end ok"
+"$tiermem" stress --dram 4MiB --gpu 0 --set page_size=64KiB --seconds 1 --threads 2 \
+  --persistent --crash --json | tail -1 > "$dir/crash.json"
+grep -q '"ok":true' "$dir/crash.json" || fail "a crash stress run did not end ok"
+grep -q '"killed":[1-9]' "$dir/crash.json" || fail "no child of the crash run was killed"
+if "$tiermem" stress "${small[@]}" --crash 2> "$dir/err.txt"; then
+  fail "--crash without --persistent was accepted"
+fi
+grep -q -- "--crash needs --persistent" "$dir/err.txt" || fail "--crash error: $(cat "$dir/err.txt")"

@@ -816,6 +816,8 @@ void PoolCore::flush(const Tensor* tensor) {
     tensors_.for_each_live([&](uint32_t, const TensorRecord& record) { add(record); });
   }
   wait_for(requests);
+  // A tensor's flush publishes that tensor alone: the copies evictions wrote of other tensors'
+  // pages meanwhile, while their other pages were still dirty above, would bring them back torn.
   if (persistence_) {
     std::lock_guard lock(tensors_mutex_);
     persistence_->publish(*engine_, *nvme_, tensor != nullptr ? &record(*tensor) : nullptr);

@@ -7,9 +7,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "persist/checksum.hpp"
 #include "persist/durable_file.hpp"
@@ -18,6 +24,12 @@
 namespace tiermem::detail {
 
 namespace {
+
+// verify() reads durable copies that lie back to back in one file up to this much at once, on
+// this many threads: one page at a time on one thread, the disk idled between reads (0.7 GB/s
+// where fio's reads of the same bytes, 1 MiB at a time 32 deep, made 1.0).
+constexpr uint64_t kVerifyReadBytes = 8 << 20;
+constexpr uint32_t kVerifyReaders = 4;
 
 void check_geometry(const persist::PoolGeometry& want, const persist::PoolGeometry& found,
                     const std::string& path) {
@@ -134,45 +146,95 @@ void PoolPersistence::publish(MigrationEngine& engine, const NvmeStore& nvme,
 uint64_t PoolPersistence::verify(TensorTable& tensors, PageTable& pages,
                                  const NvmeStore& nvme) const {
   const uint64_t page_size = geometry_.page_size;
-  std::unique_ptr<void, decltype(&std::free)> buffer(std::aligned_alloc(4096, page_size),
-                                                     &std::free);
-  if (!buffer) throw Error(Errc::system, "cannot allocate a buffer for verify()", ENOMEM);
-  uint64_t checked = 0, damaged = 0;
-  std::string report;
+  const uint64_t run_pages = std::max<uint64_t>(1, kVerifyReadBytes / page_size);
+  // Runs of a tensor's durable copies that lie back to back in one file, each read at once.
+  struct Run {
+    const TensorRecord* record;
+    NvmeStore::Location start;
+    size_t first = 0;  // into indexes: the run's page indexes in its tensor
+    size_t count = 0;
+  };
+  std::vector<Run> runs;
+  std::vector<uint32_t> indexes;
   tensors.for_each_live([&](uint32_t, const TensorRecord& record) {
     for (uint32_t i = 0; i < record.page_count; ++i) {
       const DurablePage& d = pages.durable(record.first_page + i);
       if (d.durable == DurablePage::kNone) continue;
       const NvmeStore::Location loc = nvme.locate(d.slot[d.durable]);
-      for (uint64_t done = 0; done < page_size;) {
-        ssize_t n = pread(loc.file->fd, static_cast<char*>(buffer.get()) + done, page_size - done,
-                          static_cast<off_t>(loc.offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          const int err = n < 0 ? errno : EIO;
-          throw Error(Errc::io,
-                      fmt::format("verify(): reading page {} of tensor '{}' from {} at offset "
-                                  "{}: {}",
-                                  i, record.name, loc.file->path, loc.offset + done,
-                                  n < 0 ? std::strerror(err) : "the file ends there"),
-                      err);
-        }
-        done += static_cast<uint64_t>(n);
+      Run* last = runs.empty() ? nullptr : &runs.back();
+      if (last == nullptr || last->record != &record || last->start.file != loc.file ||
+          loc.offset != last->start.offset + last->count * page_size || last->count == run_pages) {
+        runs.push_back({.record = &record, .start = loc, .first = indexes.size(), .count = 0});
       }
-      ++checked;
-      if (persist::checksum(buffer.get(), page_size) == d.checksum[d.durable]) continue;
-      if (++damaged <= 16) {
-        report += fmt::format("; page {} of tensor '{}' ({} at offset {})", i, record.name,
-                              loc.file->path, loc.offset);
-      }
+      indexes.push_back(i);
+      ++runs.back().count;
     }
   });
-  if (damaged != 0) {
+
+  std::atomic<size_t> next = 0;
+  std::mutex mutex;  // guards what follows
+  std::exception_ptr error;
+  std::vector<std::pair<size_t, std::string>> damaged;  // by the page's place in indexes
+  auto read_runs = [&] {
+    std::unique_ptr<void, decltype(&std::free)> buffer(
+        std::aligned_alloc(4096, run_pages * page_size), &std::free);
+    auto* bytes = static_cast<char*>(buffer.get());
+    try {
+      if (!buffer) throw Error(Errc::system, "cannot allocate a buffer for verify()", ENOMEM);
+      for (size_t r; (r = next++) < runs.size();) {
+        const Run& run = runs[r];
+        const uint64_t length = run.count * page_size;
+        for (uint64_t done = 0; done < length;) {
+          ssize_t n = pread(run.start.file->fd, bytes + done, length - done,
+                            static_cast<off_t>(run.start.offset + done));
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) {
+            const int err = n < 0 ? errno : EIO;
+            throw Error(Errc::io,
+                        fmt::format("verify(): reading page {} of tensor '{}' from {} at offset "
+                                    "{}: {}",
+                                    indexes[run.first + done / page_size], run.record->name,
+                                    run.start.file->path, run.start.offset + done,
+                                    n < 0 ? std::strerror(err) : "the file ends there"),
+                        err);
+          }
+          done += static_cast<uint64_t>(n);
+        }
+        for (size_t k = 0; k < run.count; ++k) {
+          const uint32_t index = indexes[run.first + k];
+          const DurablePage& d = pages.durable(run.record->first_page + index);
+          if (persist::checksum(bytes + k * page_size, page_size) == d.checksum[d.durable]) {
+            continue;
+          }
+          std::lock_guard lock(mutex);
+          damaged.emplace_back(
+              run.first + k,
+              fmt::format("; page {} of tensor '{}' ({} at offset {})", index, run.record->name,
+                          run.start.file->path, run.start.offset + k * page_size));
+        }
+      }
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      if (!error) error = std::current_exception();
+      next = runs.size();  // the others stop after their current read
+    }
+  };
+  {
+    std::vector<std::jthread> readers;
+    for (uint32_t i = 1; i < kVerifyReaders; ++i) readers.emplace_back(read_runs);
+    read_runs();
+  }
+  if (error) std::rethrow_exception(error);
+  if (!damaged.empty()) {
+    std::sort(damaged.begin(), damaged.end());
+    std::string report;
+    for (size_t i = 0; i < std::min<size_t>(damaged.size(), 16); ++i) report += damaged[i].second;
     throw Error(Errc::corrupt, fmt::format("verify(): {} of {} pages do not match their "
                                            "checksums{}{}",
-                                           damaged, checked, report, damaged > 16 ? "; ..." : ""));
+                                           damaged.size(), indexes.size(), report,
+                                           damaged.size() > 16 ? "; ..." : ""));
   }
-  return checked;
+  return indexes.size();
 }
 
 }  // namespace tiermem::detail

@@ -52,7 +52,8 @@ class PoolPersistence {
   void publish(MigrationEngine& engine, const NvmeStore& nvme, const TensorRecord* only);
 
   // Reads the copy the manifest names of every page of every live tensor and checks it against
-  // its checksum. Returns the pages checked. Throws Error(corrupt) naming each damaged tensor
+  // its checksum, copies back to back in a file read together, on a few threads of its own.
+  // Returns the pages checked. Throws Error(corrupt) naming each damaged tensor
   // and page (the first 16), Error(io) when a file cannot be read. The caller keeps tensors
   // from coming and going, and publishes from happening, until it returns.
   uint64_t verify(TensorTable& tensors, PageTable& pages, const NvmeStore& nvme) const;

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <string>
 
+#include "check/crash_check.hpp"
 #include "check/model_check.hpp"
 #include "tiermem/tiermem.hpp"
 #include "tools/cli.hpp"
@@ -40,13 +41,19 @@ int run_stress(std::span<char*> args) {
         ("virtual",
          "a pool on a virtual clock with modelled devices (tiermem/virtual_clock.hpp), bytes "
          "kept, one thread (--threads is taken as 1), no I/O faults")  //
+        ("persistent",
+         "a persistent pool (nvme.persistent) in a scratch directory, closed and opened again "
+         "during the run, every tensor found by name and checked")  //
+        ("crash",
+         "with --persistent: the run goes on in child processes killed at random moments; "
+         "after each kill the pool must hold what a flush made durable")  //
         ("json", "print one JSON object as the last line");
     add_config_options(options);
     po::variables_map vars;
     if (!parse_args(args, options, vars,
                     "usage: tiermem stress [--dram SIZE] [--gpu SIZE] [--total SIZE] "
                     "[--threads N] [--seconds S | --operations N] [--faults SPEC] [--virtual] "
-                    "[--seed N] [--json]\n"
+                    "[--persistent [--crash]] [--seed N] [--json]\n"
                     "Random calls from the whole API on several threads, checked against a "
                     "model of every tensor's bytes;\nexits 3 when a byte differs, a call fails "
                     "in a way its contract does not allow, or a descriptor or thread leaks.")) {
@@ -74,13 +81,24 @@ int run_stress(std::span<char*> args) {
       }
       model.devices = VirtualDevices{};
     }
+    model.persistent = vars.count("persistent") != 0;
+    if (model.persistent && model.devices) {
+      throw Error(Errc::invalid_argument, "--virtual keeps no files: --persistent does not apply");
+    }
+    if (vars.count("crash") && !model.persistent) {
+      throw Error(Errc::invalid_argument, "--crash needs --persistent");
+    }
     if (model.total_bytes == 0) model.total_bytes = 4 * config.dram.capacity;
     if (config.nvme.capacity == 0) {
-      // Room for every tensor's pages, with slack for partial last pages.
-      config.nvme.capacity = model.total_bytes * 2 + 64ull * model.max_tensors * config.page_size;
+      // Room for every tensor's pages, with slack for partial last pages; a persistent pool
+      // takes two slots a page, and a released tensor's until the next flush.
+      config.nvme.capacity =
+          (model.total_bytes * 2 + 64ull * model.max_tensors * config.page_size) *
+          (model.persistent ? 2 : 1);
     }
 
-    // Traces recorded during the run go to a private directory, removed at the end.
+    // Traces recorded during the run, and a persistent pool's files, go to a private
+    // directory, removed at the end.
     const char* tmp = std::getenv("TMPDIR");
     std::string scratch =
         std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/tiermem-stress.XXXXXX";
@@ -88,12 +106,24 @@ int run_stress(std::span<char*> args) {
       throw Error(Errc::system, "cannot create a scratch directory for traces", errno);
     }
     model.scratch_dir = scratch;
-    const check::ModelReport report = check::run_model(config, model);
+    std::string text, json;
+    bool ok = false;
+    if (vars.count("crash")) {
+      const check::CrashReport report = check::run_crash_check(config, model);
+      text = report.to_text();
+      json = report.to_json();
+      ok = report.ok();
+    } else {
+      const check::ModelReport report = check::run_model(config, model);
+      text = report.to_text();
+      json = report.to_json();
+      ok = report.ok();
+    }
     std::error_code ignored;
     std::filesystem::remove_all(scratch, ignored);
-    std::cout << report.to_text();
-    if (vars.count("json")) print_json_last(boost::json::parse(report.to_json()).as_object());
-    return report.ok() ? 0 : 3;
+    std::cout << text;
+    if (vars.count("json")) print_json_last(boost::json::parse(json).as_object());
+    return ok ? 0 : 3;
   });
 }
 
