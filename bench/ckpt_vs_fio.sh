@@ -5,9 +5,10 @@
 # the per-round ratios; and the save behind a compute step as long, with the share hidden.
 # As root the script reserves vm.nr_hugepages for fio's --mem=mmaphuge and puts the old value
 # back at the end. Use a directory on the disk, not a tmpfs.
-# --no-checksums saves without xxh3 checksums, to see what hashing costs.
+# --no-checksums saves without xxh3 checksums, to see what hashing costs; --staging-buffers N
+# sets how many 16 MiB staging buffers the save fills in turn (default 8).
 # usage: bench/ckpt_vs_fio.sh [--dir DIR] [--size SIZE] [--rounds N] [--tiermem PATH]
-#                             [--no-checksums]
+#                             [--no-checksums] [--staging-buffers N]
 set -euo pipefail
 dir=/var/tmp
 size=4GiB
@@ -21,6 +22,7 @@ while (($#)); do
     --rounds) rounds=$2; shift 2 ;;
     --tiermem) tiermem=$2; shift 2 ;;
     --no-checksums) extra+=(--no-checksums); shift ;;
+    --staging-buffers) extra+=(--staging-buffers "$2"); shift 2 ;;
     *) echo "ckpt_vs_fio.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done

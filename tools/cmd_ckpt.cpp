@@ -33,7 +33,7 @@ constexpr const char* kUsage =
     "       tiermem ckpt check PATH [--json]\n"
     "       tiermem ckpt copy SRC DST [--dram 1GiB] [--json]\n"
     "       tiermem ckpt bench DIR [--size 4G] [--rounds 3] [--tensors 8] [--no-checksums] "
-    "[--json]\n"
+    "[--staging-buffers N] [--json]\n"
     "       tiermem ckpt stream PATH [--dram SIZE] [--rounds 3] [--ahead 2] [--json]\n"
     "safetensors checkpoints of a pool's tensors (tiermem ckpt SUBCOMMAND --help for each)";
 
@@ -266,6 +266,8 @@ int bench(std::span<char*> args) {
       ("rounds", po::value<uint32_t>()->default_value(3), "rounds of the three runs")  //
       ("tensors", po::value<uint64_t>()->default_value(8), "how many tensors")         //
       ("no-checksums", "save without xxh3 checksums (to see what hashing costs)")      //
+      ("staging-buffers", po::value<uint32_t>(),
+       "staging buffers of 16 MiB (CheckpointOptions::staging_buffers; default 8)")  //
       ("json", "print one JSON object last");
   std::vector<std::string> operands;
   std::vector<char*> rest = take_operands(args, 1, operands);
@@ -273,6 +275,7 @@ int bench(std::span<char*> args) {
   if (!parse_args(rest, options, vars, "usage: tiermem ckpt bench DIR [options]")) return 0;
   CheckpointOptions ckpt;
   ckpt.checksums = vars.count("no-checksums") == 0;
+  if (vars.count("staging-buffers")) ckpt.staging_buffers = vars["staging-buffers"].as<uint32_t>();
   require_operands(operands, 1, "DIR");
   const std::string& dir = operands[0];
   const uint64_t size = size_option(vars, "size");

@@ -106,9 +106,11 @@ struct CheckpointOptions {
   // cut into io.block_size pieces, io.queue_depth in flight per ring.
   IoConfig io;
   // Staging memory: staging_buffers buffers of staging_bytes each (2 MiB-aligned anonymous
-  // memory advised for huge pages); the copy into one overlaps the writes of the others.
+  // memory advised for huge pages); the copy into one overlaps the writes of the others. A
+  // buffer frees only when the last of its pieces is written, so 8 (128 MiB) keep the disk's
+  // queue full where 4 left it short now and then (bench/RESULTS.md, Checkpoints).
   uint64_t staging_bytes = 16ull << 20;
-  uint32_t staging_buffers = 4;
+  uint32_t staging_buffers = 8;
 };
 
 struct CheckpointResult {
