@@ -380,7 +380,8 @@ Starts what pin() does and returns at once. The PinFuture's result() (or `await`
         TensorCall call(t);
         t.tensor.flush();
       },
-      "Writes every dirty page down to nvme; blocks (the GIL released) until confirmed.");
+      "Writes every dirty page down to nvme; blocks (the GIL released) until confirmed. In a "
+      "persistent pool it then makes this tensor durable alone (Tensor::flush in C++).");
   add_method(
       type, "residency",
       [](py::handle self, py::object page) -> py::object {

@@ -217,7 +217,8 @@ TIERMEM_API int tiermem_tensor_prefetch(tiermem_tensor* tensor, int tier, uint64
  * tier first; blocks until done. *evicted (may be NULL) gets their count. TIERMEM_EIO when a
  * write-back failed (the page stays in tier). */
 TIERMEM_API int tiermem_tensor_evict(tiermem_tensor* tensor, int tier, uint64_t* evicted);
-/* Writes the tensor's dirty pages down to NVMe; blocks until confirmed. Errors as
+/* Writes the tensor's dirty pages down to NVMe; blocks until confirmed. In a persistent pool
+ * it then publishes a manifest in which only this tensor changes (Tensor::flush). Errors as
  * tiermem_pool_flush. */
 TIERMEM_API int tiermem_tensor_flush(tiermem_tensor* tensor);
 
