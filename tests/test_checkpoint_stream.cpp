@@ -11,6 +11,7 @@
 
 #include "tests/test_support.hpp"
 #include "tiermem/tiermem.hpp"
+#include "tiermem/virtual_clock.hpp"
 
 namespace tiermem {
 namespace {
@@ -216,6 +217,10 @@ TEST(CheckpointStream, ABadHeaderLeavesThePoolUnchanged) {
   expect_error([&] { open_checkpoint(pool, dir.path() + "/missing.safetensors"); }, Errc::system,
                {"missing.safetensors"});
   EXPECT_EQ(pool.stats().tensors, 0u);
+  save(dir, dir.path() + "/good.safetensors", {kPage});
+  Pool modelled(testing::small_config(dir), VirtualDevices{});
+  expect_error([&] { open_checkpoint(modelled, dir.path() + "/good.safetensors"); },
+               Errc::unsupported, {"virtual clock"});
 }
 
 }  // namespace

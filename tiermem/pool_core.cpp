@@ -424,6 +424,12 @@ Tensor PoolCore::add_file_tensor(std::string_view name, DType dtype,
 }
 
 std::shared_ptr<const FileSource> PoolCore::open_file_source(const std::string& path) {
+  if (events_ != nullptr) {
+    throw Error(Errc::unsupported,
+                fmt::format("cannot stream {}: a pool on a virtual clock models its storage and "
+                            "reads no file",
+                            path));
+  }
   return std::make_shared<const FileSource>(path, *io_);
 }
 

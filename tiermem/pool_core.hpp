@@ -79,7 +79,7 @@ class PoolCore {
   Tensor add_file_tensor(std::string_view name, DType dtype, std::span<const uint64_t> shape,
                          std::shared_ptr<const FileSource> source, uint64_t offset);
   // A file to stream tensors from, registered with the pool's I/O engine. Throws
-  // Error(system) naming the path and errno.
+  // Error(system) naming the path and errno, Error(unsupported) on a virtual clock.
   std::shared_ptr<const FileSource> open_file_source(const std::string& path);
 
   // The live record behind a handle; throws Error(released) for a stale one.

@@ -194,7 +194,8 @@ TIERMEM_API CheckpointReport check_checkpoint(const std::string& path);
 // Every header is read and checked first (read_safetensors_header, read_safetensors_index; for
 // an index, that each shard holds what the index places there). Throws what they throw,
 // Error(system) when a file cannot be opened, Error(invalid_argument) for a name a live tensor
-// of a persistent pool has; the pool is unchanged then. Thread-safe.
+// of a persistent pool has, Error(unsupported) for a pool on a virtual clock (its storage is
+// modelled); the pool is unchanged then. Thread-safe.
 TIERMEM_API std::vector<Tensor> open_checkpoint(Pool& pool, const std::string& path);
 
 }  // namespace tiermem
