@@ -9,9 +9,9 @@
 #include <memory>
 #include <mutex>
 
-#include "checkpoint/atomic_publish.hpp"
 #include "checkpoint/safetensors_format.hpp"
 #include "persist/checksum.hpp"
+#include "persist/durable_file.hpp"
 
 namespace tiermem::checkpoint {
 
@@ -71,7 +71,7 @@ WrittenFile write_safetensors(Snapshot& snapshot, const std::vector<size_t>& ten
   }
   const uint64_t data_offset = encode_header(layout, meta).size();
 
-  TempFile temp(target);
+  persist::TempFile temp(target);
   temp.reserve(data_offset + data_bytes);
   IoFile file = io.open(temp.path(), OpenMode::write, /*direct=*/true);
   Inflight inflight(staging.count());

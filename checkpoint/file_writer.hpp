@@ -24,7 +24,7 @@ struct WrittenFile {
 };
 
 // Writes the snapshot's tensors `tensors` (indexes, in file order) to target, durably and
-// atomically (atomic_publish.hpp), with metadata in __metadata__ and, when checksums is set,
+// atomically (persist/durable_file.hpp), with metadata in __metadata__ and, when checksums is set,
 // an xxh3-64 per tensor. Throws the snapshot's errors, Error(io) or Error(system).
 WrittenFile write_safetensors(Snapshot& snapshot, const std::vector<size_t>& tensors,
                               const std::string& target,

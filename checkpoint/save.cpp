@@ -6,10 +6,10 @@
 #include <chrono>
 #include <filesystem>
 
-#include "checkpoint/atomic_publish.hpp"
 #include "checkpoint/file_writer.hpp"
 #include "checkpoint/safetensors_index.hpp"
 #include "checkpoint/snapshot.hpp"
+#include "persist/durable_file.hpp"
 #include "tiermem/checkpoint.hpp"
 #include "tiermem/error.hpp"
 
@@ -92,8 +92,8 @@ bool write_index_if_complete(const std::string& directory, uint32_t world_size,
       total += tensor.size_bytes();
     }
   }
-  checkpoint::write_file_atomically(directory + "/" + checkpoint::kIndexName,
-                                    checkpoint::encode_index(total, tag, weight_map));
+  persist::write_file_atomically(directory + "/" + checkpoint::kIndexName,
+                                 checkpoint::encode_index(total, tag, weight_map));
   return true;
 }
 

@@ -133,7 +133,9 @@ void PoolPersistence::publish(MigrationEngine& engine, const NvmeStore& nvme,
     generations.emplace(tensor.name, tensor.generation);
   });
   try {
-    persist::replace_file(manifest_dir_, persist::kManifestName, persist::encode(manifest));
+    const std::vector<char> bytes = persist::encode(manifest);
+    persist::write_file_atomically(manifest_dir_ + "/" + persist::kManifestName,
+                                   std::string_view(bytes.data(), bytes.size()));
   } catch (...) {
     engine.end_publish(false);
     throw;
