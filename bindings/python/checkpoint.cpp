@@ -26,12 +26,6 @@ namespace tiermem::python {
 
 namespace {
 
-// A size: an int, or text as parse_size reads it ("1GiB").
-uint64_t size_from(py::handle value) {
-  if (py::isinstance<py::str>(value)) return parse_size(value.cast<std::string>());
-  return value.cast<uint64_t>();
-}
-
 std::string path_from(py::handle value) {
   return py::module_::import("os").attr("fspath")(value).cast<std::string>();
 }

@@ -23,4 +23,8 @@ void bind_bench_helper(pybind11::module_& module);   // bench_helper.cpp
 // not understood, Error(invalid_argument) for one out of range. file_io.cpp.
 IoConfig io_config_from(pybind11::handle value);
 
+// A size: an int, or text as parse_size reads it ("1GiB", "4k"). Throws what parse_size throws,
+// and pybind11's cast error for another type. sim.cpp.
+uint64_t size_from(pybind11::handle value);
+
 }  // namespace tiermem::python

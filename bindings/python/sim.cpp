@@ -10,6 +10,7 @@
 #include <string>
 
 #include "errors.hpp"
+#include "module.hpp"
 #include "tiermem/config.hpp"
 #include "tiermem/sim.hpp"
 #include "tiermem/trace.hpp"
@@ -20,11 +21,6 @@ namespace py = pybind11;
 namespace tiermem::python {
 
 namespace {
-
-uint64_t size_from(py::handle value) {
-  if (py::isinstance<py::str>(value)) return parse_size(value.cast<std::string>());
-  return value.cast<uint64_t>();
-}
 
 Tier tier_from(py::handle value) {
   return parse_tier(value.cast<std::string>());
@@ -272,6 +268,11 @@ generators, or a pool's recording (Pool.start_trace).)doc")
     }
     return list;
   });
+}
+
+uint64_t size_from(py::handle value) {
+  if (py::isinstance<py::str>(value)) return parse_size(value.cast<std::string>());
+  return value.cast<uint64_t>();
 }
 
 }  // namespace tiermem::python
