@@ -34,7 +34,7 @@ constexpr const char* kUsage =
     "       tiermem ckpt copy SRC DST [--dram 1GiB] [--json]\n"
     "       tiermem ckpt bench DIR [--size 4G] [--rounds 3] [--tensors 8] [--no-checksums] "
     "[--staging-buffers N] [--json]\n"
-    "       tiermem ckpt stream PATH [--dram SIZE] [--rounds 3] [--ahead 2] [--json]\n"
+    "       tiermem ckpt stream PATH [--dram SIZE] [--rounds 3] [--ahead 1] [--json]\n"
     "safetensors checkpoints of a pool's tensors (tiermem ckpt SUBCOMMAND --help for each)";
 
 using Clock = std::chrono::steady_clock;
@@ -368,7 +368,7 @@ int stream(std::span<char*> args) {
   options.add_options()                                                                     //
       ("dram", po::value<std::string>(), "the dram tier (default: a quarter of the data)")  //
       ("rounds", po::value<uint32_t>()->default_value(3), "rounds of the two runs")         //
-      ("ahead", po::value<uint32_t>()->default_value(2), "tensors prefetched ahead")        //
+      ("ahead", po::value<uint32_t>()->default_value(1), "tensors prefetched ahead")        //
       ("json", "print one JSON object last");
   std::vector<std::string> operands;
   std::vector<char*> rest = take_operands(args, 1, operands);
