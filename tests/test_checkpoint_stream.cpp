@@ -208,6 +208,16 @@ TEST(CheckpointStream, InAPersistentPoolStreamedTensorsStayOutOfTheManifest) {
   expect_pattern(pool.find("own"), 5);
 }
 
+TEST(CheckpointStream, ACheckpointBeyondThePoolsPageIdsIsRefusedSayingWhatGivesMore) {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/model.safetensors";
+  save(dir, path, {kPage, 20 * kPage});
+  Pool pool(testing::small_config(dir, 8, 0, 4));  // 4 NVMe pages: 16 page ids
+  expect_error([&] { open_checkpoint(pool, path); }, Errc::out_of_space,
+               {"'w1'", "page ids", "nvme.capacity"});
+  EXPECT_EQ(pool.stats().tensors, 0u);  // w0, opened first, was released again
+}
+
 TEST(CheckpointStream, ABadHeaderLeavesThePoolUnchanged) {
   ScratchDir dir;
   const std::string path = dir.path() + "/bad.safetensors";

@@ -1015,7 +1015,8 @@ void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record, bool on_nv
   std::optional<PageId> first = parts_.pages.allocate(record.page_count);
   if (!first) {
     throw Error(Errc::out_of_space,
-                fmt::format("tensor '{}': no run of {} free page ids is left (the pool has {})",
+                fmt::format("tensor '{}': no run of {} free page ids is left (the pool has {}, "
+                            "4 per page of nvme.capacity: a larger nvme.capacity gives more)",
                             record.name, record.page_count, parts_.pages.capacity()));
   }
   std::vector<uint64_t> slots;
@@ -1054,7 +1055,8 @@ void MigrationEngine::restore_tensor(uint32_t slot, TensorRecord& record,
   std::optional<PageId> first = parts_.pages.allocate(record.page_count);
   if (!first) {
     throw Error(Errc::out_of_space,
-                fmt::format("tensor '{}': no run of {} free page ids is left (the pool has {})",
+                fmt::format("tensor '{}': no run of {} free page ids is left (the pool has {}, "
+                            "4 per page of nvme.capacity: a larger nvme.capacity gives more)",
                             record.name, record.page_count, parts_.pages.capacity()));
   }
   std::vector<uint64_t> claimed;

@@ -191,6 +191,10 @@ TIERMEM_API CheckpointReport check_checkpoint(const std::string& path);
 // so a checkpoint replaced meanwhile by a new save (which renames a new file over it) goes on
 // being read as it was. The file must not be written in place meanwhile.
 //
+// Its tensors take no NVMe space, but they take page ids, of which a pool has 4 per page of
+// nvme.capacity: a checkpoint of more than 4 x nvme.capacity is refused with
+// Error(out_of_space) (saying so) unless nvme.capacity is raised.
+//
 // Every header is read and checked first (read_safetensors_header, read_safetensors_index; for
 // an index, that each shard holds what the index places there). Throws what they throw,
 // Error(system) when a file cannot be opened, Error(invalid_argument) for a name a live tensor
