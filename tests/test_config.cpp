@@ -283,13 +283,14 @@ TEST(Config, WrongJsonTypesNameTheKeyWhatWasFoundAndWhatIsWanted) {
   refused(R"({"nvme.dirs": {"first": "/a"}})",
           "<json>: nvme.dirs: expected a list of strings (or one comma-separated string), found "
           "an object");
-  refused(R"({"gpu": {"volume": {}}})",
-          "<json>: unknown config key 'gpu.volume' (known: page_size scrub_frames "
-          "log_level gpu.capacity gpu.backend gpu.device gpu.direct_storage dram.capacity "
-          "dram.pinned dram.numa_node dram.huge_pages nvme.dirs nvme.capacity nvme.file_size "
-          "nvme.stripe nvme.direct nvme.keep_files nvme.persistent io.engine io.threads io.queue_depth "
-          "io.block_size io.sqpoll io.register_buffers io.faults policy.eviction policy.prefetch "
-          "policy.prefetch_budget)");
+  refused(
+      R"({"gpu": {"volume": {}}})",
+      "<json>: unknown config key 'gpu.volume' (known: page_size scrub_frames "
+      "log_level gpu.capacity gpu.backend gpu.device gpu.direct_storage dram.capacity "
+      "dram.pinned dram.numa_node dram.huge_pages nvme.dirs nvme.capacity nvme.file_size "
+      "nvme.stripe nvme.direct nvme.keep_files nvme.persistent io.engine io.threads io.queue_depth "
+      "io.block_size io.sqpoll io.register_buffers io.faults policy.eviction policy.prefetch "
+      "policy.prefetch_budget)");
   refused(R"({"dram": {"capacity": "lots"}})",
           "<json>: dram.capacity: invalid size 'lots': it does not start with a digit; expected "
           "a number of bytes with an optional unit (KiB, MiB, GiB, TiB; or k, m, g, t, KB, ... "

@@ -1012,13 +1012,7 @@ void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record, bool on_nv
     record.first_page = 0;
     return;
   }
-  std::optional<PageId> first = parts_.pages.allocate(record.page_count);
-  if (!first) {
-    throw Error(Errc::out_of_space,
-                fmt::format("tensor '{}': no run of {} free page ids is left (the pool has {}, "
-                            "4 per page of nvme.capacity: a larger nvme.capacity gives more)",
-                            record.name, record.page_count, parts_.pages.capacity()));
-  }
+  const PageId first = take_page_ids(record);
   std::vector<uint64_t> slots;
   const uint32_t pages = record.page_count;
   try {
@@ -1028,11 +1022,11 @@ void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record, bool on_nv
     }
   } catch (...) {
     parts_.nvme.free(slots);
-    parts_.pages.free(*first, pages);
+    parts_.pages.free(first, pages);
     throw;
   }
   for (uint32_t i = 0; i < pages; ++i) {
-    PageEntry& entry = parts_.pages[*first + i];
+    PageEntry& entry = parts_.pages[first + i];
     const bool valid_in_nvme = on_nvme || record.source;
     entry.state.store(valid_in_nvme ? PageState::tier_bit(Tier::nvme) : 0,
                       std::memory_order_release);
@@ -1040,31 +1034,36 @@ void MigrationEngine::add_tensor(uint32_t slot, TensorRecord& record, bool on_nv
     entry.tensor = slot;
     entry.index = i;
     if (parts_.persistent && !record.source) {
-      DurablePage& d = parts_.pages.durable(*first + i);
+      DurablePage& d = parts_.pages.durable(first + i);
       d.slot[0] = slots[i];
       d.slot[1] = slots[pages + i];
     }
   }
-  record.first_page = *first;
+  record.first_page = first;
 }
 
-void MigrationEngine::restore_tensor(uint32_t slot, TensorRecord& record,
-                                     std::span<const DurablePage> pages) {
-  assert(parts_.persistent && pages.size() == record.page_count);
-  std::lock_guard lock(mutex_);
-  std::optional<PageId> first = parts_.pages.allocate(record.page_count);
+PageId MigrationEngine::take_page_ids(const TensorRecord& record) {
+  const std::optional<PageId> first = parts_.pages.allocate(record.page_count);
   if (!first) {
     throw Error(Errc::out_of_space,
                 fmt::format("tensor '{}': no run of {} free page ids is left (the pool has {}, "
                             "4 per page of nvme.capacity: a larger nvme.capacity gives more)",
                             record.name, record.page_count, parts_.pages.capacity()));
   }
+  return *first;
+}
+
+void MigrationEngine::restore_tensor(uint32_t slot, TensorRecord& record,
+                                     std::span<const DurablePage> pages) {
+  assert(parts_.persistent && pages.size() == record.page_count);
+  std::lock_guard lock(mutex_);
+  const PageId first = take_page_ids(record);
   std::vector<uint64_t> claimed;
   for (uint32_t i = 0; i < record.page_count; ++i) {
     for (uint64_t nvme_slot : pages[i].slot) {
       if (!parts_.nvme.claim(nvme_slot)) {
         parts_.nvme.free(claimed);
-        parts_.pages.free(*first, record.page_count);
+        parts_.pages.free(first, record.page_count);
         throw Error(Errc::corrupt,
                     fmt::format("tensor '{}': page {} names NVMe slot {}, which another page "
                                 "already holds: the manifest is damaged",
@@ -1075,19 +1074,19 @@ void MigrationEngine::restore_tensor(uint32_t slot, TensorRecord& record,
   }
   for (uint32_t i = 0; i < record.page_count; ++i) {
     const DurablePage& restored = pages[i];
-    PageEntry& entry = parts_.pages[*first + i];
+    PageEntry& entry = parts_.pages[first + i];
     const bool backed = restored.durable != DurablePage::kNone;
     entry.state.store(backed ? PageState::tier_bit(Tier::nvme) : 0, std::memory_order_release);
     entry.nvme_slot = restored.slot[backed ? restored.durable : 0];
     entry.tensor = slot;
     entry.index = i;
-    DurablePage& d = parts_.pages.durable(*first + i);
+    DurablePage& d = parts_.pages.durable(first + i);
     d = restored;
     d.current = backed ? restored.durable : 0;
     d.pending = DurablePage::kNone;
     d.written = 0;
   }
-  record.first_page = *first;
+  record.first_page = first;
 }
 
 void MigrationEngine::remove_tensor(TensorRecord& record) {

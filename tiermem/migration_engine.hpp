@@ -220,6 +220,8 @@ class MigrationEngine {
   void advance_flush(const PageRequest& request, Actions& actions);
 
   bool stops_in_dram(PageId page, PageState s, Tier tier) const;
+  // A run of the tensor's page_count ids (positive); throws Error(out_of_space) naming it.
+  PageId take_page_ids(const TensorRecord& record);
   // Where a page's NVMe copy is read from or written to: its slot, or its streamed file.
   FileSource::Read nvme_copy(PageId page) const noexcept;
   bool resident(PageId page, Tier tier) const;
