@@ -48,6 +48,7 @@ class PageMap {
     int64_t position = static_cast<int64_t>(next.size());
     for (size_t i = trace_.accesses.size(); i-- > 0;) {
       const TraceAccess& access = trace_.accesses[i];
+      if (access.op == TraceOp::prefetch) continue;
       for (uint32_t k = access.count; k-- > 0;) {
         int64_t& slot = upcoming(page(access, k));
         next[static_cast<size_t>(--position)] = slot;

@@ -170,6 +170,15 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
       const TraceAccess& access = accesses[i];
       int t = access.tier == Tier::gpu && tiers_[kGpu].capacity > 0 ? kGpu : kDram;
       if (i + kLookahead < accesses.size()) warm(accesses[i + kLookahead]);
+      if (access.op == TraceOp::prefetch) {
+        arrive(now_);
+        ++replayed_;
+        if (config_.trace_prefetches)
+          announced(t, base_[access.tensor] + access.first, access.count);
+        now_ += access.compute_ns;
+        result_.compute_ns += access.compute_ns;
+        continue;
+      }
       check(access, t);
       arrive(now_);
       ++replayed_;
@@ -255,6 +264,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
     auto schedule = std::make_shared<policy::Schedule>();
     for (size_t i = 0; i < order.accesses.size(); ++i) {
       const TraceAccess& a = order.accesses[i];
+      if (a.op == TraceOp::prefetch) continue;  // an announcement, not a step
       if (a.tensor >= tensor_pages_.size() ||
           uint64_t{a.first} + a.count > tensor_pages_[a.tensor]) {
         throw Error(Errc::invalid_argument,
@@ -494,7 +504,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
           std::min<PageId>(proposal.first + proposal.count,
                            *std::upper_bound(base_.begin(), base_.end(), proposal.first));
       for (PageId page = proposal.first; page < end; ++page) {
-        if (!prefetch(t, page)) {
+        if (!prefetch(t, page, Fetch::proposed)) {
           result_.prefetch_dropped += end - page;
           break;
         }
@@ -503,9 +513,24 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
     proposals_.clear();
   }
 
+  // The application's prefetch of count pages from first (a trace's prefetch record): as a
+  // pool takes Tensor::prefetch, page by page, past the governor, which judges only the
+  // prefetch policy's guesses.
+  void announced(int t, PageId first, uint32_t count) {
+    for (uint32_t k = 0; k < count; ++k) {
+      result_.prefetch_dropped += !prefetch(t, first + k, Fetch::announced);
+    }
+  }
+
+  enum class Fetch {
+    proposed,   // by the prefetch policy, through the governor
+    announced,  // by the application
+    stop,       // into dram on the way to gpu: not a prefetch of its own (nor counted one)
+  };
+
   // Starts bringing the page into tier t; false when the budget or the frames are exhausted.
-  // stop: into dram on the way to gpu, which is not a prefetch of its own (nor counted one).
-  bool prefetch(int t, PageId page, bool stop = false) {
+  bool prefetch(int t, PageId page, Fetch why) {
+    const bool stop = why == Fetch::stop;
     TierState& tier = tiers_[t];
     if (tier.has(page, kResident)) return true;
     // Not while a fetch or write-back waits for a frame of the tier, as in a pool: the prefetch
@@ -513,10 +538,11 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
     if (tier.demand_waits_until > now_) return false;
     while (!in_flight_.empty() && in_flight_.top() <= now_) in_flight_.pop();
     if ((in_flight_.size() + 1) * page_size_ > config_.prefetch_budget) return false;
-    if (!stop && !policies::prefetch_allowed(record())) return false;
+    if (why == Fetch::proposed && !policies::prefetch_allowed(record())) return false;
     // Into gpu through dram, which keeps the page even when gpu then has no frame for it.
     TierState& dram = tiers_[kDram];
-    if (t == kGpu && !dram.has(page, kResident) && !prefetch(kDram, page, true)) return false;
+    if (t == kGpu && !dram.has(page, kResident) && !prefetch(kDram, page, Fetch::stop))
+      return false;
     std::optional<uint64_t> room = take_frame(t, now_, false);
     if (!room) return false;
     uint64_t done;
@@ -616,7 +642,8 @@ std::shared_ptr<const NextUses> next_uses_of(const Trace& trace, const Config& c
 
 // The replay under config is Belady's MIN without prefetch: the baseline itself.
 bool is_baseline(const Config& config) {
-  return config.eviction == "belady" && config.prefetch == "none" && config.future == Future::trace;
+  return config.eviction == "belady" && config.prefetch == "none" &&
+         config.future == Future::trace && !config.trace_prefetches;
 }
 
 void check_schedule(const Config& config) {
@@ -699,6 +726,7 @@ Config baseline_config(const Config& config) {
   baseline.prefetch = "none";
   baseline.schedule = nullptr;
   baseline.future = Future::trace;
+  baseline.trace_prefetches = false;
   baseline.belady_baseline = false;
   return baseline;
 }
@@ -756,7 +784,9 @@ TraceScan scan_trace(const std::string& path, uint64_t page_size, bool next_uses
       base.push_back(base.back() + tensor_pages[t]);
     }
     uint64_t batch_pages = 0;
-    for (const TraceAccess& access : batch) batch_pages += access.count;
+    for (const TraceAccess& access : batch) {
+      if (access.op != TraceOp::prefetch) batch_pages += access.count;
+    }
     scan.accesses += batch.size();
     scan.page_accesses += batch_pages;
     check_table_memory(base.back(), next_uses ? scan.page_accesses : 0, memory_limit, true);
@@ -767,6 +797,7 @@ TraceScan scan_trace(const std::string& path, uint64_t page_size, bool next_uses
     }
     touched.resize(base.back(), false);
     for (const TraceAccess& access : batch) {
+      if (access.op == TraceOp::prefetch) continue;
       for (uint64_t page = base[access.tensor] + access.first, end = page + access.count;
            page < end; ++page) {
         footprint += !touched[page];
@@ -788,6 +819,7 @@ void NextUseBuilder::add(std::span<const TraceAccess> accesses, const std::vecto
   uses.first.resize(base.back(), -1);
   last_.resize(base.back(), -1);
   for (const TraceAccess& access : accesses) {
+    if (access.op == TraceOp::prefetch) continue;  // not a use
     for (uint64_t page = base[access.tensor] + access.first, end = page + access.count; page < end;
          ++page) {
       auto position = static_cast<int64_t>(uses.size);

@@ -22,6 +22,8 @@ std::string_view to_string(TraceOp op) noexcept {
       return "w";
     case TraceOp::read_write:
       return "rw";
+    case TraceOp::prefetch:
+      return "p";
   }
   return "?";
 }
@@ -34,7 +36,9 @@ uint64_t Trace::page_count() const noexcept {
 
 uint64_t Trace::page_accesses() const noexcept {
   uint64_t pages = 0;
-  for (const TraceAccess& access : accesses) pages += access.count;
+  for (const TraceAccess& access : accesses) {
+    if (access.op != TraceOp::prefetch) pages += access.count;
+  }
   return pages;
 }
 
@@ -47,6 +51,7 @@ uint64_t Trace::footprint_bytes() const {
     std::vector<bool> touched(map.pages(), false);
     uint64_t pages = 0;
     for (const TraceAccess& access : accesses) {
+      if (access.op == TraceOp::prefetch) continue;
       for (uint32_t k = 0; k < access.count; ++k) {
         uint64_t page = map.page(access, k);
         if (!touched[page]) {
@@ -64,6 +69,7 @@ uint64_t Trace::footprint_bytes() const {
   std::vector<Range> ranges;
   ranges.reserve(accesses.size());
   for (const TraceAccess& access : accesses) {
+    if (access.op == TraceOp::prefetch) continue;
     uint64_t start = uint64_t{access.tensor} << 32 | access.first;
     ranges.push_back({start, start + access.count});
   }
@@ -104,7 +110,7 @@ void Trace::validate() const {
     if (access.tier != Tier::gpu && access.tier != Tier::dram) {
       throw fault("tier nvme cannot be accessed; only gpu and dram");
     }
-    if (access.op > TraceOp::read_write) throw fault("unknown op");
+    if (access.op > TraceOp::prefetch) throw fault("unknown op");
   }
 }
 

@@ -134,7 +134,8 @@ class BinaryDecoder final : public TraceDecoder {
     switch (r.kind) {
       case format::kRead:
       case format::kWrite:
-      case format::kReadWrite: {
+      case format::kReadWrite:
+      case format::kPrefetch: {
         uint32_t tensor = lookup(r.tensor);
         if (tensor == kUndeclared) {
           fault(offset_, fmt::format("access to tensor {}, which was not declared", r.tensor));

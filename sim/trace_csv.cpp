@@ -145,8 +145,10 @@ class CsvParser {
             access.op = TraceOp::write;
           } else if (text == "rw") {
             access.op = TraceOp::read_write;
+          } else if (text == "p") {
+            access.op = TraceOp::prefetch;
           } else {
-            fail(fmt::format("unknown op '{}' (known: r, w, rw)", text));
+            fail(fmt::format("unknown op '{}' (known: r, w, rw, p)", text));
           }
           break;
         case kTier:

@@ -21,6 +21,7 @@ enum Kind : uint8_t {
   kRead = 0,
   kWrite = 1,
   kReadWrite = 2,
+  kPrefetch = 3,
   kTensor = 8,
   kComputeBegin = 9,
   kComputeEnd = 10,

@@ -35,6 +35,7 @@ void write_oracle_general(const Trace& trace, const std::string& path) {
   FileSink sink(path);
   uint64_t request = 0;
   for (const TraceAccess& access : trace.accesses) {
+    if (access.op == TraceOp::prefetch) continue;  // not a request
     auto seconds =
         static_cast<uint32_t>(std::min<uint64_t>(access.time_ns / 1'000'000'000, UINT32_MAX));
     for (uint32_t k = 0; k < access.count; ++k, ++request) {

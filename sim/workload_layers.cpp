@@ -101,6 +101,14 @@ class LayerStreamer {
   void whole(uint32_t tensor) {
     access(tensor, 0, trace_.tensor_pages[tensor], TraceOp::read, o_.weight_tier);
   }
+  // The application's prefetch of layer l's routed experts (with hints_ahead).
+  void announce(uint32_t l, const std::vector<uint32_t>& experts) {
+    const Layer& layer = layers_[l];
+    for (uint32_t e : experts) {
+      const uint32_t tensor = layer.weights[layer.first_expert + e];
+      access(tensor, 0, trace_.tensor_pages[tensor], TraceOp::prefetch, o_.weight_tier);
+    }
+  }
   // Roofline: compute-bound on flops, each token using params_per_token weights, or
   // memory-bound on reading the read_params weights once.
   void compute(uint64_t params_per_token, uint64_t read_params, uint32_t tokens) {
@@ -124,15 +132,26 @@ class LayerStreamer {
       access(embedding_, static_cast<uint32_t>((position * 2654435761u) % pages), 1, TraceOp::read,
              o_.weight_tier);
     }
+    // A decode step routes batch tokens, the prefill batch x prompt; a schedule (without
+    // tokens) none. Every layer's routing is drawn first, in layer order, so that it can be
+    // announced ahead.
+    std::vector<std::vector<uint32_t>> routed(layers_.size());
+    for (uint32_t l = 0; l < layers_.size(); ++l) {
+      if (layers_[l].experts > 0 && with_kv) {
+        routed[l] = router_->route(l, uint64_t{o_.batch} * tokens);
+      }
+    }
+    const uint32_t ahead = o_.hints_ahead.value_or(0);
+    if (ahead > 0) {
+      for (uint32_t l = 0; l < std::min<size_t>(ahead, layers_.size()); ++l) announce(l, routed[l]);
+    }
     for (uint32_t l = 0; l < layers_.size(); ++l) {
       const Layer& layer = layers_[l];
-      // A decode step routes batch tokens, the prefill batch x prompt; a schedule (without
-      // tokens) none.
-      std::vector<uint32_t> routed;
-      if (layer.experts > 0 && with_kv) routed = router_->route(l, uint64_t{o_.batch} * tokens);
+      if (ahead > 0 && l + ahead < layers_.size()) announce(l + ahead, routed[l + ahead]);
       for (size_t i = 0; i < layer.weights.size(); ++i) {
         if (i == layer.first_expert) {
-          for (uint32_t e : routed) whole(layer.weights[i + e]);
+          if (o_.hints_ahead == 0u) announce(l, routed[l]);
+          for (uint32_t e : routed[l]) whole(layer.weights[i + e]);
         }
         bool expert = i >= layer.first_expert && i < layer.first_expert + layer.experts;
         if (!expert) whole(layer.weights[i]);
@@ -147,7 +166,7 @@ class LayerStreamer {
       }
       uint64_t k = layer.experts > 0 ? shape_.experts_per_token : 0;
       compute(layer.dense_params + k * layer.expert_params,
-              layer.dense_params + routed.size() * layer.expert_params, tokens);
+              layer.dense_params + routed[l].size() * layer.expert_params, tokens);
     }
     whole(head_);
     compute(tensors_.embedding_elements, tensors_.embedding_elements, tokens);

@@ -98,6 +98,31 @@ TEST(PoolTrace, RecordsTensorsAccessesAndComputeSpans) {
   EXPECT_LE(trace.accesses[1].time_ns, trace.accesses[2].time_ns);
 }
 
+TEST(PoolTrace, RecordsPrefetchesAsAnnouncementsThatTheSimulatorReplays) {
+  testing::ScratchDir dir;
+  Pool pool(testing::small_config(dir));
+  Tensor a = pool.allocate({4 * kPage}, DType::u8, "a");
+  const std::string path = dir.path() + "/hints.trace";
+  pool.start_trace(path);
+  a.prefetch(Tier::dram, {kPage, 2 * kPage});  // pages 1 and 2, as a router's choice
+  a.pin(Tier::dram, Access::read, {kPage, 2 * kPage}).reset();
+  pool.stop_trace();
+
+  Trace trace = read_trace(path);
+  ASSERT_EQ(trace.accesses.size(), 2u);
+  EXPECT_EQ(trace.accesses[0].op, TraceOp::prefetch);
+  EXPECT_EQ(trace.accesses[0].first, 1u);
+  EXPECT_EQ(trace.accesses[0].count, 2u);
+  EXPECT_EQ(trace.accesses[1].op, TraceOp::read);
+  EXPECT_EQ(trace.page_accesses(), 2u);
+  // Replayed, the announcement brings the pages in ahead of the read.
+  sim::Config config;
+  config.dram_bytes = 4 * kPage;
+  sim::Result replayed = sim::simulate(trace, config);
+  EXPECT_EQ(replayed.prefetch_issued, 2u);
+  EXPECT_EQ(replayed.misses, 0u);
+}
+
 TEST(PoolTrace, AnUnwritablePathIsRefused) {
   testing::ScratchDir dir;
   Pool pool(testing::small_config(dir));

@@ -119,6 +119,39 @@ TEST(Sim, PrefetchBudgetDropsProposals) {
   EXPECT_EQ(r.prefetch_dropped, 2u);
 }
 
+TEST(Sim, TracePrefetchesAreIssuedLikeAPoolsAndAreNoAccesses) {
+  // The application announces pages 0..3 and computes 100 us; the reads then all hit.
+  Trace trace = pages_trace(4, {});
+  trace.accesses.push_back({0, 100'000, 0, 0, 4, TraceOp::prefetch, Tier::dram});
+  for (uint32_t page = 0; page < 4; ++page) {
+    trace.accesses.push_back({0, 0, 0, page, 1, TraceOp::read, Tier::dram});
+  }
+  EXPECT_EQ(trace.page_accesses(), 4u);
+  Config config = slow_disk("lru", 8);
+  Result r = simulate(trace, config);
+  EXPECT_EQ(r.accesses, 4u);
+  EXPECT_EQ(r.hits, 4u);
+  EXPECT_EQ(r.misses, 0u);
+  EXPECT_EQ(r.prefetch_issued, 4u);
+  EXPECT_EQ(r.prefetch_useful, 4u);
+  EXPECT_EQ(r.stall_ns, 0u);
+  EXPECT_EQ(r.bytes_fetched, 4u * 4096);
+  // Belady's baseline is the optimum of the accesses alone: four misses.
+  EXPECT_EQ(r.belady_misses, 4u);
+  // The governor judges only the prefetch policy's guesses; the budget binds both.
+  config.prefetch_budget = 2 * 4096;
+  r = simulate(trace, config);
+  EXPECT_EQ(r.prefetch_issued, 2u);
+  EXPECT_EQ(r.prefetch_dropped, 2u);
+  EXPECT_EQ(r.misses, 2u);
+  // Ignored, the accesses miss as if the records were not there.
+  config.trace_prefetches = false;
+  r = simulate(trace, config);
+  EXPECT_EQ(r.prefetch_issued, 0u);
+  EXPECT_EQ(r.misses, 4u);
+  EXPECT_EQ(r.compute_ns, 100'000u);
+}
+
 TEST(Sim, DirtyEvictionsAreWrittenBack) {
   // Write pages 0 and 1 into a 1-page tier: writing 1 evicts dirty 0 (one write-back), and
   // 1's frame is free only when that write completes.

@@ -4,8 +4,10 @@
 // "The fast model and the pool"), the difference is bounded and its cause checked.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 
+#include "tests/test_support.hpp"
 #include "tiermem/error.hpp"
 #include "tiermem/sim.hpp"
 #include "tiermem/virtual_clock.hpp"
@@ -130,6 +132,30 @@ TEST(Agreement, WithSequentialPrefetchLruAgreesAndS3FifoNearly) {
   EXPECT_TRUE(near(pool.dram.writebacks, fast.dram.writebacks, 0.04))
       << pool.dram.writebacks << " vs " << fast.dram.writebacks;
   EXPECT_TRUE(near(pool.stall_ns, fast.stall_ns, 0.02)) << pool.stall_ns << " vs " << fast.stall_ns;
+}
+
+// A mixture of experts whose application announces each layer's routed experts a layer ahead
+// (prefetch records): the pool takes them as Tensor::prefetch, the fast model as its own.
+TEST(Agreement, TracePrefetchesOfAMixtureOfExperts) {
+  testing::ScratchDir dir;
+  const std::string shape = dir.path() + "/moe.json";
+  std::ofstream(shape) << R"({"name": "tiny-moe", "layers": 4, "hidden": 256, "ffn": 512,
+    "heads": 4, "kv_heads": 4, "vocab": 1000, "mlp": "gated", "dtype": "bf16", "experts": 16,
+    "experts_per_token": 2, "shared_experts": 1, "expert_ffn": 128, "dense_layers": 1})";
+  workload::LayerStreaming options;
+  options.model = shape;
+  options.prompt = 8;
+  options.tokens = 12;
+  options.page_size = 64 << 10;
+  options.hints_ahead = 1;
+  const Trace trace = workload::layer_streaming(options);
+  for (const char* eviction : {"lru", "moe"}) {
+    SCOPED_TRACE(eviction);
+    const Config config = config_for(trace, eviction, 0.3);
+    const Result fast = simulate(trace, config);
+    ASSERT_GT(fast.prefetch_issued, 0u);
+    EXPECT_EQ(dump(simulate_on_pool(trace, config)), dump(fast));
+  }
 }
 
 TEST(Agreement, PagesOf4KiBAsCacheSimulatorsTracesHave) {

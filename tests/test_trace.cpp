@@ -143,6 +143,30 @@ TEST_F(TraceFiles, BinaryRoundTrip) {
   EXPECT_EQ(std::filesystem::file_size(path("t.bin")), 64u + 24u * (3 + 4 + 4));
 }
 
+TEST_F(TraceFiles, PrefetchRecordsSurviveEveryFormAndAreNoRequests) {
+  Trace trace = sample();
+  trace.accesses.insert(trace.accesses.begin() + 1,
+                        {40, 10, 2, 4, 3, TraceOp::prefetch, Tier::dram});
+  EXPECT_EQ(trace.page_accesses(), sample().page_accesses());
+  EXPECT_EQ(trace.footprint_bytes(), sample().footprint_bytes());
+  write_trace(trace, path("p.bin"), TraceFormat::binary);
+  EXPECT_EQ(read_trace(path("p.bin")), trace);
+  write_trace(trace, path("p.csv"), TraceFormat::csv);
+  EXPECT_THAT(sim::read_file(path("p.csv")), HasSubstr("2,4,p,3,dram"));
+  EXPECT_EQ(read_trace(path("p.csv"), 4096).accesses, trace.accesses);
+  // libCacheSim's form has one request per page accessed: the announcement is none.
+  write_trace(trace, path("p.oracle"), TraceFormat::oracle_general);
+  write_trace(sample(), path("s.oracle"), TraceFormat::oracle_general);
+  EXPECT_EQ(sim::read_file(path("p.oracle")), sim::read_file(path("s.oracle")));
+  // Streamed, the record comes through as it is.
+  TraceReader reader(path("p.bin"));
+  std::vector<TraceAccess> streamed;
+  for (auto block = reader.next(); !block.empty(); block = reader.next()) {
+    streamed.insert(streamed.end(), block.begin(), block.end());
+  }
+  EXPECT_EQ(streamed, trace.accesses);
+}
+
 TEST_F(TraceFiles, BinaryAndCsvAgree) {
   Trace trace = sample();
   write_trace(trace, path("t.bin"), TraceFormat::binary);
@@ -224,7 +248,7 @@ TEST_F(TraceFiles, MinimalCsvDefaultsAndInferredSizes) {
 
 TEST_F(TraceFiles, MalformedCsvNamesTheLine) {
   write_text("a.csv", "tensor,page,op\n0,0,r\n0,1,x\n");
-  EXPECT_THAT(error_of("a.csv"), HasSubstr("line 3: unknown op 'x' (known: r, w, rw)"));
+  EXPECT_THAT(error_of("a.csv"), HasSubstr("line 3: unknown op 'x' (known: r, w, rw, p)"));
   write_text("b.csv", "tensor,page,op\n0,0\n");
   EXPECT_THAT(error_of("b.csv"), HasSubstr("line 2: 2 fields where the header has 3"));
   write_text("c.csv", "tensor,page,op\n0,-1,r\n");

@@ -250,6 +250,57 @@ TEST(MoeStreaming, RoutesKExpertsPerTokenAndReadsSharedOnesAlways) {
   EXPECT_EQ(reads["moe.expert"], 0);
 }
 
+// With hints_ahead N, each layer's routed experts are announced once, before they are read:
+// N = 0 right after the layer's router (its attention read), N > 0 at the start of layer l - N
+// (of the step for the first N layers). The accesses and their routing are those of no hints.
+TEST(MoeStreaming, HintsAnnounceEachLayersExpertsAheadAndChangeNothingElse) {
+  testing::ScratchDir dir;
+  std::string path = write_file(dir, "tiny.json", kMoe);
+  ModelShape shape = load_model(path);
+  Layout layout(shape);
+  LayerStreaming options;
+  options.model = path;
+  options.prompt = 4;
+  options.tokens = 20;
+  options.page_size = 4096;
+  const Trace plain = layer_streaming(options);
+  for (uint32_t ahead : {0u, 1u, 2u, 9u}) {
+    SCOPED_TRACE("hints_ahead " + std::to_string(ahead));
+    options.hints_ahead = ahead;
+    const Trace hinted = layer_streaming(options);
+    std::vector<TraceAccess> accesses;
+    std::map<uint32_t, int> announced_in;  // expert tensor -> layer being read when announced
+    int layer_now = -1;                    // of the last weight read in this step
+    uint64_t announcements = 0;
+    for (const TraceAccess& a : hinted.accesses) {
+      auto [layer, index] = layout.find(a.tensor);
+      if (a.op == TraceOp::prefetch) {
+        ASSERT_GE(layer, 0);
+        EXPECT_EQ(layout.layers[layer].weights[index].name, "moe.expert");
+        EXPECT_TRUE(announced_in.emplace(a.tensor, layer_now).second) << "announced twice";
+        ++announcements;
+        continue;
+      }
+      accesses.push_back(a);
+      if (a.tensor == 0) layer_now = -1;  // a step begins with its embedding row
+      if (layer < 0) continue;
+      if (layout.layers[layer].weights[index].name != "moe.expert") {
+        layer_now = layer;
+        continue;
+      }
+      auto it = announced_in.find(a.tensor);
+      ASSERT_NE(it, announced_in.end()) << "expert read without an announcement";
+      const int expected = ahead == 0 ? layer : std::max(layer - static_cast<int>(ahead) - 1, -1);
+      EXPECT_EQ(it->second, expected) << "layer " << layer;
+      announced_in.erase(it);
+    }
+    EXPECT_TRUE(announced_in.empty()) << "announced but never read";
+    EXPECT_EQ(accesses, plain.accesses);
+    EXPECT_EQ(hinted.page_accesses(), plain.page_accesses());
+    EXPECT_GT(announcements, 0u);
+  }
+}
+
 TEST(MoeStreaming, DeterministicBySeed) {
   testing::ScratchDir dir;
   LayerStreaming options;

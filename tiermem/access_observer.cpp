@@ -47,13 +47,22 @@ policy::AccessEvent AccessObserver::event(PageId page, Tier tier, bool write, ui
 void AccessObserver::access(const AccessRecord& record, uint64_t now,
                             std::vector<policy::PrefetchProposal>& proposals) {
   const uint64_t time = record.time != 0 ? record.time : now;
-  if (trace_) trace_access({record.page, time, record.tier, record.access});
+  if (trace_) {
+    const TraceOp op = record.access == Access::read    ? TraceOp::read
+                       : record.access == Access::write ? TraceOp::write
+                                                        : TraceOp::read_write;
+    trace_record(record.page, time, record.tier, op);
+  }
   if (next_uses_) cursor_.follow(record.page);
   policy::AccessEvent e = event(record.page, record.tier, record.access != Access::read, time);
   PageState s{pages_[record.page].state.load(std::memory_order_acquire)};
   if (s.tracked(record.tier)) eviction_[at(record.tier)]->touch(e);
   ProposalSink sink(proposals);
   prefetch_.on_access(e, sink);
+}
+
+void AccessObserver::announced(PageId page, Tier tier, uint64_t time) {
+  if (trace_) trace_record(page, time, tier, TraceOp::prefetch);
 }
 
 policy::AccessEvent AccessObserver::arrival(PageId page, Tier tier) {
@@ -116,19 +125,16 @@ void AccessObserver::trace_compute(bool begin, uint64_t time) {
   }
 }
 
-void AccessObserver::trace_access(const AccessRecord& record) {
-  const PageEntry& entry = pages_[record.page];
-  const TraceOp op = record.access == Access::read    ? TraceOp::read
-                     : record.access == Access::write ? TraceOp::write
-                                                      : TraceOp::read_write;
+void AccessObserver::trace_record(PageId page, uint64_t time, Tier tier, TraceOp op) {
+  const PageEntry& entry = pages_[page];
   PendingAccess& p = pending_;
-  if (p.count > 0 && p.time == record.time && p.tensor == entry.tensor && p.op == op &&
-      p.tier == record.tier && p.first + p.count == entry.index) {
+  if (p.count > 0 && p.time == time && p.tensor == entry.tensor && p.op == op && p.tier == tier &&
+      p.first + p.count == entry.index) {
     ++p.count;
     return;
   }
   end_of_batch();
-  p = {record.time, entry.tensor, entry.index, 1, op, record.tier};
+  p = {time, entry.tensor, entry.index, 1, op, tier};
 }
 
 void AccessObserver::end_of_batch() {

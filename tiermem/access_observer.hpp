@@ -37,6 +37,9 @@ class AccessObserver {
   // merge it with neighbours until end_of_batch().
   void access(const AccessRecord& record, uint64_t now,
               std::vector<policy::PrefetchProposal>& proposals);
+  // The application asked for page in tier ahead of need (Tensor::prefetch) at time: a trace
+  // records it; the policies hear of the page when it arrives.
+  void announced(PageId page, Tier tier, uint64_t time);
   void end_of_batch();
 
   // The event a policy hears when page arrives in tier (with its next use where known).
@@ -62,7 +65,7 @@ class AccessObserver {
 
  private:
   policy::AccessEvent event(PageId page, Tier tier, bool write, uint64_t time) const;
-  void trace_access(const AccessRecord& record);
+  void trace_record(PageId page, uint64_t time, Tier tier, TraceOp op);
   void trace_failed(const Error& error) noexcept;
 
   const PageTable& pages_;

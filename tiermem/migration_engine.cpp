@@ -206,6 +206,8 @@ void MigrationEngine::submit(std::span<const PageRequest> requests) {
                         : request.skip_read ? Access::write
                                             : Access::read_write;
         observer_.access({request.page, now, request.tier, access}, now, actions.proposals);
+      } else if (request.goal == Goal::prefetch) {
+        observer_.announced(request.page, request.tier, now);
       }
     }
     observer_.end_of_batch();
@@ -299,7 +301,7 @@ void MigrationEngine::advance(const PageRequest& request, Actions& actions) {
     case Goal::pin:
       return advance_pin(request, actions);
     case Goal::prefetch:
-      advance_prefetch(request, actions);
+      counters_.prefetch_dropped += !advance_prefetch(request, actions);
       return;
     case Goal::evict:
       return advance_evict(request, actions);

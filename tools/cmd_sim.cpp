@@ -381,6 +381,8 @@ int simulate_command(std::span<char*> args) {
        "fast: the simulator's own model of the tiers; pool: through a data-less pool on a "
        "virtual clock, the migration engine deciding (slower; for checking the fast one)")  //
       ("no-belady", "skip the Belady baseline run (no gap figures)")                        //
+      ("ignore-trace-prefetches",
+       "do not replay the trace's prefetch records (the application's announcements)")  //
       ("timing",
        "also report each run's replay speed in wall-clock accesses per second (the runs asked "
        "for, not the baseline; runs share the cores with --jobs above 1)")  //
@@ -413,6 +415,7 @@ int simulate_command(std::span<char*> args) {
   config.prefetch_budget = size_option(vars, "budget");
   config.memory_limit = size_option(vars, "memory-limit");
   config.belady_baseline = !vars.count("no-belady");
+  config.trace_prefetches = !vars.count("ignore-trace-prefetches");
   const std::string& future = vars["future"].as<std::string>();
   if (future != "trace" && future != "schedule") {
     throw Error(Errc::invalid_argument, "--future '" + future + "' is not trace or schedule");

@@ -63,7 +63,7 @@ Tier tier_option(const po::variables_map& vars, const std::string& name) {
 void write_output(const Trace& trace, const po::variables_map& vars) {
   const std::string& path = vars["output"].as<std::string>();
   write_trace(trace, path, format_for(path, vars));
-  std::printf("wrote %s: %zu accesses, %llu page accesses, %zu tensors, footprint %s\n",
+  std::printf("wrote %s: %zu records, %llu page accesses, %zu tensors, footprint %s\n",
               path.c_str(), trace.accesses.size(),
               static_cast<unsigned long long>(trace.page_accesses()), trace.tensor_pages.size(),
               format_size(trace.footprint_bytes()).c_str());
@@ -86,6 +86,9 @@ int gen_layers(std::span<char*> args) {
        "mixture of experts: zipf exponent of expert popularity (0: uniform)")  //
       ("drift", po::value<double>()->default_value(0.01),
        "mixture of experts: popularity drift, neighbour-rank swaps per expert and step")  //
+      ("hints-ahead", po::value<uint32_t>(),
+       "mixture of experts: announce each layer's routed experts as prefetch records, N layers "
+       "ahead (0: as its router decides, just before they are read); default: no hints")  //
       ("schedule-out", po::value<std::string>(),
        "also write the order an application would register (one token's weights; of a "
        "mixture of experts, all but the routed experts)");
@@ -106,6 +109,7 @@ int gen_layers(std::span<char*> args) {
   o.seed = vars["seed"].as<uint64_t>();
   o.skew = vars["skew"].as<double>();
   o.drift = vars["drift"].as<double>();
+  if (vars.count("hints-ahead")) o.hints_ahead = vars["hints-ahead"].as<uint32_t>();
   write_output(workload::layer_streaming(o), vars);
   if (vars.count("schedule-out")) {
     const std::string& path = vars["schedule-out"].as<std::string>();
@@ -219,13 +223,15 @@ int info(std::span<char*> args) {
   if (!parse_args(rest, options, vars, "usage: tiermem trace info FILE [options]")) return 0;
   require_operands(files, 1, "one trace file");
   Trace trace = read_trace(files[0], size_option(vars, "page-size"));
-  uint64_t ops[3] = {}, tiers[2] = {}, compute = 0;
+  uint64_t ops[4] = {}, tiers[2] = {}, compute = 0, accesses = 0;
   for (const TraceAccess& a : trace.accesses) {
     ops[static_cast<int>(a.op)] += a.count;
-    tiers[a.tier == Tier::gpu ? 0 : 1] += a.count;
     compute += a.compute_ns;
+    if (a.op == TraceOp::prefetch) continue;
+    tiers[a.tier == Tier::gpu ? 0 : 1] += a.count;
+    ++accesses;
   }
-  boost::json::object report{{"accesses", trace.accesses.size()},
+  boost::json::object report{{"accesses", accesses},
                              {"page_accesses", trace.page_accesses()},
                              {"tensors", trace.tensor_pages.size()},
                              {"pages", trace.page_count()},
@@ -234,6 +240,7 @@ int info(std::span<char*> args) {
                              {"reads", ops[0]},
                              {"writes", ops[1]},
                              {"read_writes", ops[2]},
+                             {"prefetched_pages", ops[3]},
                              {"gpu_accesses", tiers[0]},
                              {"dram_accesses", tiers[1]},
                              {"compute_ns", compute}};

@@ -4,7 +4,8 @@
 // the fast model's test (tests/test_sim_agreement.cpp).
 //
 // Each access is a pin, waited for by running the clock's events, released, then the clock runs
-// through the access's compute. Where the two models count differently, docs/DESIGN.md says.
+// through the access's compute; a prefetch record is the application's Tensor::prefetch. Where the
+// two models count differently, docs/DESIGN.md says.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -60,10 +61,17 @@ class PoolReplay {
     for (size_t i = 0; i < trace_.accesses.size(); ++i) {
       const TraceAccess& access = trace_.accesses[i];
       const uint64_t start = pool_.now_ns();
+      const ByteRange range{uint64_t{access.first} * page_size_,
+                            uint64_t{access.count} * page_size_};
+      if (access.op == TraceOp::prefetch) {
+        if (config_.trace_prefetches) tensors_[access.tensor]->prefetch(tier_of(access), range);
+        if (access.compute_ns != 0) pool_.advance(start + access.compute_ns);
+        compute += access.compute_ns;
+        continue;
+      }
       try {
-        std::future<Pin> later = tensors_[access.tensor]->pin_async(
-            tier_of(access), to_access(access.op),
-            {uint64_t{access.first} * page_size_, uint64_t{access.count} * page_size_});
+        std::future<Pin> later =
+            tensors_[access.tensor]->pin_async(tier_of(access), to_access(access.op), range);
         while (later.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
           run_next_event();
         }
@@ -154,6 +162,7 @@ class PoolReplay {
     steps.reserve(order->accesses.size());
     for (size_t i = 0; i < order->accesses.size(); ++i) {
       const TraceAccess& a = order->accesses[i];
+      if (a.op == TraceOp::prefetch) continue;  // an announcement, not a step
       if (a.tensor >= tensors_.size() ||
           uint64_t{a.first} + a.count > trace_.tensor_pages[a.tensor]) {
         throw Error(Errc::invalid_argument,

@@ -953,6 +953,8 @@ int tiermem_simulate(const char* trace_path, const char* config_json, char* resu
           config.memory_limit = tiermem::parse_size(text());
         } else if (key == "baseline" && v.is_bool()) {
           config.belady_baseline = v.as_bool();
+        } else if (key == "trace_prefetches" && v.is_bool()) {
+          config.trace_prefetches = v.as_bool();
         } else if (key == "model") {
           const std::string model = text();
           if (model != "fast" && model != "pool") {
@@ -963,7 +965,8 @@ int tiermem_simulate(const char* trace_path, const char* config_json, char* resu
         } else {
           throw Error(Errc::config, "simulator config: unknown key or value '" + std::string(key) +
                                         "' (known: eviction, prefetch, dram, gpu, nvme, pcie, "
-                                        "prefetch_budget, baseline, memory_limit, model)");
+                                        "prefetch_budget, baseline, trace_prefetches, "
+                                        "memory_limit, model)");
         }
       }
     }

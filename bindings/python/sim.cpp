@@ -99,6 +99,8 @@ sim::Config sim_config_from(const py::dict& values) {
       config.prefetch_budget = size_from(value);
     } else if (name == "baseline") {
       config.belady_baseline = value.cast<bool>();
+    } else if (name == "trace_prefetches") {
+      config.trace_prefetches = value.cast<bool>();
     } else if (name == "schedule") {
       config.schedule = value.cast<std::shared_ptr<Trace>>();
     } else if (name == "future") {
@@ -110,7 +112,8 @@ sim::Config sim_config_from(const py::dict& values) {
     } else {
       fail(Errc::invalid_argument,
            fmt::format("simulate: unknown option '{}' (known: eviction, prefetch, gpu, dram, "
-                       "nvme, pcie, prefetch_budget, baseline, schedule, future)",
+                       "nvme, pcie, prefetch_budget, baseline, trace_prefetches, schedule, "
+                       "future)",
                        name));
     }
   }
@@ -196,7 +199,8 @@ generators, or a pool's recording (Pool.start_trace).)doc")
        {"kv_tier", [](auto& o, py::handle v) { o.kv_tier = tier_from(v); }},
        {"seed", [](auto& o, py::handle v) { o.seed = v.cast<uint64_t>(); }},
        {"skew", [](auto& o, py::handle v) { o.skew = v.cast<double>(); }},
-       {"drift", [](auto& o, py::handle v) { o.drift = v.cast<double>(); }}});
+       {"drift", [](auto& o, py::handle v) { o.drift = v.cast<double>(); }},
+       {"hints_ahead", [](auto& o, py::handle v) { o.hints_ahead = v.cast<uint32_t>(); }}});
   m.def("layer_streaming", [](py::kwargs kwargs) {
     return generate(layer_fields, kwargs, workload::layer_streaming);
   });

@@ -56,6 +56,10 @@ struct Config {
   Link nvme{2.0, 0, 100.0, 32};             // nvme <-> dram
   Link pcie{55.0, 0, 10.0, 4};              // dram <-> gpu
   uint64_t prefetch_budget = 256ull << 20;  // prefetch bytes in flight at most
+  // Replay the trace's prefetch records (the application's Tensor::prefetch, e.g. a router's
+  // choices) as a pool takes them; false ignores them. Belady's baseline ignores them: it is
+  // the optimum of the accesses alone.
+  bool trace_prefetches = true;
   // The application's registered access order (one iteration) for prefetch policies that
   // follow one; null: they learn it from the trace. Tensor ids are the trace's.
   std::shared_ptr<const Trace> schedule;
@@ -122,11 +126,12 @@ struct TIERMEM_API Result {
   uint64_t io_ns = 0;     // busiest link direction's transfer time: the I/O alone, pipelined
   double overlap_efficiency = 1;  // 1 - stall_ns / io_ns, in [0, 1]: share of I/O hidden
   double accesses_per_sec = 0;    // page accesses per virtual second
-  uint64_t prefetch_issued = 0;   // pages
+  uint64_t prefetch_issued = 0;   // pages, of the prefetch policy and the trace's prefetches
   uint64_t prefetch_useful = 0;   // arrived before their first access
   uint64_t prefetch_late = 0;     // accessed while still in flight
   uint64_t prefetch_useless = 0;  // evicted, overwritten or never accessed
-  uint64_t prefetch_dropped = 0;  // proposed but over budget or without a free frame
+  uint64_t prefetch_dropped = 0;  // proposed (or the trace's prefetches) but over budget or
+                                  // without a free frame
   bool has_baseline = false;      // Belady's MIN without prefetch, same capacities
   uint64_t belady_misses = 0;
   uint64_t belady_bytes_fetched = 0;

@@ -41,11 +41,13 @@ struct TIERMEM_API Stats {
   uint64_t pins = 0;                                  // pin calls that succeeded
   uint64_t tensors = 0;                               // live tensors
   uint64_t tensor_bytes = 0;                          // their total size
-  uint64_t prefetch_issued = 0;   // pages the prefetch policy asked for and got scheduled
+  uint64_t prefetch_issued = 0;   // pages the prefetch policy or Tensor::prefetch asked for and
+                                  // got scheduled
   uint64_t prefetch_useful = 0;   // prefetched pages pinned after they arrived
   uint64_t prefetch_late = 0;     // prefetched pages pinned while still in flight
   uint64_t prefetch_useless = 0;  // prefetched pages evicted or released before any pin
-  uint64_t prefetch_dropped = 0;  // proposed pages refused: budget spent, no clean frame free, or
+  uint64_t prefetch_dropped = 0;  // pages proposed (or asked for by Tensor::prefetch) refused:
+                                  // budget spent, no clean frame free, or
                                   // another operation waiting for a frame
   uint64_t io_errors = 0;         // failed I/O requests (the data stayed in the tier above)
   uint64_t access_events_dropped = 0;  // accesses the policies never heard of (contention)

@@ -78,9 +78,12 @@ class TIERMEM_API Tensor {
   std::future<Pin> pin_on_stream_async(GpuStream stream, Access access,
                                        ByteRange range = ByteRange::whole()) const;
 
-  // Schedules the range to be brought into tier without pinning it, and returns at once.
-  // Pages that do not fit without evicting pinned pages are skipped. Counted in
-  // Stats::prefetch_*.
+  // Schedules the range to be brought into tier without pinning it, and returns at once: the
+  // application's hint that it will need the range soon (what its router has just chosen, the
+  // next layer). Pages that do not fit without evicting pinned pages, or beyond the prefetch
+  // budget, are skipped (Stats::prefetch_dropped); the prefetch governor, which judges only
+  // the prefetch policy's guesses, does not hold it back. Counted in Stats::prefetch_*. A
+  // recorded trace holds it as a prefetch record, which `tiermem sim` replays alike.
   void prefetch(Tier tier, ByteRange range = ByteRange::whole()) const;
 
   // Moves this tensor's unpinned pages out of tier (gpu or dram), writing dirty ones down one

@@ -209,8 +209,10 @@ typedef struct tiermem_residency {
 TIERMEM_API int tiermem_tensor_residency(const tiermem_tensor* tensor, uint64_t first_page,
                                          uint64_t count, tiermem_residency* pages);
 
-/* Starts bringing [offset, offset + length) into tier and returns at once; pages that do not
- * fit without evicting pinned ones are skipped. length UINT64_MAX: to the end. */
+/* Starts bringing [offset, offset + length) into tier and returns at once: the application's
+ * hint that it needs the range soon (Tensor::prefetch; recorded in traces). Pages that do not
+ * fit without evicting pinned ones, or beyond the prefetch budget, are skipped. length
+ * UINT64_MAX: to the end. */
 TIERMEM_API int tiermem_tensor_prefetch(tiermem_tensor* tensor, int tier, uint64_t offset,
                                         uint64_t length);
 /* Moves the tensor's unpinned pages out of tier (gpu or dram), writing dirty ones down one
@@ -400,8 +402,9 @@ TIERMEM_API int tiermem_checkpoint_open(tiermem_pool* pool, const char* path, si
 /* Replays the trace file at trace_path (binary, or CSV with 2 MiB pages) in the simulator;
  * blocks until done. config_json: {"eviction": "lru", "prefetch": "none", "dram": "1GiB",
  * "gpu": "0", "nvme": "gbps=2,lat_us=100,qd=32", "pcie": "gbps=55,lat_us=10,qd=4",
- * "prefetch_budget": "256MiB", "baseline": true, "memory_limit": "4GiB", "model": "fast"},
- * any subset, or NULL; dram defaults to half the trace's footprint; memory_limit bounds the
+ * "prefetch_budget": "256MiB", "baseline": true, "trace_prefetches": true, "memory_limit":
+ * "4GiB", "model": "fast"}, any subset, or NULL; trace_prefetches false ignores the trace's
+ * prefetch records (the application's recorded tiermem_tensor_prefetch calls); dram defaults to half the trace's footprint; memory_limit bounds the
  * replay's tables (see tiermem/sim.hpp); model "fast" replays in the simulator's own model,
  * "pool" through a data-less pool on a virtual clock (the migration engine's own decisions;
  * slower; see tiermem/virtual_clock.hpp). The result, as `tiermem sim --json` prints it,

@@ -9,13 +9,15 @@
 //           u64 record count (0: unknown, read to the end) | u32 record bytes (24) | zeros
 //   record: u64 time_ns | u32 tensor | u32 first | u32 count | u8 kind | u8 tier | u16 zero
 //   kinds:  0 read, 1 write, 2 read_write (accesses of pages first..first+count-1 of tensor),
+//           3 prefetch (the application announced those pages: Tensor::prefetch, e.g. the
+//           experts its router has just chosen; not an access),
 //           8 tensor (declares tensor id with `count` pages; a later declaration of the same id
 //           starts a new tensor; ids are any u32 labels, numbered densely in declaration
 //           order when read), 9 compute begin, 10 compute end (a compute span).
 // Text (CSV): a header naming the columns, then one row per access. `tensor,page,op` are
-//   required (op: r, w or rw); `count` (pages, default 1), `tier` (gpu or dram, default dram),
-//   `time_ns` and `compute_ns` (compute after the access) are optional, in any order.
-//   Tensor sizes are inferred from the highest page accessed. Tensor ids are dense indices:
+//   required (op: r, w, rw, or p for a prefetch); `count` (pages, default 1), `tier` (gpu or dram,
+//   default dram), `time_ns` and `compute_ns` (compute after the access) are optional, in any
+//   order. Tensor sizes are inferred from the highest page accessed. Tensor ids are dense indices:
 //   a file may use ids below the larger of 65536 and its size in bytes (at most 2^24).
 //
 // libCacheSim's forms, read (and oracleGeneral written) so that its traces and policies meet
@@ -50,9 +52,13 @@ namespace sim {
 class FileSink;
 }
 
-enum class TraceOp : uint8_t { read = 0, write = 1, read_write = 2 };
+// What a trace record does to its pages. prefetch is the application's announcement that it
+// will access them soon (Tensor::prefetch: a router's choice of experts, the next layer): a
+// replay starts bringing them in, as a pool does, but it is not an access: it is no hit or
+// miss, no request of libCacheSim's forms, and no use in Belady's next-use order.
+enum class TraceOp : uint8_t { read = 0, write = 1, read_write = 2, prefetch = 3 };
 
-// "r", "w", "rw".
+// "r", "w", "rw", "p".
 TIERMEM_API std::string_view to_string(TraceOp op) noexcept;
 
 // One access: pages first..first+count-1 of one tensor, in one tier.
@@ -75,7 +81,7 @@ struct TIERMEM_API Trace {
 
   // Pages of all tensors together: the dense page ids are 0..page_count()-1, tensor by tensor.
   uint64_t page_count() const noexcept;
-  // Pages accessed, counting every page of every access.
+  // Pages accessed, counting every page of every access (prefetch records are not accesses).
   uint64_t page_accesses() const noexcept;
   // The pages that are ever accessed, in bytes: the footprint a tier would need to hold all.
   uint64_t footprint_bytes() const;
@@ -154,7 +160,8 @@ class TIERMEM_API TraceWriter {
 
   // Declares tensor id with pages pages; redeclaring an id starts a new tensor.
   void tensor(uint32_t id, uint32_t pages);
-  // An access of pages first..first+count-1 of a declared tensor.
+  // An access of pages first..first+count-1 of a declared tensor (op prefetch: the
+  // application's announcement of one).
   void access(uint64_t time_ns, uint32_t tensor, uint32_t first, uint32_t count, TraceOp op,
               Tier tier);
   // Marks where the application's compute spans begin and end.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -98,7 +99,10 @@ TIERMEM_API std::vector<LayerWeight> layer_weights(const ModelShape& model, uint
 // experts_per_token distinct experts, drawn without replacement with weights 1 / rank^skew
 // over the layer's popularity ranking, a seeded random permutation of its experts per layer;
 // after every step, each layer's ranking drifts by about drift x experts swaps of neighbouring
-// ranks, so popular experts slowly change.
+// ranks, so popular experts slowly change. With hints_ahead, the application announces each
+// layer's routed experts (prefetch records, as Tensor::prefetch would): with 0 right after its
+// router decides, just before the experts are read; with N > 0, N layers earlier, at the start
+// of layer l - N (or of the step), as a router that predicts ahead (pre-gating) would.
 //
 // Tensors, in order: the embedding, the output head unless tied, then per layer its weights
 // in layer_weights() order, then its KV cache.
@@ -116,6 +120,7 @@ struct LayerStreaming {
   uint64_t seed = 1;
   double skew = 1.0;    // zipf exponent of expert popularity; 0: uniform
   double drift = 0.01;  // neighbour swaps per expert and step in each popularity ranking
+  std::optional<uint32_t> hints_ahead;  // layers ahead the routed experts are announced; none
 };
 TIERMEM_API Trace layer_streaming(const LayerStreaming& options);
 // The order an application would register for it: one token's weight accesses (of a mixture

@@ -43,6 +43,22 @@ def test_mixture_of_experts_from_a_shape_file(tmp_path):
         sim.layer_streaming(model=str(shape))
 
 
+def test_router_hints_are_replayed_as_prefetches_unless_ignored(tmp_path):
+    shape = tmp_path / "tiny-moe.json"
+    shape.write_text('{"layers": 2, "hidden": 256, "ffn": 512, "heads": 4, "kv_heads": 4, '
+                     '"vocab": 100, "mlp": "gated", "dtype": "bf16", "experts": 8, '
+                     '"experts_per_token": 2, "expert_ffn": 64}')
+    options = dict(model=str(shape), tokens=8, prompt=0, page_size="4KiB")
+    plain = sim.layer_streaming(**options)
+    hinted = sim.layer_streaming(hints_ahead=1, **options)
+    assert hinted.page_accesses == plain.page_accesses and len(hinted) > len(plain)
+    replayed = sim.simulate(hinted, dram="50%")
+    assert replayed["prefetch.issued"] > 0
+    ignored = sim.simulate(hinted, dram="50%", trace_prefetches=False)
+    assert ignored["prefetch.issued"] == 0
+    assert ignored["misses"] == sim.simulate(plain, dram="50%")["misses"]
+
+
 def test_sweep_returns_one_dict_per_combination_in_order():
     trace = sim.random_accesses(pages=512, tensors=4, events=5000, alpha=1.0, seed=3)
     rows = sim.sweep(trace, eviction=["lru", "fifo"], prefetch="none", dram=["10%", "50%"],

@@ -36,7 +36,9 @@ def parse_csv(text, page_size="2MiB"):
 def layer_streaming(**options):
     """ZeRO-Inference-style layer streaming. Options: model ("opt-13b"; see models(), or the path
     of a shape file FILE.json), tokens, prompt, batch, page_size, tflops, hbm_gbps, weight_tier,
-    kv_tier; for a mixture of experts the routing's seed, skew and drift."""
+    kv_tier; for a mixture of experts the routing's seed, skew and drift, and hints_ahead N to
+    announce each layer's routed experts as prefetch records N layers ahead (0: as the router
+    decides)."""
     return _native.layer_streaming(**options)
 
 
@@ -99,7 +101,7 @@ def _resolve(trace, csv_page_size, dram, gpu):
 
 def simulate(trace, *, eviction="lru", prefetch="none", dram=None, gpu=0, nvme=None, pcie=None,
              prefetch_budget=None, baseline=True, schedule=None, future="trace",
-             csv_page_size="2MiB"):
+             trace_prefetches=True, csv_page_size="2MiB"):
     """Replays trace (a Trace, or a trace file's path) and returns the result as a dict.
 
     eviction, prefetch: registry specs ("lru", "s3fifo:small=0.1", "sequential:depth=4"; see
@@ -109,14 +111,15 @@ def simulate(trace, *, eviction="lru", prefetch="none", dram=None, gpu=0, nvme=N
     prefetch_budget: bytes in flight at most. baseline: also replay Belady's MIN, for the
     gap_* figures. schedule: a Trace of one iteration of the application's order (the
     "schedule" prefetch policy follows it); future: "trace" (Belady sees the trace's own
-    future) or "schedule". Raises ConfigError for an unknown policy, InvalidArgumentError for a
+    future) or "schedule". trace_prefetches: replay the trace's prefetch records (the
+    application's Tensor.prefetch calls, recorded); False ignores them. Raises ConfigError for an unknown policy, InvalidArgumentError for a
     bad value or trace.
     """
     trace, dram, gpu = _resolve(trace, csv_page_size, dram, gpu)
     config = {
         "eviction": eviction, "prefetch": prefetch, "dram": dram, "gpu": gpu, "nvme": nvme,
         "pcie": pcie, "prefetch_budget": prefetch_budget, "baseline": baseline,
-        "schedule": schedule, "future": future,
+        "schedule": schedule, "future": future, "trace_prefetches": trace_prefetches,
     }
     result = _native.simulate(trace, config, csv_page_size)
     result["dram_bytes"] = dram
