@@ -121,8 +121,10 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
           {"lfu", "", "least frequently used (counts saturate at 250), LRU among equals", make_lfu},
           {"2q", "kin=0.25 (A1in share of capacity), kout=0.5 (A1out ghosts per capacity)",
            "2Q: new pages in a FIFO, pages seen again after leaving it in an LRU", make_two_q},
-          {"arc", "", "adaptive replacement cache: recency and frequency lists sized by ghost hits",
-           make_arc},
+          {"arc",
+           "adapt=room|insert (p adapts to a remembered page when room is made for it, as in "
+           "the paper and libCacheSim; or when it is inserted)",
+           "adaptive replacement cache: recency and frequency lists sized by ghost hits", make_arc},
           {"s3fifo",
            "small=0.1 (small FIFO share), ghost=0.9 (ghost ids per capacity), move=2 (accesses "
            "to promote)",

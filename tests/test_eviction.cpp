@@ -22,7 +22,8 @@ struct Refuse final : VictimFilter {
 };
 
 // A demand-paged cache of `capacity` pages driven by `policy`: on a miss with the cache full
-// it evicts the victim first, then inserts the page (the order a pool uses).
+// it names the page it makes room for, evicts the victim, then inserts the page (the order a
+// pool uses).
 struct Replay {
   uint64_t misses = 0;
   std::set<PageId> resident;
@@ -48,6 +49,7 @@ Replay replay(const std::string& spec, uint64_t capacity, const std::vector<Page
     }
     ++result.misses;
     if (result.resident.size() == capacity) {
+      policy->make_room_for(trace[i]);
       std::optional<PageId> victim = policy->victim(all);
       if (!victim) {
         ADD_FAILURE() << spec << " named no victim with " << capacity << " pages resident";
@@ -141,11 +143,21 @@ TEST(Golden, TwoQ) {
 }
 
 TEST(Golden, Arc) {
+  // C=3, p=0. 1 2 3 into T1. 4, 1, 2, 5 each find |T1| + |B1| = c with B1 empty: T1's LRU
+  // goes, not remembered (case IV). 1 2 hit -> T2 [1 2], T1 [5]. 3 evicts 5 -> B1 [5]; 4
+  // evicts 3 -> B1 [5 3]. 5 is in B1: p = 1 before REPLACE, so |T1| = 1 is not above p and T2's
+  // LRU, 1, goes -> B2 [1]; 5 -> T2. 10 misses, {2 4 5}.
+  Replay r = replay("arc", 3, kTrace);
+  EXPECT_EQ(r.misses, 10u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{2, 4, 5}));
+}
+
+TEST(Golden, ArcAdaptingOnInsert) {
   // C=3, p=0. 1 2 3 into T1. 4, 1, 2, 5 each evict T1's LRU (|T1| > p) into B1, whose entry
   // is dropped again because |T1|+|B1| > c. 1 2 hit -> T2 [1 2], T1 [5]. 3 evicts 5 -> B1 [5];
   // 4 evicts 3 -> B1 [5 3]; 5 evicts 4 -> B1 [5 3 4], then 5 is a B1 hit: p = 1, 5 -> T2.
   // 10 misses, {1 2 5}.
-  Replay r = replay("arc", 3, kTrace);
+  Replay r = replay("arc:adapt=insert", 3, kTrace);
   EXPECT_EQ(r.misses, 10u);
   EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
 }

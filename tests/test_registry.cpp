@@ -90,6 +90,14 @@ TEST(Registry, OutOfRangeParameterNamesTheRange) {
               HasSubstr("tier=nvme is not a tier that can be prefetched into (gpu, dram)"));
 }
 
+TEST(Registry, VariantParameterNamesTheChoices) {
+  EXPECT_NO_THROW(make_eviction_policy("arc:adapt=insert", {16, 4096}));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("arc:adapt=later", {16, 4096});
+              }),
+              HasSubstr("policy 'arc': adapt=later is not one of room, insert"));
+}
+
 TEST(Registry, MalformedSpecNamesThePosition) {
   EXPECT_THAT(error_of([] {
                 make_eviction_policy("s3fifo:small", {16, 4096});
