@@ -133,7 +133,11 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
           {"belady", "",
            "Belady's MIN: evicts the page used farthest in the future (needs next use)",
            make_belady},
-          {"lirs", "hir=0.01 (share of frames for HIR pages), ghost=2 (non-resident ids per frame)",
+          {"lirs",
+           "hir=0.01 (share of frames for HIR pages), ghost=2 (non-resident ids per frame), "
+           "stack=2 (entries of S per frame), qhit=demote|stay (an HIR page S forgot, used "
+           "again: demotes S's least recent LIR page, as libCacheSim; or only moves), "
+           "lir=recent|oldest (the LIR page that goes when no HIR page can)",
            "LIRS: reuse distance decides; a loop larger than the tier keeps part of itself "
            "resident",
            make_lirs},

@@ -214,6 +214,42 @@ TEST(Golden, LirsKeepsPartOfALoopLargerThanTheCache) {
   EXPECT_EQ(replay("lru", 6, loop(10, 10)).misses, 100u);
 }
 
+TEST(Golden, LirsQHitDemotesByDefault) {
+  // C=4 with hir=0.5: 2 LIR frames, 2 HIR. 1 2 become LIR, 3 4 HIR; 1 2 hit, and S is pruned
+  // to [2 1]: 3 and 4 are only in Q. 3 hits. By default (libCacheSim), S's least recent LIR
+  // page 1 becomes HIR, and Q [1 3], full, pushes 4 out: 4 is the next victim, and 5 takes its
+  // frame as LIR (the LIR set has room). 6 evicts 3, 7 evicts 1, and the last 1 misses: 8.
+  // qhit=stay: 3 only moves to Q's front; 5 evicts 4, 6 evicts 3, 7 evicts 5, and 1, LIR, hits.
+  const std::vector<PageId> trace = {1, 2, 3, 4, 1, 2, 3, 5, 6, 7, 1};
+  Replay demote = replay("lirs:hir=0.5", 4, trace);
+  EXPECT_EQ(demote.misses, 8u);
+  EXPECT_EQ(demote.resident, (std::set<PageId>{1, 2, 5, 7}));
+  Replay stay = replay("lirs:hir=0.5,qhit=stay", 4, trace);
+  EXPECT_EQ(stay.misses, 7u);
+  EXPECT_EQ(stay.resident, (std::set<PageId>{1, 2, 6, 7}));
+}
+
+TEST(Golden, LirsStackBoundForgetsTheOldestGhosts) {
+  // C=3: 1 2 LIR, 3 HIR; 4 evicts 3, a ghost: S [4 3 2 1]. By default (S holds 6) 3 is back
+  // while remembered and becomes LIR, as 4 then does; the last 1, made HIR by them, was evicted
+  // by 4: 7 misses. With stack=1 S holds 3 entries, forgets 3 at once, and later 4: both come
+  // back HIR, each evicting the other, and 1 stays LIR: 6 misses.
+  const std::vector<PageId> trace = {1, 2, 3, 4, 3, 4, 1};
+  EXPECT_EQ(replay("lirs", 3, trace).misses, 7u);
+  EXPECT_EQ(replay("lirs:stack=1", 3, trace).misses, 6u);
+}
+
+TEST(Victim, LirsTakesTheMostRecentLirPageWhenNoHirPageCanGo) {
+  // C=3: 1 2 LIR, 3 HIR, pinned.
+  Refuse refuse;
+  refuse.pinned = {3};
+  for (auto [spec, expected] : {std::pair{"lirs", 2}, std::pair{"lirs:lir=oldest", 1}}) {
+    auto policy = make_eviction_policy(spec, {3, 4096});
+    for (PageId page = 1; page <= 3; ++page) policy->insert({.page = page, .time = page});
+    EXPECT_EQ(policy->victim(refuse), PageId(expected)) << spec;
+  }
+}
+
 TEST(Golden, Moe) {
   // C=3, counts kept for pages that left; the least counted goes, the most recent among
   // equals. 1 2 3 in (count 1). 4 evicts 3, the newest count-1 page. 1 2 hit (count 2). 5

@@ -36,7 +36,7 @@ struct Golden {
 constexpr Golden kGoldens[] = {
     {"LRU", "lru", 6619, 4194},     {"FIFO", "fifo", 7017, 4640}, {"Clock", "clock", 6496, 4131},
     {"LFU", "lfu", 5907, 4011},     {"TwoQ", "2q", 5973, 4264},   {"S3FIFO", "s3fifo", 5782, 4035},
-    {"SIEVE", "sieve", 5907, 4011}, {"ARC", "arc", 5807, 4015},
+    {"SIEVE", "sieve", 5907, 4011}, {"ARC", "arc", 5807, 4015},   {"LIRS", "lirs", 5756, 3966},
 };
 
 TEST(LibCacheSim, DefaultPoliciesMissExactlyAsItsDo) {
