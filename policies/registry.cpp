@@ -148,8 +148,10 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
            "goes",
            make_moe},
           {"wtinylfu",
-           "window=0.01 (LRU window share), protected=0.8 (of the main space), sample=10 (accesses "
-           "per capacity between agings of the sketch)",
+           "window=0.01 (LRU window share), protected=0.8 (of the main space), sketch=cbf|cms "
+           "(libCacheSim's counting Bloom filter and contests; or tiermem's earlier count-min "
+           "sketch, one contest per victim), sample=32 with cbf, 10 with cms (main-space hits per "
+           "main-space page, or accesses per frame, between agings of the sketch)",
            "W-TinyLFU: an LRU window, a segmented LRU main space, admission by a frequency sketch",
            make_wtinylfu},
       });

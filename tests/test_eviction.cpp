@@ -262,12 +262,24 @@ TEST(Golden, Moe) {
 }
 
 TEST(Golden, WTinyLfu) {
+  // C=3: the window's 1% rounds to no frame, so the main space has all 3 (probation 0, protected
+  // 2), and the window is unbounded, as in libCacheSim. 1 2 3 fill the window. 4: the full tier
+  // moves the window's oldest into the main space while it has room (1 2 into protected, 3
+  // overflowing into probation); the window empty, the main space's victim, 3, goes. 1 2 hit in
+  // protected. 5, 3, 4, 5 each move the page before them into probation, whence it goes. 8
+  // misses, {1 2 5}.
+  Replay r = replay("wtinylfu", 3, kTrace);
+  EXPECT_EQ(r.misses, 8u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
+}
+
+TEST(Golden, WTinyLfuWithACountMinSketch) {
   // C=3: a window of 1, probation and protected (1) sharing 2. 1 2 3 fill it: window [3],
   // probation [2 1]. 4: the window's 3 (used once) contests probation's 1 (once): a tie, so 3
   // goes. 1 2 hit: protected, then 1 steps down to probation. 5: window's 4 (once) against 1
   // (twice): 4 goes. 1 2 hit. 3, 4, 5 (twice each by then) each lose to 1 (three times) and
   // evict the window's last newcomer. 8 misses, {1 2 5}.
-  Replay r = replay("wtinylfu", 3, kTrace);
+  Replay r = replay("wtinylfu:sketch=cms", 3, kTrace);
   EXPECT_EQ(r.misses, 8u);
   EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
 }

@@ -105,6 +105,11 @@ TEST(Registry, VariantParameterNamesTheChoices) {
                 make_eviction_policy("lirs:stack=0.5", {16, 4096});
               }),
               HasSubstr("stack=0.5 is not a number in [1, 16]"));
+  EXPECT_NO_THROW(make_eviction_policy("wtinylfu:sketch=cms,sample=10", {16, 4096}));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("wtinylfu:sketch=hll", {16, 4096});
+              }),
+              HasSubstr("policy 'wtinylfu': sketch=hll is not one of cbf, cms"));
 }
 
 TEST(Registry, MalformedSpecNamesThePosition) {
