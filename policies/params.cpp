@@ -102,6 +102,21 @@ std::optional<uint8_t> param_tier(const Params& params) {
                                         params.name(), *text));
 }
 
+size_t param_choice(const Params& params, std::string_view key,
+                    std::initializer_list<std::string_view> choices) {
+  std::optional<std::string_view> text = params.get_string(key);
+  if (!text) return 0;
+  size_t index = 0;
+  std::string names;
+  for (std::string_view choice : choices) {
+    if (*text == choice) return index;
+    names += index++ == 0 ? "" : ", ";
+    names += choice;
+  }
+  throw Error(Errc::config,
+              fmt::format("policy '{}': {}={} is not one of {}", params.name(), key, *text, names));
+}
+
 uint64_t required_capacity(const Params& params, const Context& context) {
   if (context.capacity_pages == 0) {
     throw Error(Errc::config, fmt::format("policy '{}' needs the tier's capacity in pages, "

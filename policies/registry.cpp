@@ -121,8 +121,10 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
           {"lfu", "", "least frequently used (counts saturate at 250), LRU among equals", make_lfu},
           {"2q", "kin=0.25 (A1in share of capacity), kout=0.5 (A1out ghosts per capacity)",
            "2Q: new pages in a FIFO, pages seen again after leaving it in an LRU", make_two_q},
-          {"arc", "", "adaptive replacement cache: recency and frequency lists sized by ghost hits",
-           make_arc},
+          {"arc",
+           "adapt=room|insert (p adapts to a remembered page when room is made for it, as in "
+           "the paper and libCacheSim; or when it is inserted)",
+           "adaptive replacement cache: recency and frequency lists sized by ghost hits", make_arc},
           {"s3fifo",
            "small=0.1 (small FIFO share), ghost=0.9 (ghost ids per capacity), move=2 (accesses "
            "to promote)",
@@ -131,7 +133,11 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
           {"belady", "",
            "Belady's MIN: evicts the page used farthest in the future (needs next use)",
            make_belady},
-          {"lirs", "hir=0.01 (share of frames for HIR pages), ghost=2 (non-resident ids per frame)",
+          {"lirs",
+           "hir=0.01 (share of frames for HIR pages), ghost=2 (non-resident ids per frame), "
+           "stack=2 (entries of S per frame), qhit=demote|stay (an HIR page S forgot, used "
+           "again: demotes S's least recent LIR page, as libCacheSim; or only moves), "
+           "lir=recent|oldest (the LIR page that goes when no HIR page can)",
            "LIRS: reuse distance decides; a loop larger than the tier keeps part of itself "
            "resident",
            make_lirs},
@@ -142,8 +148,10 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
            "goes",
            make_moe},
           {"wtinylfu",
-           "window=0.01 (LRU window share), protected=0.8 (of the main space), sample=10 (accesses "
-           "per capacity between agings of the sketch)",
+           "window=0.01 (LRU window share), protected=0.8 (of the main space), sketch=cbf|cms "
+           "(libCacheSim's counting Bloom filter and contests; or tiermem's earlier count-min "
+           "sketch, one contest per victim), sample=32 with cbf, 10 with cms (main-space hits per "
+           "main-space page, or accesses per frame, between agings of the sketch)",
            "W-TinyLFU: an LRU window, a segmented LRU main space, admission by a frequency sketch",
            make_wtinylfu},
       });

@@ -213,7 +213,9 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
       // As a pool starts an access's fetches together: frames for all its misses first (the
       // policy's victims in turn), handed to the pages in the order they come free.
       frees_.clear();
-      for (size_t k = 0; k < missed_.size(); ++k) frees_.push_back(*take_frame(t, now_, true));
+      for (size_t k = 0; k < missed_.size(); ++k) {
+        frees_.push_back(*take_frame(t, missed_[k].page, now_, true));
+      }
       std::sort(frees_.begin(), frees_.end());
       for (size_t k = 0; k < missed_.size(); ++k) {
         done = std::max(done, bring_in(t, access.op, missed_[k], frees_[k]));
@@ -331,7 +333,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
   // Makes the page resident and pinned in tier t for a demand access; returns its arrival.
   uint64_t demand(int t, TraceOp op, const AccessEvent& event) {
     if (tiers_[t].has(event.page, kResident)) return use(t, op, event);
-    return bring_in(t, op, event, *take_frame(t, now_, true));
+    return bring_in(t, op, event, *take_frame(t, event.page, now_, true));
   }
 
   // A demand access to a page tier t holds (arrived, or arriving by prefetch): pins it;
@@ -426,22 +428,23 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
     tier.reset(page, 0);
   }
 
-  // Takes a frame of tier t for a page, freeing one at or after time; returns when it is
-  // free. Without wait, gives up (nullopt) rather than wait for busy frames or write a dirty
-  // victim down.
-  std::optional<uint64_t> take_frame(int t, uint64_t time, bool wait) {
-    std::optional<uint64_t> free = make_room(t, time, wait);
+  // Takes a frame of tier t for page, freeing one at or after time; returns when it is free.
+  // Without wait, gives up (nullopt) rather than wait for busy frames or write a dirty victim
+  // down.
+  std::optional<uint64_t> take_frame(int t, PageId page, uint64_t time, bool wait) {
+    std::optional<uint64_t> free = make_room(t, page, time, wait);
     if (!free) return free;
     ++tiers_[t].used;
     if (wait) tiers_[t].demand_waits_until = std::max(tiers_[t].demand_waits_until, *free);
     return free;
   }
 
-  // Frees a frame of tier t at or after time; returns when it is free. Without wait, gives up
-  // (nullopt) rather than wait for busy frames or write a dirty victim down.
-  std::optional<uint64_t> make_room(int t, uint64_t time, bool wait) {
+  // Frees a frame of tier t for page at or after time; returns when it is free. Without wait,
+  // gives up (nullopt) rather than wait for busy frames or write a dirty victim down.
+  std::optional<uint64_t> make_room(int t, PageId page, uint64_t time, bool wait) {
     TierState& tier = tiers_[t];
     uint64_t avail = time;
+    if (tier.used >= tier.capacity) tier.policy->make_room_for(page);
     while (tier.used >= tier.capacity) {
       while (!tier.busy.empty() && tier.busy.top() <= avail) tier.busy.pop();
       arrive(avail);  // waiting for a frame, pages that arrive meanwhile may be victims
@@ -481,7 +484,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
     TierState& dram = tiers_[kDram];
     uint64_t start = time;
     const bool copy = !dram.has(page, kResident);
-    if (copy) start = *take_frame(kDram, time, true);
+    if (copy) start = *take_frame(kDram, page, time, true);
     uint64_t done = pcie_down_.submit(start);
     if (copy) admit(kDram, kResident, page, done);
     dram.add(page, kDirty);
@@ -543,7 +546,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
     TierState& dram = tiers_[kDram];
     if (t == kGpu && !dram.has(page, kResident) && !prefetch(kDram, page, Fetch::stop))
       return false;
-    std::optional<uint64_t> room = take_frame(t, now_, false);
+    std::optional<uint64_t> room = take_frame(t, page, now_, false);
     if (!room) return false;
     uint64_t done;
     if (t == kDram) {

@@ -22,7 +22,8 @@ struct Refuse final : VictimFilter {
 };
 
 // A demand-paged cache of `capacity` pages driven by `policy`: on a miss with the cache full
-// it evicts the victim first, then inserts the page (the order a pool uses).
+// it names the page it makes room for, evicts the victim, then inserts the page (the order a
+// pool uses).
 struct Replay {
   uint64_t misses = 0;
   std::set<PageId> resident;
@@ -48,6 +49,7 @@ Replay replay(const std::string& spec, uint64_t capacity, const std::vector<Page
     }
     ++result.misses;
     if (result.resident.size() == capacity) {
+      policy->make_room_for(trace[i]);
       std::optional<PageId> victim = policy->victim(all);
       if (!victim) {
         ADD_FAILURE() << spec << " named no victim with " << capacity << " pages resident";
@@ -141,11 +143,21 @@ TEST(Golden, TwoQ) {
 }
 
 TEST(Golden, Arc) {
+  // C=3, p=0. 1 2 3 into T1. 4, 1, 2, 5 each find |T1| + |B1| = c with B1 empty: T1's LRU
+  // goes, not remembered (case IV). 1 2 hit -> T2 [1 2], T1 [5]. 3 evicts 5 -> B1 [5]; 4
+  // evicts 3 -> B1 [5 3]. 5 is in B1: p = 1 before REPLACE, so |T1| = 1 is not above p and T2's
+  // LRU, 1, goes -> B2 [1]; 5 -> T2. 10 misses, {2 4 5}.
+  Replay r = replay("arc", 3, kTrace);
+  EXPECT_EQ(r.misses, 10u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{2, 4, 5}));
+}
+
+TEST(Golden, ArcAdaptingOnInsert) {
   // C=3, p=0. 1 2 3 into T1. 4, 1, 2, 5 each evict T1's LRU (|T1| > p) into B1, whose entry
   // is dropped again because |T1|+|B1| > c. 1 2 hit -> T2 [1 2], T1 [5]. 3 evicts 5 -> B1 [5];
   // 4 evicts 3 -> B1 [5 3]; 5 evicts 4 -> B1 [5 3 4], then 5 is a B1 hit: p = 1, 5 -> T2.
   // 10 misses, {1 2 5}.
-  Replay r = replay("arc", 3, kTrace);
+  Replay r = replay("arc:adapt=insert", 3, kTrace);
   EXPECT_EQ(r.misses, 10u);
   EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
 }
@@ -202,6 +214,42 @@ TEST(Golden, LirsKeepsPartOfALoopLargerThanTheCache) {
   EXPECT_EQ(replay("lru", 6, loop(10, 10)).misses, 100u);
 }
 
+TEST(Golden, LirsQHitDemotesByDefault) {
+  // C=4 with hir=0.5: 2 LIR frames, 2 HIR. 1 2 become LIR, 3 4 HIR; 1 2 hit, and S is pruned
+  // to [2 1]: 3 and 4 are only in Q. 3 hits. By default (libCacheSim), S's least recent LIR
+  // page 1 becomes HIR, and Q [1 3], full, pushes 4 out: 4 is the next victim, and 5 takes its
+  // frame as LIR (the LIR set has room). 6 evicts 3, 7 evicts 1, and the last 1 misses: 8.
+  // qhit=stay: 3 only moves to Q's front; 5 evicts 4, 6 evicts 3, 7 evicts 5, and 1, LIR, hits.
+  const std::vector<PageId> trace = {1, 2, 3, 4, 1, 2, 3, 5, 6, 7, 1};
+  Replay demote = replay("lirs:hir=0.5", 4, trace);
+  EXPECT_EQ(demote.misses, 8u);
+  EXPECT_EQ(demote.resident, (std::set<PageId>{1, 2, 5, 7}));
+  Replay stay = replay("lirs:hir=0.5,qhit=stay", 4, trace);
+  EXPECT_EQ(stay.misses, 7u);
+  EXPECT_EQ(stay.resident, (std::set<PageId>{1, 2, 6, 7}));
+}
+
+TEST(Golden, LirsStackBoundForgetsTheOldestGhosts) {
+  // C=3: 1 2 LIR, 3 HIR; 4 evicts 3, a ghost: S [4 3 2 1]. By default (S holds 6) 3 is back
+  // while remembered and becomes LIR, as 4 then does; the last 1, made HIR by them, was evicted
+  // by 4: 7 misses. With stack=1 S holds 3 entries, forgets 3 at once, and later 4: both come
+  // back HIR, each evicting the other, and 1 stays LIR: 6 misses.
+  const std::vector<PageId> trace = {1, 2, 3, 4, 3, 4, 1};
+  EXPECT_EQ(replay("lirs", 3, trace).misses, 7u);
+  EXPECT_EQ(replay("lirs:stack=1", 3, trace).misses, 6u);
+}
+
+TEST(Victim, LirsTakesTheMostRecentLirPageWhenNoHirPageCanGo) {
+  // C=3: 1 2 LIR, 3 HIR, pinned.
+  Refuse refuse;
+  refuse.pinned = {3};
+  for (auto [spec, expected] : {std::pair{"lirs", 2}, std::pair{"lirs:lir=oldest", 1}}) {
+    auto policy = make_eviction_policy(spec, {3, 4096});
+    for (PageId page = 1; page <= 3; ++page) policy->insert({.page = page, .time = page});
+    EXPECT_EQ(policy->victim(refuse), PageId(expected)) << spec;
+  }
+}
+
 TEST(Golden, Moe) {
   // C=3, counts kept for pages that left; the least counted goes, the most recent among
   // equals. 1 2 3 in (count 1). 4 evicts 3, the newest count-1 page. 1 2 hit (count 2). 5
@@ -214,12 +262,24 @@ TEST(Golden, Moe) {
 }
 
 TEST(Golden, WTinyLfu) {
+  // C=3: the window's 1% rounds to no frame, so the main space has all 3 (probation 0, protected
+  // 2), and the window is unbounded, as in libCacheSim. 1 2 3 fill the window. 4: the full tier
+  // moves the window's oldest into the main space while it has room (1 2 into protected, 3
+  // overflowing into probation); the window empty, the main space's victim, 3, goes. 1 2 hit in
+  // protected. 5, 3, 4, 5 each move the page before them into probation, whence it goes. 8
+  // misses, {1 2 5}.
+  Replay r = replay("wtinylfu", 3, kTrace);
+  EXPECT_EQ(r.misses, 8u);
+  EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
+}
+
+TEST(Golden, WTinyLfuWithACountMinSketch) {
   // C=3: a window of 1, probation and protected (1) sharing 2. 1 2 3 fill it: window [3],
   // probation [2 1]. 4: the window's 3 (used once) contests probation's 1 (once): a tie, so 3
   // goes. 1 2 hit: protected, then 1 steps down to probation. 5: window's 4 (once) against 1
   // (twice): 4 goes. 1 2 hit. 3, 4, 5 (twice each by then) each lose to 1 (three times) and
   // evict the window's last newcomer. 8 misses, {1 2 5}.
-  Replay r = replay("wtinylfu", 3, kTrace);
+  Replay r = replay("wtinylfu:sketch=cms", 3, kTrace);
   EXPECT_EQ(r.misses, 8u);
   EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
 }

@@ -90,6 +90,28 @@ TEST(Registry, OutOfRangeParameterNamesTheRange) {
               HasSubstr("tier=nvme is not a tier that can be prefetched into (gpu, dram)"));
 }
 
+TEST(Registry, VariantParameterNamesTheChoices) {
+  EXPECT_NO_THROW(make_eviction_policy("arc:adapt=insert", {16, 4096}));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("arc:adapt=later", {16, 4096});
+              }),
+              HasSubstr("policy 'arc': adapt=later is not one of room, insert"));
+  EXPECT_NO_THROW(make_eviction_policy("lirs:qhit=stay,stack=3,lir=oldest", {16, 4096}));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("lirs:qhit=maybe", {16, 4096});
+              }),
+              HasSubstr("policy 'lirs': qhit=maybe is not one of demote, stay"));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("lirs:stack=0.5", {16, 4096});
+              }),
+              HasSubstr("stack=0.5 is not a number in [1, 16]"));
+  EXPECT_NO_THROW(make_eviction_policy("wtinylfu:sketch=cms,sample=10", {16, 4096}));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("wtinylfu:sketch=hll", {16, 4096});
+              }),
+              HasSubstr("policy 'wtinylfu': sketch=hll is not one of cbf, cms"));
+}
+
 TEST(Registry, MalformedSpecNamesThePosition) {
   EXPECT_THAT(error_of([] {
                 make_eviction_policy("s3fifo:small", {16, 4096});

@@ -67,8 +67,8 @@ TEST_P(Agreement, EveryFigureIsTheSameOnLayersAndZipf) {
 }
 
 INSTANTIATE_TEST_SUITE_P(NoPrefetch, Agreement,
-                         ::testing::Values("lru", "fifo", "s3fifo", "clock", "lirs", "sieve", "moe",
-                                           "wtinylfu"));
+                         ::testing::Values("lru", "fifo", "s3fifo", "clock", "arc", "lirs", "sieve",
+                                           "moe", "wtinylfu"));
 
 TEST(Agreement, BeladyMissesAreTheSameAndWithTheSameFutureEveryFigureIs) {
   for (const Trace& trace : {layers(), zipf()}) {

@@ -415,7 +415,7 @@ bool MigrationEngine::advance_prefetch(const PageRequest& request, Actions& acti
   // A prefetch takes a free frame or a clean victim's, and never waits for one, nor takes one
   // while a fetch or write-back waits for a frame of the tier (it would pass it on the link).
   if (!waiting_[at(fill)].empty()) return false;
-  if (free_frames_[at(fill)].empty()) evict_one(fill, true, actions);
+  if (free_frames_[at(fill)].empty()) evict_one(fill, true, request.page, actions);
   if (free_frames_[at(fill)].empty()) return false;
   start_fetch(request.page, fill, true, false, stop ? &request : nullptr, actions);
   return true;
@@ -599,7 +599,8 @@ bool MigrationEngine::service_waiting(Tier tier, Actions& actions) {
       continue;
     }
     if (waiting.size() <= freeing_[at(tier)]) break;  // enough evictions already under way
-    if (evict_one(tier, false, actions)) {
+    // The first waiter no eviction under way frees a frame for.
+    if (evict_one(tier, false, waiting[freeing_[at(tier)]]->page, actions)) {
       changed = true;
       continue;
     }
@@ -634,8 +635,9 @@ bool MigrationEngine::may_free_later(Tier tier) const {
 }
 
 // Evicts the policy's victim among the evictable pages of tier (clean_only: those with a copy
-// below, which free their frame at once). Returns whether it evicted one.
-bool MigrationEngine::evict_one(Tier tier, bool clean_only, Actions& actions) {
+// below, which free their frame at once) to make room for incoming. Returns whether it evicted
+// one.
+bool MigrationEngine::evict_one(Tier tier, bool clean_only, PageId incoming, Actions& actions) {
   struct Filter final : policy::VictimFilter {
     const PageTable& pages;
     Tier tier;
@@ -648,6 +650,7 @@ bool MigrationEngine::evict_one(Tier tier, bool clean_only, Actions& actions) {
     }
   } filter(parts_.pages, tier, clean_only);
   drain_log(actions);
+  parts_.eviction[at(tier)]->make_room_for(incoming);
   // A victim can be pinned between the filter's look and ours; then ask again.
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::optional<policy::PageId> victim = parts_.eviction[at(tier)]->victim(filter);

@@ -237,7 +237,7 @@ class MigrationEngine {
   bool service_waiting(Tier tier, Actions& actions);
   bool may_free_later(Tier tier) const;
   void settle(Actions& actions);
-  bool evict_one(Tier tier, bool clean_only, Actions& actions);
+  bool evict_one(Tier tier, bool clean_only, PageId incoming, Actions& actions);
   bool evict_page(PageId page, Tier tier, const PageRequest* waiter, Actions& actions);
   void drop_copy(PageId page, Tier tier, bool unread = false);
   void release_copy(PageId page, Tier tier);

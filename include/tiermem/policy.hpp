@@ -71,6 +71,14 @@ class TIERMEM_API EvictionPolicy {
   // A tracked page was accessed. A Pool may report accesses of resident pages late, in
   // batches, but in order.
   virtual void touch(const AccessEvent& event) = 0;
+  // The owner is about to ask for victims to make room for page, which the tier does not hold:
+  // the victim() and evict() calls that follow, up to the next make_room_for(), are for it. Its
+  // insert() usually follows them, but may not (a prefetch finding no clean victim, a failed
+  // read). Not called when a frame is free, nor before evicting ahead of need, for no page in
+  // particular. For a policy whose choice depends on the incoming page (ARC, as its paper has
+  // it, adapts its target to a page it remembers as a ghost before replacing); the others
+  // ignore it. Called as the other methods are (see the class's threads note).
+  virtual void make_room_for(PageId page) { (void)page; }
   // The tracked page the policy would evict next among those filter accepts, or nullopt when
   // it accepts none. Peeks: the page stays tracked until evict(); the owner may not evict it
   // after all (it was pinned meanwhile) and ask again. A policy may age its state while looking
