@@ -34,13 +34,14 @@ using policy::kNever;
 using policy::PageId;
 
 enum Flag : uint8_t {
-  kResident = 1,    // the tier holds the page (arrived or arriving)
-  kDirty = 2,       // newer than the tier below
-  kPrefetched = 4,  // brought in by prefetch and not yet accessed
-  kInFlight = 8,    // prefetched, arriving at its ready time
-  kPinned = 16,     // pinned by the access being replayed
-  kBusy = 32,       // its frame is busy (arriving, or being copied out) until its ready time
-  kArriving = 64,   // on its way: the eviction policy hears of it when it arrives
+  kResident = 1,     // the tier holds the page (arrived or arriving)
+  kDirty = 2,        // newer than the tier below
+  kPrefetched = 4,   // brought in by prefetch and not yet accessed
+  kInFlight = 8,     // prefetched, arriving at its ready time
+  kPinned = 16,      // pinned by the access being replayed
+  kBusy = 32,        // its frame is busy (arriving, or being copied out) until its ready time
+  kArriving = 64,    // on its way: the eviction policy hears of it when it arrives
+  kAnnounced = 128,  // with kPrefetched, in dram: the application's prefetch (a trace record)
 };
 
 constexpr int kGpu = 0;
@@ -86,6 +87,7 @@ struct TierState {
   void set(PageId page, uint8_t before, uint8_t after) {
     flags[page] = after;
     counted += ((after & kCounted) != 0) - ((before & kCounted) != 0);
+    announced += ((after & kAnnounced) != 0) - ((before & kAnnounced) != 0);
   }
   void reset(PageId page, uint8_t after) { set(page, flags[page], after); }
 
@@ -93,6 +95,7 @@ struct TierState {
   // its flags (a cache miss saved per eviction).
   static constexpr uint8_t kCounted = kDirty | kPrefetched;
   uint64_t counted = 0;
+  uint64_t announced = 0;           // pages with kAnnounced
   uint64_t latest_ready = 0;        // no page is busy after this time
   uint64_t demand_waits_until = 0;  // a fetch or write-back waits for a frame until then
 };
@@ -309,11 +312,13 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
     }
   }
 
-  // VictimFilter: pinned pages, pages busy after filter_time_, and for a prefetch (which
-  // never waits for a write-back, as in a pool) dirty pages, are not evictable.
+  // VictimFilter: pinned pages, pages busy after filter_time_, for a prefetch (which never
+  // waits for a write-back, as in a pool) dirty pages, and while filter_spare_ the pages the
+  // application announced and has not used yet, are not evictable.
   bool evictable(PageId page) const override {
     const TierState& tier = tiers_[filter_tier_];
     if (filter_clean_ && tier.has(page, kDirty)) return false;
+    if (filter_spare_ && tier.announced > 0 && tier.has(page, kAnnounced)) return false;
     if (filter_time_ >= tier.latest_ready && pinned_.size() <= kFewPins) {
       // No page is busy: only the access's own pins count, and they are few to scan.
       for (auto [t, pinned] : pinned_) {
@@ -351,7 +356,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
       }
     }
     if (tier.has(page, kPrefetched)) {
-      tier.drop(page, kPrefetched);
+      tier.drop(page, kPrefetched | kAnnounced);
       ++(done > now_ ? result_.prefetch_late : result_.prefetch_useful);
     }
     if (!tier.has(page, kArriving)) tier.policy->touch(event);  // else it arrives later
@@ -444,14 +449,22 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
   std::optional<uint64_t> make_room(int t, PageId page, uint64_t time, bool wait) {
     TierState& tier = tiers_[t];
     uint64_t avail = time;
-    if (tier.used >= tier.capacity) tier.policy->make_room_for(page);
+    if (tier.used < tier.capacity) return avail;
+    tier.policy->make_room_for(page);
     while (tier.used >= tier.capacity) {
       while (!tier.busy.empty() && tier.busy.top() <= avail) tier.busy.pop();
       arrive(avail);  // waiting for a frame, pages that arrive meanwhile may be victims
       filter_tier_ = t;
       filter_time_ = avail;
       filter_clean_ = !wait;
+      // As a pool chooses: a page the application announced and has not used only when no
+      // other page can go, and never for a prefetch (it would evict what was fetched ahead).
+      filter_spare_ = true;
       std::optional<PageId> victim = tier.policy->victim(*this);
+      if (!victim && wait && filter_spare_) {
+        filter_spare_ = false;
+        victim = tier.policy->victim(*this);
+      }
       if (victim) {
         avail = std::max(avail, evict(t, *victim, avail));
         continue;
@@ -561,7 +574,8 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
       ++tier.counts.prefetched;
       ++result_.prefetch_issued;
     }
-    admit(t, kResident | kInFlight | (stop ? 0 : kPrefetched), page, done);
+    const uint8_t announced = why == Fetch::announced && t == kDram ? kAnnounced : 0;
+    admit(t, kResident | kInFlight | (stop ? 0 : kPrefetched) | announced, page, done);
     tier.mark_busy(page, done, now_);
     in_flight_.push(done);
     return true;
@@ -622,6 +636,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
   int filter_tier_ = kDram;
   uint64_t filter_time_ = 0;
   bool filter_clean_ = false;
+  bool filter_spare_ = false;  // spare the pages announced and not yet used
   uint64_t now_ = 0;
   Result result_;
 };

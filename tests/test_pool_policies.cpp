@@ -63,6 +63,32 @@ TEST(PoolPolicies, ScheduleErrorsKeepTheEarlierSchedule) {
   EXPECT_NO_THROW(pool.set_schedule({}));
 }
 
+TEST(PoolPolicies, AnAnnouncedPageIsEvictedBeforeItsUseOnlyWhenNoOtherCanGo) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 2);
+  config.policy.eviction = "lru";
+  Pool pool(config);
+  Tensor t = pool.allocate({3 * kPage}, DType::u8, "t");
+  for (uint64_t page = 0; page < 3; ++page) {
+    t.pin(Tier::dram, Access::write, {page * kPage, kPage}).reset();
+  }
+  t.evict(Tier::dram);  // every page only in nvme now
+  t.prefetch(Tier::dram, {2 * kPage, kPage});
+  for (int wait = 0; wait < 500 && !t.residency(2).in(Tier::dram); ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(t.residency(2).in(Tier::dram));
+  t.pin(Tier::dram, Access::read, {0, kPage}).reset();
+  // LRU's victim would be page 2, the oldest arrival; announced and unused, it is spared.
+  t.pin(Tier::dram, Access::read, {kPage, kPage}).reset();
+  EXPECT_TRUE(t.residency(2).in(Tier::dram));
+  EXPECT_FALSE(t.residency(0).in(Tier::dram));
+  t.pin(Tier::dram, Access::read, {2 * kPage, kPage}).reset();
+  const Stats stats = pool.stats();
+  EXPECT_EQ(stats.prefetch_useful, 1u);
+  EXPECT_EQ(stats.prefetch_useless, 0u);
+}
+
 TEST(PoolTrace, RecordsTensorsAccessesAndComputeSpans) {
   testing::ScratchDir dir;
   Pool pool(testing::small_config(dir));

@@ -152,6 +152,25 @@ TEST(Sim, TracePrefetchesAreIssuedLikeAPoolsAndAreNoAccesses) {
   EXPECT_EQ(r.compute_ns, 100'000u);
 }
 
+TEST(Sim, APageFetchedAheadIsEvictedBeforeItsUseOnlyWhenNoOtherCanGo) {
+  // Two frames. Page 2 is announced and arrives during the compute; page 0 is read; reading
+  // page 1 then evicts 0, LRU's second choice, rather than the unused page 2, which hits.
+  auto read = [](uint32_t page) { return TraceAccess{0, 0, 0, page, 1, TraceOp::read}; };
+  Trace trace = pages_trace(3, {});
+  trace.accesses = {{0, 10'000, 0, 2, 1, TraceOp::prefetch}, read(0), read(1), read(2)};
+  trace.accesses[1].compute_ns = 10'000;
+  Result r = simulate(trace, slow_disk("lru", 2));
+  EXPECT_EQ(r.misses, 2u);
+  EXPECT_EQ(r.prefetch_useful, 1u);
+  EXPECT_EQ(r.prefetch_useless, 0u);
+  // Every frame holds an unused prefetched page: a demand miss takes the policy's victim.
+  trace.accesses = {{0, 10'000, 0, 0, 2, TraceOp::prefetch}, read(2), read(1), read(0)};
+  r = simulate(trace, slow_disk("lru", 2));
+  EXPECT_EQ(r.misses, 2u);
+  EXPECT_EQ(r.prefetch_useful, 1u);
+  EXPECT_EQ(r.prefetch_useless, 1u);
+}
+
 TEST(Sim, DirtyEvictionsAreWrittenBack) {
   // Write pages 0 and 1 into a 1-page tier: writing 1 evicts dirty 0 (one write-back), and
   // 1's frame is free only when that write completes.

@@ -149,7 +149,7 @@ TEST(Agreement, TracePrefetchesOfAMixtureOfExperts) {
   options.page_size = 64 << 10;
   options.hints_ahead = 1;
   const Trace trace = workload::layer_streaming(options);
-  for (const char* eviction : {"lru", "moe"}) {
+  for (const char* eviction : {"lru", "moe", "lirs", "wtinylfu"}) {
     SCOPED_TRACE(eviction);
     const Config config = config_for(trace, eviction, 0.3);
     const Result fast = simulate(trace, config);

@@ -23,6 +23,22 @@ Tier other(Tier tier) {
   return tier == Tier::gpu ? Tier::dram : Tier::gpu;
 }
 
+// The pages of tier the engine may evict now: tracked, unpinned, not busy; with clean_only
+// only those with a copy below (their frame is free at once); while spare_announced, not
+// those the application announced and has not pinned since (a dram state).
+struct EvictableIn final : policy::VictimFilter {
+  const PageTable& pages;
+  Tier tier;
+  bool clean_only;
+  bool spare_announced = true;
+  EvictableIn(const PageTable& p, Tier t, bool c) : pages(p), tier(t), clean_only(c) {}
+  bool evictable(policy::PageId page) const override {
+    PageState s{pages[page].state.load(std::memory_order_acquire)};
+    return s.tracked(tier) && s.pins(tier) == 0 && !s.busy() && !s.writing() &&
+           !(clean_only && s.only_copy_from(tier)) && !(spare_announced && s.announced());
+  }
+};
+
 }  // namespace
 
 // One change of one page under way: a fetch into a tier or a write-back out of one.
@@ -48,6 +64,7 @@ struct MigrationEngine::PageOp final : io::Completion {
   Step step = Step::wait_frame;
   bool evicting = false;      // write-back: free the tier's frame once the copy below is there
   bool prefetch = false;      // started by prefetch: counted against the prefetch budget
+  bool announced = false;     // the prefetch was the application's (Goal::announce)
   bool claimed = false;       // a pin joined this prefetch: the page is not "prefetched"
   bool skip_read = false;     // fetch: the old bytes are not copied (see Step::skip)
   bool clean_ok = false;      // flush: no write pin was active when the copy began
@@ -206,7 +223,7 @@ void MigrationEngine::submit(std::span<const PageRequest> requests) {
                         : request.skip_read ? Access::write
                                             : Access::read_write;
         observer_.access({request.page, now, request.tier, access}, now, actions.proposals);
-      } else if (request.goal == Goal::prefetch) {
+      } else if (request.goal == Goal::announce) {
         observer_.announced(request.page, request.tier, now);
       }
     }
@@ -301,6 +318,7 @@ void MigrationEngine::advance(const PageRequest& request, Actions& actions) {
     case Goal::pin:
       return advance_pin(request, actions);
     case Goal::prefetch:
+    case Goal::announce:
       counters_.prefetch_dropped += !advance_prefetch(request, actions);
       return;
     case Goal::evict:
@@ -398,10 +416,10 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
     waiter.unread = request.skip_read && (s.valid_mask() & ~PageState::tier_bit(Tier::nvme)) == 0;
     if (!waiter.unread && stops_in_dram(request.page, s, tier)) {
       // nvme -> dram first; the request comes back here when that is done.
-      start_fetch(request.page, Tier::dram, false, false, &request, actions);
+      start_fetch(request.page, Tier::dram, Fetch::demand, false, &request, actions);
       return;
     }
-    start_fetch(request.page, tier, false, waiter.unread, &waiter, actions);
+    start_fetch(request.page, tier, Fetch::demand, waiter.unread, &waiter, actions);
     return;
   }
 }
@@ -417,7 +435,9 @@ bool MigrationEngine::advance_prefetch(const PageRequest& request, Actions& acti
   if (!waiting_[at(fill)].empty()) return false;
   if (free_frames_[at(fill)].empty()) evict_one(fill, true, request.page, actions);
   if (free_frames_[at(fill)].empty()) return false;
-  start_fetch(request.page, fill, true, false, stop ? &request : nullptr, actions);
+  start_fetch(request.page, fill,
+              request.goal == Goal::announce ? Fetch::announced : Fetch::prefetch, false,
+              stop ? &request : nullptr, actions);
   return true;
 }
 
@@ -462,14 +482,16 @@ void MigrationEngine::done(const PageRequest& request, const Failure* failure, b
 
 // ---- operations --------------------------------------------------------------------------
 
-void MigrationEngine::start_fetch(PageId page, Tier tier, bool prefetch, bool skip_read,
+void MigrationEngine::start_fetch(PageId page, Tier tier, Fetch why, bool skip_read,
                                   const PageRequest* waiter, Actions& actions) {
+  const bool prefetch = why != Fetch::demand;
   auto* op = new PageOp();
   op->engine = this;
   op->page = page;
   op->kind = PageOp::Kind::fetch;
   op->tier = op->frame_tier = tier;
   op->prefetch = prefetch;
+  op->announced = why == Fetch::announced;
   op->skip_read = skip_read;
   op->started_by_waiter = waiter != nullptr;
   if (waiter != nullptr) op->waiters.push_back(*waiter);
@@ -638,26 +660,22 @@ bool MigrationEngine::may_free_later(Tier tier) const {
 // below, which free their frame at once) to make room for incoming. Returns whether it evicted
 // one.
 bool MigrationEngine::evict_one(Tier tier, bool clean_only, PageId incoming, Actions& actions) {
-  struct Filter final : policy::VictimFilter {
-    const PageTable& pages;
-    Tier tier;
-    bool clean_only;
-    Filter(const PageTable& p, Tier t, bool c) : pages(p), tier(t), clean_only(c) {}
-    bool evictable(policy::PageId page) const override {
-      PageState s{pages[page].state.load(std::memory_order_acquire)};
-      return s.tracked(tier) && s.pins(tier) == 0 && !s.busy() && !s.writing() &&
-             !(clean_only && s.only_copy_from(tier));
-    }
-  } filter(parts_.pages, tier, clean_only);
+  EvictableIn filter(parts_.pages, tier, clean_only);
   drain_log(actions);
   parts_.eviction[at(tier)]->make_room_for(incoming);
-  // A victim can be pinned between the filter's look and ours; then ask again.
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    std::optional<policy::PageId> victim = parts_.eviction[at(tier)]->victim(filter);
-    if (!victim) return false;
-    if (evict_page(*victim, tier, nullptr, actions)) return true;
+  // A page the application announced and has not used goes only when no other page can, and
+  // never for a prefetch (clean_only), which would evict what was fetched ahead of need.
+  for (;;) {
+    // A victim can be pinned between the filter's look and ours; then ask again.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      std::optional<policy::PageId> victim = parts_.eviction[at(tier)]->victim(filter);
+      if (!victim) break;
+      if (evict_page(*victim, tier, nullptr, actions)) return true;
+      if (attempt == 7) return false;
+    }
+    if (clean_only || !filter.spare_announced) return false;
+    filter.spare_announced = false;
   }
-  return false;
 }
 
 // Evicts page from tier unless it is pinned there or busy: a copy held below too is dropped at
@@ -836,7 +854,7 @@ bool MigrationEngine::install_frame(PageOp& op, bool prefetched, Actions& action
   update(op.page, [&](PageState& s) {
     s.set_valid(tier, true);
     s.set_tracked(tier, true);
-    if (prefetched) s.set_prefetched(true);
+    if (prefetched) s.set_prefetched(true, op.announced);
   });
   parts_.eviction[at(tier)]->insert(observer_.arrival(op.page, tier));
   return true;

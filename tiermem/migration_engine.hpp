@@ -57,6 +57,8 @@ struct Failure {
 enum class Goal : uint8_t {
   pin,       // resident in tier and pinned for the job
   prefetch,  // resident in tier, not pinned; skipped when it would have to wait
+  announce,  // a prefetch the application asked for (Tensor::prefetch): recorded in a trace,
+             // and its page is spared by evictions until pinned
   evict,     // not resident in tier (pinned pages stay)
   flush,     // a valid copy in nvme
 };
@@ -228,7 +230,9 @@ class MigrationEngine {
   // logged_useful: prefetched pages the access log counted as pinned after they arrived.
   policies::PrefetchRecord prefetch_record(uint64_t logged_useful) const;
   void join(const PageRequest& request);
-  void start_fetch(PageId page, Tier tier, bool prefetch, bool skip_read, const PageRequest* waiter,
+  // Why a page is fetched: a pin, a prefetch policy's guess, the application's announcement.
+  enum class Fetch : uint8_t { demand, prefetch, announced };
+  void start_fetch(PageId page, Tier tier, Fetch why, bool skip_read, const PageRequest* waiter,
                    Actions& actions);
   void start_writeback(PageId page, Tier from, bool evicting, const PageRequest* waiter,
                        Actions& actions);

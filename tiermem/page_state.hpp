@@ -14,6 +14,8 @@
 //   bits 40-47  active write pins (both tiers)
 //   bits 48-55  write epoch: bumped by every write pin, so a write-back can tell whether the
 //               bytes it copied may have changed underneath it
+//   bit   56    announced: prefetched at the application's request (Tensor::prefetch); set
+//               and cleared with prefetched
 #pragma once
 
 #include <cassert>
@@ -41,6 +43,7 @@ struct PageState {
   static constexpr uint64_t kWritersShift = 40;
   static constexpr uint64_t kWritersMax = 0xff;
   static constexpr uint64_t kEpochShift = 48;
+  static constexpr uint64_t kAnnounced = 1ull << 56;
 
   static constexpr uint64_t tier_bit(Tier t) { return 1ull << static_cast<int>(t); }
 
@@ -49,6 +52,7 @@ struct PageState {
   bool busy() const { return word & kBusy; }
   bool writing() const { return word & kWriting; }
   bool prefetched() const { return word & kPrefetched; }
+  bool announced() const { return word & kAnnounced; }
   bool tracked(Tier t) const { return word & (tier_bit(t) << kTrackedShift); }
   uint64_t pins(Tier t) const {
     assert(t != Tier::nvme);
@@ -68,7 +72,11 @@ struct PageState {
   void set_valid(Tier t, bool on) { set(tier_bit(t) << kValidShift, on); }
   void set_busy(bool on) { set(kBusy, on); }
   void set_writing(bool on) { set(kWriting, on); }
-  void set_prefetched(bool on) { set(kPrefetched, on); }
+  // announced: the application asked for the prefetch (only with on).
+  void set_prefetched(bool on, bool announced = false) {
+    set(kPrefetched, on);
+    set(kAnnounced, on && announced);
+  }
   void set_tracked(Tier t, bool on) { set(tier_bit(t) << kTrackedShift, on); }
 
   void add_pin(Tier t, bool write) {

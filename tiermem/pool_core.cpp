@@ -784,7 +784,7 @@ void PoolCore::prefetch(const Tensor& tensor, Tier tier, ByteRange range) {
   std::vector<PageRequest> requests;
   for (uint32_t i = 0; i < span.count; ++i) {
     requests.push_back(
-        {.page = record.first_page + span.first + i, .goal = Goal::prefetch, .tier = tier});
+        {.page = record.first_page + span.first + i, .goal = Goal::announce, .tier = tier});
   }
   engine_->submit(requests);
 }
