@@ -9,7 +9,7 @@
 #      (median of 3), trace reading included.
 # See bench/RESULTS.md.
 set -euo pipefail
-cachesim=$1
+cachesim=$(realpath "$1")
 tiermem=${2:-build/release/bin/tiermem}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -17,8 +17,9 @@ trap 'rm -rf "$dir"' EXIT
 "$tiermem" trace gen zipf --pages 4096 --tensors 8 --events 10000 --page-size 64KiB --seed 3 \
   --alpha 0.8 -o "$dir/golden.bin" > /dev/null
 "$tiermem" trace convert "$dir/golden.bin" "$dir/golden.oracle" --to oracle > /dev/null
+# cachesim writes a result file into its working directory: the scratch one.
 lcs_misses() {  # ALGO PAGES
-  "$cachesim" "$dir/golden.oracle" oracleGeneral "$1" "$2" --ignore-obj-size 1 2>&1 \
+  (cd "$dir" && "$cachesim" golden.oracle oracleGeneral "$1" "$2" --ignore-obj-size 1 2>&1) \
     | grep -o 'miss ratio [0-9.]*' | awk '{printf "%d", $3 * 10000 + 0.5}'
 }
 tm_misses() {  # POLICY PAGES
@@ -41,7 +42,8 @@ done
 seconds() { local t0; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; echo "$(date +%s.%N) - $t0" | bc; }
 median() { sort -n | sed -n 2p; }
 for round in 1 2 3; do
-  seconds "$cachesim" "$dir/big.oracle" oracleGeneral LRU 131072 --ignore-obj-size 1 >> "$dir/lcs.t"
+  seconds "$cachesim" "$dir/big.oracle" oracleGeneral LRU 131072 --ignore-obj-size 1 \
+    --output "$dir/big" >> "$dir/lcs.t"
   seconds "$tiermem" sim "$dir/big.bin" --eviction lru --dram 512MiB --no-belady >> "$dir/tm.t"
 done
 echo "LRU, 10 M requests, 131072 pages: cachesim $(median < "$dir/lcs.t") s, tiermem sim" \

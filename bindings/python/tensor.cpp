@@ -359,8 +359,11 @@ Starts what pin() does and returns at once. The PinFuture's result() (or `await`
         t.tensor.prefetch(to, r);
       },
       py::arg("tier") = "dram", py::arg("range") = py::none(),
-      "Schedules the range to be brought into tier without pinning it; returns at once. "
-      "Pages that do not fit without evicting pinned pages are skipped.");
+      "Schedules the range to be brought into tier without pinning it; returns at once: the "
+      "hint that the range is needed soon (what a router has just chosen, the next layer). "
+      "Pages that do not fit without evicting pinned pages, or beyond the prefetch budget, "
+      "are skipped; those that come are kept until used while other pages can go. Recorded "
+      "in a trace as a prefetch record, which tiermem.sim replays alike.");
   add_method(
       type, "evict",
       [](py::handle self, py::handle tier) {

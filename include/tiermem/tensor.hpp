@@ -82,8 +82,10 @@ class TIERMEM_API Tensor {
   // application's hint that it will need the range soon (what its router has just chosen, the
   // next layer). Pages that do not fit without evicting pinned pages, or beyond the prefetch
   // budget, are skipped (Stats::prefetch_dropped); the prefetch governor, which judges only
-  // the prefetch policy's guesses, does not hold it back. Counted in Stats::prefetch_*. A
-  // recorded trace holds it as a prefetch record, which `tiermem sim` replays alike.
+  // the prefetch policy's guesses, does not hold it back. A page it brings into dram is
+  // evicted before its first pin only when no other page can go. Counted in
+  // Stats::prefetch_*. A recorded trace holds it as a prefetch record, which `tiermem sim`
+  // replays alike.
   void prefetch(Tier tier, ByteRange range = ByteRange::whole()) const;
 
   // Moves this tensor's unpinned pages out of tier (gpu or dram), writing dirty ones down one

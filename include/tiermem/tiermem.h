@@ -211,7 +211,8 @@ TIERMEM_API int tiermem_tensor_residency(const tiermem_tensor* tensor, uint64_t 
 
 /* Starts bringing [offset, offset + length) into tier and returns at once: the application's
  * hint that it needs the range soon (Tensor::prefetch; recorded in traces). Pages that do not
- * fit without evicting pinned ones, or beyond the prefetch budget, are skipped. length
+ * fit without evicting pinned ones, or beyond the prefetch budget, are skipped; pages it
+ * brings into dram are evicted before their first pin only when no other page can go. length
  * UINT64_MAX: to the end. */
 TIERMEM_API int tiermem_tensor_prefetch(tiermem_tensor* tensor, int tier, uint64_t offset,
                                         uint64_t length);
