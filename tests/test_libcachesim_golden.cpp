@@ -33,10 +33,11 @@ struct Golden {
   const char* tiermem;
   uint64_t misses_256;  // capacity 256 pages
   uint64_t misses_1024;
-  // libCacheSim's W-TinyLFU may evict several pages to make room for one; a tier frees frames
-  // only on demand, so tiermem's holds those pages until it needs their frames, and a use of
-  // one before then is a hit for it, a miss for libCacheSim. These are the uses so counted
-  // (seen by instrumenting the policy); its model is libCacheSim's otherwise.
+  // libCacheSim's W-TinyLFU evicts probation's oldest page on a hit that overflows protected;
+  // owners hear of hits late (a pool from its access log) and evict only when they need a
+  // frame, so tiermem's keeps that page as the next victim, and a use of it before then is a
+  // hit for it, a miss for libCacheSim. These are the uses so counted (seen by instrumenting
+  // the policy); its model is libCacheSim's otherwise.
   uint64_t held_hits_256 = 0;
   uint64_t held_hits_1024 = 0;
 };
