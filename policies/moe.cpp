@@ -30,10 +30,12 @@ class Moe final : public EvictionPolicy {
   std::string_view name() const noexcept override { return "moe"; }
 
   void insert(const AccessEvent& event) override {
-    const uint8_t count = counted(event.page);
+    // A prefetched page is not counted until it is used: a guess that goes unused must not
+    // outrank pages that were.
+    const uint8_t count = event.prefetched ? count_of(event.page) : counted(event.page);
     bucket(count).push_front(links_, event.page);
     ++size_;
-    tick();
+    if (!event.prefetched) tick();
   }
   void touch(const AccessEvent& event) override {
     const PageId page = event.page;

@@ -9,7 +9,9 @@
 // far; it may be at most kWasteShare of what the owner fetched for use (demand fetches and
 // prefetches that were used) plus a few pages, so that a prefetcher can earn a record. An
 // accurate prefetcher is never held back; one that guesses wrong stops within a few pages of
-// the bound, and starts again as demand fetches give it room.
+// the bound, and starts again as demand fetches give it room. The share is small because a
+// wasted page costs more than its own fetch: its frame pushed out a page that is then missed
+// (2-5 such misses per wasted page on zipf traces, bench/RESULTS.md).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +25,7 @@ struct PrefetchRecord {
   uint64_t demand = 0;  // pages fetched because an access missed them (or found them arriving)
 };
 
-inline constexpr double kWasteShare = 0.01;
+inline constexpr double kWasteShare = 0.002;
 inline constexpr uint64_t kWasteSlack = 8;  // pages
 
 // Whether the owner may issue one more prefetched page.

@@ -27,6 +27,7 @@
 #include <bit>
 #include <climits>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "policies/builtin.hpp"
@@ -92,17 +93,22 @@ class WTinyLfu final : public EvictionPolicy {
 
   std::string_view name() const noexcept override { return "wtinylfu"; }
 
-  void insert(const AccessEvent& event) override { arrive(event.page); }
+  void insert(const AccessEvent& event) override {
+    arrive(event.page, !event.prefetched);
+    links_[event.page].bits = event.prefetched;  // to be counted at its first use
+  }
 
   void touch(const AccessEvent& event) override {
     const PageId page = event.page;
+    const bool first_use = std::exchange(links_[page].bits, 0) != 0;
     switch (links_.list_of(page)) {
       case kLeaving:  // out of the cache already, for libCacheSim: back as by a miss
         leaving_.remove(links_, page);
-        arrive(page);
+        arrive(page, true);
         return;
       case kWindow:
         window_.move_to_front(links_, page);
+        if (first_use) sketch_.add(page);  // counted now, as a demand fetch is on arrival
         return;
       case kProbation:  // used again in probation: protected, whose oldest may step down
         probation_.remove(links_, page);
@@ -153,9 +159,10 @@ class WTinyLfu final : public EvictionPolicy {
   }
   uint64_t main_size() const noexcept { return probation_.size() + protected_.size(); }
 
-  void arrive(PageId page) {
+  // counted: the page came for an access (a prefetched one is not counted until used).
+  void arrive(PageId page, bool counted) {
     window_.push_front(links_, page);
-    sketch_.add(page);
+    if (counted) sketch_.add(page);
   }
 
   void count_main_hit(PageId page) {
@@ -274,7 +281,7 @@ class WTinyLfuPerVictim final : public EvictionPolicy {
   std::string_view name() const noexcept override { return "wtinylfu"; }
 
   void insert(const AccessEvent& event) override {
-    sketch_.add(event.page);
+    if (!event.prefetched) sketch_.add(event.page);  // a prefetched page counts when used
     window_.push_front(links_, event.page);
     // While the main space has room, the window's overflow goes there without a contest.
     while (window_.size() > window_limit_ && main_size() + window_.size() <= capacity_) {

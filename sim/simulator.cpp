@@ -418,6 +418,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
         event.time = arrival.at;
         event.next_use = upcoming(arrival.page);
         event.tier = static_cast<uint8_t>(t);
+        event.prefetched = tier.has(arrival.page, kPrefetched);
         tier.policy->insert(event);
       }
     }

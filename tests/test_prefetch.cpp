@@ -154,13 +154,14 @@ TEST(PrefetchGovernor, HoldsBackOnlyPrefetchersThatGuessWrong) {
   EXPECT_FALSE(prefetch_allowed({.issued = 20}));
   // Every guess used: never held back, however many are open.
   EXPECT_TRUE(prefetch_allowed({.issued = 10'000, .used = 5'000, .demand = 10}));
-  // Every guess wasted: waste of 1% of the pages fetched for use, and the slack.
+  // Every guess wasted: waste of 0.2% of the pages fetched for use, and the slack.
   EXPECT_TRUE(prefetch_allowed({.issued = 8, .wasted = 8, .demand = 100}));
   EXPECT_FALSE(prefetch_allowed({.issued = 20, .wasted = 20, .demand = 100}));
-  EXPECT_TRUE(prefetch_allowed({.issued = 20, .wasted = 20, .demand = 1'200}));
+  EXPECT_TRUE(prefetch_allowed({.issued = 20, .wasted = 20, .demand = 6'000}));
+  EXPECT_FALSE(prefetch_allowed({.issued = 20, .wasted = 20, .demand = 5'000}));
   // Half wasted: open pages count at that rate.
-  EXPECT_TRUE(prefetch_allowed({.issued = 300, .used = 100, .wasted = 100, .demand = 20'000}));
-  EXPECT_FALSE(prefetch_allowed({.issued = 300, .used = 100, .wasted = 100, .demand = 100}));
+  EXPECT_TRUE(prefetch_allowed({.issued = 300, .used = 100, .wasted = 100, .demand = 100'000}));
+  EXPECT_FALSE(prefetch_allowed({.issued = 300, .used = 100, .wasted = 100, .demand = 20'000}));
 }
 
 TEST(ScheduleCursor, FollowsPassesAndPredictsNextUses) {

@@ -65,8 +65,10 @@ void AccessObserver::announced(PageId page, Tier tier, uint64_t time) {
   if (trace_) trace_record(page, time, tier, TraceOp::prefetch);
 }
 
-policy::AccessEvent AccessObserver::arrival(PageId page, Tier tier) {
-  return event(page, tier, false, clock_.now_ns());
+policy::AccessEvent AccessObserver::arrival(PageId page, Tier tier, bool prefetched) {
+  policy::AccessEvent e = event(page, tier, false, clock_.now_ns());
+  e.prefetched = prefetched;
+  return e;
 }
 
 void AccessObserver::set_schedule(std::shared_ptr<const policy::Schedule> schedule) {

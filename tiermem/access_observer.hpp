@@ -42,8 +42,9 @@ class AccessObserver {
   void announced(PageId page, Tier tier, uint64_t time);
   void end_of_batch();
 
-  // The event a policy hears when page arrives in tier (with its next use where known).
-  policy::AccessEvent arrival(PageId page, Tier tier);
+  // The event a policy hears when page arrives in tier (with its next use where known);
+  // prefetched: it came by prefetch, not for an access.
+  policy::AccessEvent arrival(PageId page, Tier tier, bool prefetched = false);
 
   // Follows schedule from now on (null: none); the prefetch policy gets it too.
   void set_schedule(std::shared_ptr<const policy::Schedule> schedule);

@@ -856,7 +856,7 @@ bool MigrationEngine::install_frame(PageOp& op, bool prefetched, Actions& action
     s.set_tracked(tier, true);
     if (prefetched) s.set_prefetched(true, op.announced);
   });
-  parts_.eviction[at(tier)]->insert(observer_.arrival(op.page, tier));
+  parts_.eviction[at(tier)]->insert(observer_.arrival(op.page, tier, prefetched));
   return true;
 }
 

@@ -40,6 +40,8 @@ struct AccessEvent {
   uint32_t tensor_pages = 0;   // pages in the tensor
   uint8_t tier = 0;            // the tier accessed (0 gpu, 1 dram)
   bool write = false;
+  bool prefetched = false;  // insert() only: the page came by prefetch, not by an access of it
+                            // (a policy that counts accesses should not count this one)
 };
 
 // Says whether the owner can evict a page now (it is not pinned, not in flight). Implemented
