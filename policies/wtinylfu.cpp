@@ -129,7 +129,7 @@ class WTinyLfu final : public EvictionPolicy {
   }
 
   std::optional<PageId> victim(const VictimFilter& filter) override {
-    if (leaving_.empty()) make_room();
+    if (leaving_.empty()) make_room(filter);
     if (auto page = leaving_.oldest(links_, filter)) return page;
     // Pinned or busy: the oldest evictable page of the window, then of the main space.
     if (auto page = window_.oldest(links_, filter)) return page;
@@ -183,7 +183,12 @@ class WTinyLfu final : public EvictionPolicy {
       probation_.push_front(links_, page);
     }
   }
-  PageId main_victim() const { return probation_.empty() ? protected_.back() : probation_.back(); }
+  // The main space's victim among the pages filter accepts: probation's oldest, else
+  // protected's.
+  std::optional<PageId> main_victim(const VictimFilter& filter) {
+    if (auto page = probation_.oldest(links_, filter)) return page;
+    return protected_.oldest(links_, filter);
+  }
 
   // The page leaves the cache (for libCacheSim) while the tier still holds it.
   void leave(PageId page) {
@@ -192,27 +197,34 @@ class WTinyLfu final : public EvictionPolicy {
   }
 
   // The tier is full: the window's oldest pages move to the main space while it has room, then
-  // contest its victim until one loses (see the banner).
-  void make_room() {
+  // contest its victim until one loses (see the banner). Pages that must leave are chosen
+  // among those filter accepts (libCacheSim has no pins): a pinned page pushed out would stay
+  // in the tier while the owner evicted some other page than the policy's choice.
+  void make_room(const VictimFilter& filter) {
     for (;;) {
-      if (window_.empty()) {
-        if (main_size() > 0) leave(main_victim());
+      if (!window_.empty() && main_size() < main_limit_) {
+        const PageId oldest = window_.back();
+        window_.remove(links_, oldest);
+        enter_main(oldest);
+        sketch_.add(oldest);
+        continue;
+      }
+      const std::optional<PageId> candidate = window_.oldest(links_, filter);
+      const std::optional<PageId> victim = main_victim(filter);
+      if (!candidate) {
+        if (victim) leave(*victim);
         return;
       }
-      const PageId candidate = window_.back();
       bool lost = false;
-      if (main_size() < main_limit_) {
-        window_.remove(links_, candidate);
-        enter_main(candidate);
-      } else if (sketch_.estimate(candidate) > sketch_.estimate(main_victim())) {
-        leave(main_victim());
-        window_.remove(links_, candidate);
-        enter_main(candidate);
+      if (victim && sketch_.estimate(*candidate) > sketch_.estimate(*victim)) {
+        leave(*victim);
+        window_.remove(links_, *candidate);
+        enter_main(*candidate);
       } else {
-        leave(candidate);
+        leave(*candidate);
         lost = true;
       }
-      sketch_.add(candidate);
+      sketch_.add(*candidate);
       if (lost) return;
     }
   }
