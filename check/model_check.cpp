@@ -45,7 +45,9 @@ constexpr uint32_t kWeights[kCallCount] = {6, 3, 20, 9, 8, 5, 6, 6, 4, 1, 3,
                                            2, 1, 1,  1, 2, 2, 4, 0, 0, 0};
 
 // A persistent pool is reopened once in this many calls, on average: a reopen (a flush, the
-// close, the open, every tensor read back) takes as long as some thousand other calls.
+// close, the open, every tensor read back) takes as long as some thousand other calls. Thread 0
+// also reopens it halfway through a run that has had none yet, so that a slow or busy machine
+// still checks one.
 constexpr uint64_t kReopenOdds = 2000;
 
 // A flush that fails under io.faults is tried this many times before a reopen or the close.
@@ -193,7 +195,8 @@ class Workload {
   // releases hold writes_ shared, Pool::flush() exclusively (taken in that order).
   Gate calls_;
   Gate writes_;
-  std::atomic<bool> stopped_ = false;  // the pool could not be opened again: threads stop
+  std::atomic<bool> stopped_ = false;   // the pool could not be opened again: threads stop
+  std::atomic<bool> reopened_ = false;  // a reopen was tried (persistent)
   std::atomic<uint64_t> names_made_ = 0;
 
   std::mutex registry_mutex_;
@@ -610,15 +613,20 @@ void Workload::run_thread(uint32_t index) {
   Rng rng(options_.seed * 0x9E3779B97F4A7C15ull + index);
   uint32_t total_weight = 0;
   for (uint32_t w : weights_) total_weight += w;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.seconds);
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::duration<double>(options_.seconds);
+  const auto halfway = start + std::chrono::duration<double>(options_.seconds / 2);
   for (uint64_t n = 0; options_.max_operations == 0 || n < options_.max_operations; ++n) {
-    if (options_.max_operations == 0 && std::chrono::steady_clock::now() >= deadline) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (options_.max_operations == 0 && now >= deadline) break;
     if (stopped_) break;
     uint32_t draw = static_cast<uint32_t>(rng() % total_weight);
     size_t call = 0;
     while (draw >= weights_[call]) draw -= weights_[call++];
-    if (persistent_ && rng() % kReopenOdds == 0) {
+    const bool past_half =
+        options_.max_operations == 0 ? now >= halfway : n == options_.max_operations / 2;
+    const bool due = index == 0 && past_half && !reopened_.load(std::memory_order_relaxed);
+    if (persistent_ && (rng() % kReopenOdds == 0 || due)) {
       do_reopen(index);
       continue;
     }
@@ -787,6 +795,7 @@ bool Workload::flush_until_done(uint32_t thread) {
 void Workload::do_reopen(uint32_t thread) {
   std::unique_lock<Gate> quiet(calls_);
   if (stopped_) return;
+  reopened_.store(true, std::memory_order_relaxed);
   stop_tracing();
   if (!flush_until_done(thread)) {
     count(Call::reopen, Outcome::refused);
