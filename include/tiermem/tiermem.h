@@ -405,13 +405,13 @@ TIERMEM_API int tiermem_checkpoint_open(tiermem_pool* pool, const char* path, si
  * "gpu": "0", "nvme": "gbps=2,lat_us=100,qd=32", "pcie": "gbps=55,lat_us=10,qd=4",
  * "prefetch_budget": "256MiB", "baseline": true, "trace_prefetches": true, "memory_limit":
  * "4GiB", "model": "fast"}, any subset, or NULL; trace_prefetches false ignores the trace's
- * prefetch records (the application's recorded tiermem_tensor_prefetch calls); dram defaults to half the trace's footprint; memory_limit bounds the
- * replay's tables (see tiermem/sim.hpp); model "fast" replays in the simulator's own model,
- * "pool" through a data-less pool on a virtual clock (the migration engine's own decisions;
- * slower; see tiermem/virtual_clock.hpp). The result, as `tiermem sim --json` prints it,
- * goes to result_json as tiermem_pool_stats writes. TIERMEM_ECONFIG for an unknown key,
- * policy, model or value, TIERMEM_EINVAL for a malformed trace, TIERMEM_ESYSTEM when it
- * cannot be read. */
+ * prefetch records (the application's recorded tiermem_tensor_prefetch calls); dram defaults to
+ * half the trace's footprint; memory_limit bounds the replay's tables (see tiermem/sim.hpp); model
+ * "fast" replays in the simulator's own model, "pool" through a data-less pool on a virtual clock
+ * (the migration engine's own decisions; slower; see tiermem/virtual_clock.hpp). The result, as
+ * `tiermem sim --json` prints it, goes to result_json as tiermem_pool_stats writes. TIERMEM_ECONFIG
+ * for an unknown key, policy, model or value, TIERMEM_EINVAL for a malformed trace, TIERMEM_ESYSTEM
+ * when it cannot be read. */
 TIERMEM_API int tiermem_simulate(const char* trace_path, const char* config_json, char* result_json,
                                  size_t size);
 
