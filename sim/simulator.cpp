@@ -462,7 +462,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
       // other page can go, and never for a prefetch (it would evict what was fetched ahead).
       filter_spare_ = true;
       std::optional<PageId> victim = tier.policy->victim(*this);
-      if (!victim && wait && filter_spare_) {
+      if (!victim && wait) {
         filter_spare_ = false;
         victim = tier.policy->victim(*this);
       }

@@ -663,19 +663,20 @@ bool MigrationEngine::evict_one(Tier tier, bool clean_only, PageId incoming, Act
   EvictableIn filter(parts_.pages, tier, clean_only);
   drain_log(actions);
   parts_.eviction[at(tier)]->make_room_for(incoming);
-  // A page the application announced and has not used goes only when no other page can, and
-  // never for a prefetch (clean_only), which would evict what was fetched ahead of need.
-  for (;;) {
-    // A victim can be pinned between the filter's look and ours; then ask again.
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      std::optional<policy::PageId> victim = parts_.eviction[at(tier)]->victim(filter);
-      if (!victim) break;
-      if (evict_page(*victim, tier, nullptr, actions)) return true;
-      if (attempt == 7) return false;
+  policy::EvictionPolicy& eviction = *parts_.eviction[at(tier)];
+  // A victim can be pinned between the filter's look and ours; then ask again.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::optional<policy::PageId> victim = eviction.victim(filter);
+    // A page the application announced and has not used goes only when no other page can, and
+    // never for a prefetch (clean_only), which would evict what was fetched ahead of need.
+    if (!victim && !clean_only && filter.spare_announced) {
+      filter.spare_announced = false;
+      victim = eviction.victim(filter);
     }
-    if (clean_only || !filter.spare_announced) return false;
-    filter.spare_announced = false;
+    if (!victim) return false;
+    if (evict_page(*victim, tier, nullptr, actions)) return true;
   }
+  return false;
 }
 
 // Evicts page from tier unless it is pinned there or busy: a copy held below too is dropped at
