@@ -13,11 +13,13 @@
 # fio: io_uring, O_DIRECT, 1 MiB blocks, QD 32, batched submission and completion, registered
 # buffers and file, huge-page buffers (--mem=mmaphuge), 1 and 2 jobs (tiermem uses 2 rings).
 # As root the script reserves vm.nr_hugepages for fio and for the pools' DRAM tiers (so both
-# sides read into 2 MiB pages), and puts the old value back at the end.
+# sides read into 2 MiB pages), and puts the old value back at the end. With --stock it
+# reserves fio's alone, fewer than a pool would take: the pools get what a stock machine gives
+# them (anonymous transparent huge pages; issue 14).
 #
 # usage: bench/gpu_tier.sh --bin BUILD/bin --dir NVME_DIR [--fio FIO] [--layer 64MiB]
 #                          [--layers 64] [--dram 1GiB] [--gpu 512MiB] [--copy 1GiB]
-#                          [--pages "2MiB 4MiB 8MiB"] [--rounds 3] [--out DIR]
+#                          [--pages "2MiB 4MiB 8MiB"] [--rounds 3] [--out DIR] [--stock]
 set -euo pipefail
 
 bin=build/release/bin
@@ -31,6 +33,7 @@ copy=1GiB
 pages="2MiB 4MiB 8MiB"
 rounds=3
 out=
+stock=0
 while (($#)); do
   case $1 in
     --bin) bin=$2; shift 2 ;;
@@ -44,6 +47,7 @@ while (($#)); do
     --pages) pages=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --stock) stock=1; shift ;;
     *) echo "gpu_tier.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -62,10 +66,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Enough 2 MiB pages for the largest DRAM tier (the copy bench's) and fio's two jobs.
+# Enough 2 MiB pages for fio's two jobs and, unless --stock, the largest DRAM tier (the copy
+# bench's).
 dram_pages=$(( ($(numfmt --from=iec "${copy%iB}") + (64 << 20)) >> 21 ))
 stream_pages=$(( $(numfmt --from=iec "${dram%iB}") >> 21 ))
-need=$(( (dram_pages > stream_pages ? dram_pages : stream_pages) + 2 * 17 + 16 ))
+need=$(( 2 * 17 + 16 ))
+if ((!stock)); then need=$(( need + (dram_pages > stream_pages ? dram_pages : stream_pages) )); fi
 if ((EUID == 0)); then echo $((old_hugepages + need)) >/proc/sys/vm/nr_hugepages; fi
 echo "huge pages free: $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) (wanted $need)" | log
 

@@ -1,8 +1,11 @@
-// tests/test_host_arena.cpp: frames, their aliases in tensor views, and the arena's choices.
+// tests/test_host_arena.cpp: frames, how they reach tensor views, and the arena's choices.
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <string>
 
+#include "support/memory_usage.hpp"
 #include "tests/test_support.hpp"
 #include "tiermem/host_arena.hpp"
 
@@ -42,9 +45,78 @@ TEST(HostArena, APlaceInTheViewSharesTheFramesBytes) {
   arena.unmap(view, 8 * arena.frame_size());
 }
 
+TEST(HostArena, AnonymousFramesMoveToTheirPlacesAndBackHome) {
+  HostArena arena(options());
+  const uint64_t size = arena.frame_size();
+  std::byte* place = arena.view_base() + 3 * size;
+  std::memset(arena.frame_address(1), 0x42, size);
+  arena.map(place, 1);
+  EXPECT_EQ(arena.frame_address(1), place);
+  EXPECT_EQ(arena.home_address(1), arena.base() + size);
+  EXPECT_EQ(place[size - 1], std::byte{0x42});
+  place[0] = std::byte{0x17};
+  // A range with empty places: only the places that show frames give them back.
+  arena.unmap(arena.view_base(), 8 * size);
+  EXPECT_EQ(arena.frame_address(1), arena.base() + size);
+  EXPECT_EQ(arena.frame_address(1)[0], std::byte{0x17});
+  EXPECT_EQ(arena.frame_address(1)[size - 1], std::byte{0x42});
+}
+
+TEST(HostArena, AFrameStillAtAnOldPlaceMovesOnFromThere) {
+  // What a failed unmap leaves: the frame at its old place, handed out again.
+  HostArena arena(options());
+  const uint64_t size = arena.frame_size();
+  arena.map(arena.view_base(), 0);
+  arena.frame_address(0)[5] = std::byte{0x33};
+  arena.map(arena.view_base() + 5 * size, 0);
+  EXPECT_EQ(arena.frame_address(0), arena.view_base() + 5 * size);
+  EXPECT_EQ(arena.frame_address(0)[5], std::byte{0x33});
+  arena.unmap(arena.view_base(), size);  // the old place no longer shows it
+  EXPECT_EQ(arena.frame_address(0), arena.view_base() + 5 * size);
+  arena.unmap(arena.view_base() + 5 * size, size);
+  EXPECT_EQ(arena.frame_address(0), arena.base());
+}
+
+std::string thp_enabled() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+TEST(HostArena, MovedFramesKeepTheirHugePagesAndCostNothingMore) {
+  if (thp_enabled().empty() || thp_enabled().find("[never]") != std::string::npos) {
+    GTEST_SKIP() << "transparent huge pages are off here";
+  }
+  HostArenaOptions thp = options("thp");
+  thp.view_pages = 64;
+  HostArena arena(thp);
+  ASSERT_EQ(arena.huge_pages(), "thp");
+  ASSERT_GT(arena.huge_bytes(), 0u);
+  const uint64_t size = arena.frame_size(), view_bytes = thp.view_pages * size;
+  auto footprint = [&] {
+    return support::memory_usage(arena.base(), arena.bytes()).resident +
+           support::memory_usage(arena.view_base(), view_bytes).resident;
+  };
+  EXPECT_EQ(footprint(), arena.bytes());
+  const uint32_t places[] = {40, 7, 63, 8};  // scattered, in no order
+  for (uint32_t f = 0; f < arena.frame_count(); ++f) {
+    arena.map(arena.view_base() + places[f] * size, f);
+  }
+  EXPECT_EQ(support::memory_usage(arena.view_base(), view_bytes).anonymous_huge,
+            arena.huge_bytes());
+  EXPECT_EQ(footprint(), arena.bytes());
+  for (uint32_t f = 0; f < arena.frame_count(); ++f) {
+    arena.unmap(arena.view_base() + places[f] * size, size);
+  }
+  EXPECT_EQ(support::memory_usage(arena.base(), arena.bytes()).anonymous_huge, arena.huge_bytes());
+  EXPECT_EQ(footprint(), arena.bytes());
+}
+
 TEST(HostArena, SaysWhichHugePagesItGot) {
   HostArena off(options("off"));
   EXPECT_EQ(off.huge_pages(), "none");
+  EXPECT_EQ(off.huge_bytes(), 0u);
   HostArena automatic(options("auto"));
   EXPECT_TRUE(automatic.huge_pages() == "none" || automatic.huge_pages() == "thp" ||
               automatic.huge_pages() == "hugetlb");

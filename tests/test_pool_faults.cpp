@@ -94,6 +94,9 @@ class HeldGpu final : public detail::GpuBackend {
 
   std::string_view name() const noexcept override { return inner_->name(); }
   detail::FrameArena& arena() noexcept override { return inner_->arena(); }
+  bool copies_through_registration() const noexcept override {
+    return inner_->copies_through_registration();
+  }
   void copy_in(uint32_t frame, const std::byte* host, uint64_t bytes,
                io::Completion& done) override {
     start([=, this, &done] { inner_->copy_in(frame, host, bytes, done); });
@@ -226,6 +229,9 @@ class SlowBeginGpu final : public detail::GpuBackend {
 
   std::string_view name() const noexcept override { return inner_->name(); }
   detail::FrameArena& arena() noexcept override { return inner_->arena(); }
+  bool copies_through_registration() const noexcept override {
+    return inner_->copies_through_registration();
+  }
   void copy_in(uint32_t frame, const std::byte* host, uint64_t bytes,
                io::Completion& done) override {
     inner_->copy_in(frame, host, bytes, done);

@@ -33,6 +33,9 @@ class GpuBackend {
                        io::Completion& done) = 0;
   virtual void copy_out(std::byte* host, uint32_t frame, uint64_t bytes, io::Completion& done) = 0;
   virtual void zero(uint32_t frame, io::Completion& done) = 0;
+  // Whether the copies reach the DRAM tier through the region registered at start: host is
+  // then the frame's home address (FrameArena::home_address), else where it is now.
+  virtual bool copies_through_registration() const noexcept { return false; }
 
   // Direct NVMe reads into frames (GPUDirect Storage). attach_storage is called at pool start
   // with every file of the NVMe tier, and with none before the files close; reads_direct()

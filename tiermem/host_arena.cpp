@@ -1,5 +1,5 @@
-// tiermem/host_arena.cpp: memfd-backed frames, their huge-page, NUMA and locking choices, and
-// the mappings into tensor views.
+// tiermem/host_arena.cpp: host frames (hugetlb memfd or anonymous memory), their huge-page,
+// NUMA and locking choices, and how they reach tensor views (mapped twice, or moved).
 #include "tiermem/host_arena.hpp"
 
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -17,6 +18,7 @@
 
 #include "support/align.hpp"
 #include "support/log.hpp"
+#include "support/memory_usage.hpp"
 #include "tiermem/config.hpp"
 #include "tiermem/error.hpp"
 
@@ -29,6 +31,12 @@ constexpr uint64_t kHugePage = 2ull << 20;
 [[noreturn]] void fail_system(const std::string& what) {
   int err = errno;
   throw Error(Errc::system, fmt::format("{}: {}", what, std::strerror(err)), err);
+}
+
+// Inaccessible addresses at exactly [at, at + bytes), replacing whatever was mapped there.
+bool reserve_at(std::byte* at, uint64_t bytes) {
+  return mmap(at, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+              0) != MAP_FAILED;
 }
 
 // Reserves inaccessible addresses aligned to align (a power of two).
@@ -46,15 +54,15 @@ std::byte* reserve_aligned(uint64_t bytes, uint64_t align) {
   return reinterpret_cast<std::byte*>(aligned);
 }
 
-// Whether shmem gets transparent huge pages for madvised memory.
-bool shmem_thp_enabled() {
-  std::ifstream in("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+// The bracketed choice in /sys/kernel/mm/transparent_hugepage/enabled: "always", "madvise" or
+// "never" (also when the file is missing).
+std::string thp_mode() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string line;
   std::getline(in, line);
-  for (const char* mode : {"[always]", "[within_size]", "[advise]", "[force]"}) {
-    if (line.find(mode) != std::string::npos) return true;
-  }
-  return false;
+  auto open = line.find('['), close = line.find(']');
+  if (open == std::string::npos || close == std::string::npos || close < open) return "never";
+  return line.substr(open + 1, close - open - 1);
 }
 
 uint64_t free_hugetlb_pages() {
@@ -104,50 +112,9 @@ HostArena::HostArena(const HostArenaOptions& options)
   // hugetlb first where asked or where enough pages are reserved; a shortfall shows at mmap.
   if (huge_frames &&
       (mode == "hugetlb" || (mode == "auto" && free_hugetlb_pages() * kHugePage >= size))) {
-    fd_ = memfd_create(name_.c_str(), MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
-    if (fd_ >= 0 && ftruncate(fd_, static_cast<off_t>(size)) == 0 &&
-        mmap(base_, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_, 0) != MAP_FAILED) {
-      huge_pages_ = "hugetlb";
-    } else {
-      if (mode == "hugetlb") {
-        int err = errno;
-        munmap(base_, size);
-        if (fd_ >= 0) close(fd_);
-        throw Error(Errc::system,
-                    fmt::format("{}: huge_pages=hugetlb: cannot have {} 2MiB pages ({} are free; "
-                                "raise vm.nr_hugepages): {}",
-                                name_, size / kHugePage, free_hugetlb_pages(), std::strerror(err)),
-                    err);
-      }
-      if (fd_ >= 0) close(fd_);
-      fd_ = -1;
-    }
+    create_shared(size, mode == "hugetlb");
   }
-  if (fd_ < 0) {
-    fd_ = memfd_create(name_.c_str(), MFD_CLOEXEC);
-    if (fd_ < 0 || ftruncate(fd_, static_cast<off_t>(size)) != 0 ||
-        mmap(base_, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_, 0) == MAP_FAILED) {
-      int err = errno;
-      munmap(base_, size);
-      if (fd_ >= 0) close(fd_);
-      errno = err;
-      fail_system(fmt::format("{}: cannot create {} of shared memory", name_, format_size(size)));
-    }
-    if (mode != "off") {
-      madvise(base_, size, MADV_HUGEPAGE);
-      if (shmem_thp_enabled()) {
-        huge_pages_ = "thp";
-      } else {
-        auto level = mode == "thp" ? spdlog::level::warn : spdlog::level::info;
-        support::log().log(level,
-                           "{}: 4KiB pages: no hugetlb pages are reserved (vm.nr_hugepages) and "
-                           "shmem huge pages are off "
-                           "(/sys/kernel/mm/transparent_hugepage/shmem_enabled); O_DIRECT I/O "
-                           "from 4KiB pages can be about half as fast",
-                           name_);
-      }
-    }
-  }
+  if (fd_ < 0) create_anonymous(size, mode);
 
   if (options.numa_node >= 0) numa_tonode_memory(base_, size, options.numa_node);
   // Allocate every page now, so that the tier's memory is all there from the start.
@@ -155,7 +122,7 @@ HostArena::HostArena(const HostArenaOptions& options)
     if (errno != EINVAL) {
       int err = errno;
       munmap(base_, size);
-      close(fd_);
+      if (fd_ >= 0) close(fd_);
       errno = err;
       fail_system(fmt::format("{}: cannot allocate {}", name_, format_size(size)));
     }
@@ -171,43 +138,133 @@ HostArena::HostArena(const HostArenaOptions& options)
           name_, format_size(size), std::strerror(errno), format_size(memlock_limit()));
     }
   }
+  if (fd_ >= 0) {
+    huge_bytes_ = size;
+  } else {
+    huge_bytes_ = support::memory_usage(base_, size).anonymous_huge;
+    if (huge_bytes_ > 0) huge_pages_ = "thp";
+    if (mode != "off" && huge_bytes_ < size) {
+      auto level = mode == "thp" ? spdlog::level::warn : spdlog::level::info;
+      support::log().log(level,
+                         "{}: {} of {} on 2MiB pages (transparent huge pages: {}); O_DIRECT I/O "
+                         "from 4KiB pages can be about half as fast",
+                         name_, format_size(huge_bytes_), format_size(size), thp_mode());
+    }
+    where_ = std::make_unique<std::atomic<std::byte*>[]>(frame_count());
+    for (uint32_t f = 0; f < frame_count(); ++f) where_[f].store(home_address(f));
+    frame_at_.assign(options.view_pages, kNoFrame);
+  }
   view_bytes_ = options.view_pages * frame_size();
   if (view_bytes_ > 0) {
     try {
       views_ = reserve_aligned(view_bytes_, std::max(frame_size(), kHugePage));
     } catch (...) {
       munmap(base_, size);
-      close(fd_);
+      if (fd_ >= 0) close(fd_);
       throw;
     }
   }
-  support::log().info("{}: {} frames of {} ({}), huge pages: {}, locked: {}", name_, frame_count(),
-                      format_size(frame_size()), format_size(size), huge_pages_, locked_);
+  support::log().info("{}: {} frames of {} ({}), huge pages: {} ({}), locked: {}", name_,
+                      frame_count(), format_size(frame_size()), format_size(size), huge_pages_,
+                      format_size(huge_bytes_), locked_);
+}
+
+// A hugetlb memfd, mapped at base_ (fd_ stays -1 when that fails and is not required).
+void HostArena::create_shared(uint64_t size, bool required) {
+  fd_ = memfd_create(name_.c_str(), MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
+  if (fd_ >= 0 && ftruncate(fd_, static_cast<off_t>(size)) == 0 &&
+      mmap(base_, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_, 0) != MAP_FAILED) {
+    huge_pages_ = "hugetlb";
+    return;
+  }
+  int err = errno;
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  if (!required) return;
+  munmap(base_, size);
+  throw Error(Errc::system,
+              fmt::format("{}: huge_pages=hugetlb: cannot have {} 2MiB pages ({} are free; "
+                          "raise vm.nr_hugepages): {}",
+                          name_, size / kHugePage, free_hugetlb_pages(), std::strerror(err)),
+              err);
+}
+
+// Private anonymous memory at base_, advised for transparent huge pages, or against them for
+// mode "off".
+// Not inherited by a child process: a fork would copy the locked pages.
+void HostArena::create_anonymous(uint64_t size, const std::string& mode) {
+  if (mmap(base_, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+      MAP_FAILED) {
+    int err = errno;
+    munmap(base_, size);
+    errno = err;
+    fail_system(fmt::format("{}: cannot map {} of memory", name_, format_size(size)));
+  }
+  madvise(base_, size, MADV_DONTFORK);
+  madvise(base_, size, mode == "off" ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
 }
 
 HostArena::~HostArena() {
   if (views_ != nullptr) munmap(views_, view_bytes_);
   if (base_ != nullptr) munmap(base_, bytes());
   if (fd_ >= 0) close(fd_);
-  base_ = nullptr;
-  fd_ = -1;
 }
 
 void HostArena::map(std::byte* at, uint32_t frame) {
-  off_t offset = static_cast<off_t>(static_cast<uint64_t>(frame) * frame_size());
-  if (mmap(at, frame_size(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd_,
-           offset) == MAP_FAILED) {
+  if (!moves_frames()) {
+    off_t offset = static_cast<off_t>(static_cast<uint64_t>(frame) * frame_size());
+    if (mmap(at, frame_size(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd_,
+             offset) == MAP_FAILED) {
+      fail_system(
+          fmt::format("{}: mapping a frame into a tensor view (is vm.max_map_count too "
+                      "low for this many resident pages?)",
+                      name_));
+    }
+    return;
+  }
+  std::byte* from = where_[frame].load(std::memory_order_relaxed);
+  assert(frame_at_[place_index(at)] == kNoFrame && "map at a place that shows a frame");
+  if (from == at) return;
+  if (mremap(from, frame_size(), frame_size(), MREMAP_MAYMOVE | MREMAP_FIXED, at) == MAP_FAILED) {
     fail_system(
-        fmt::format("{}: mapping a frame into a tensor view (is vm.max_map_count too "
-                    "low for this many resident pages?)",
+        fmt::format("{}: moving a frame into a tensor view (is vm.max_map_count too low for "
+                    "this many resident pages?)",
                     name_));
   }
+  // Keep the addresses it left reserved: nothing else may be mapped where it returns.
+  if (!reserve_at(from, frame_size())) {
+    int err = errno;
+    mremap(at, frame_size(), frame_size(), MREMAP_MAYMOVE | MREMAP_FIXED, from);
+    reserve_at(at, frame_size());
+    errno = err;
+    fail_system(fmt::format("{}: reserving the addresses a frame left", name_));
+  }
+  if (from != home_address(frame)) frame_at_[place_index(from)] = kNoFrame;
+  frame_at_[place_index(at)] = frame;
+  where_[frame].store(at, std::memory_order_release);
 }
 
 void HostArena::unmap(std::byte* at, uint64_t bytes_to_unmap) {
-  if (mmap(at, bytes_to_unmap, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-           -1, 0) == MAP_FAILED) {
-    fail_system(fmt::format("{}: unmapping a frame from a tensor view", name_));
+  if (!moves_frames()) {
+    if (!reserve_at(at, bytes_to_unmap)) {
+      fail_system(fmt::format("{}: unmapping a frame from a tensor view", name_));
+    }
+    return;
+  }
+  for (uint64_t offset = 0; offset < bytes_to_unmap; offset += frame_size()) {
+    std::byte* place = at + offset;
+    uint32_t& frame = frame_at_[place_index(place)];
+    if (frame == kNoFrame) continue;
+    std::byte* home = home_address(frame);
+    if (mremap(place, frame_size(), frame_size(), MREMAP_MAYMOVE | MREMAP_FIXED, home) ==
+        MAP_FAILED) {
+      fail_system(fmt::format("{}: moving a frame home from a tensor view", name_));
+    }
+    where_[frame].store(home, std::memory_order_release);
+    frame = kNoFrame;
+    if (!reserve_at(place, frame_size())) {
+      fail_system(fmt::format("{}: closing a place in a tensor view", name_));
+    }
   }
 }
 

@@ -153,6 +153,11 @@ std::byte* MigrationEngine::view_place(PageId page, Tier tier) noexcept {
   return arena(tier).view_base() + page * parts_.page_size;
 }
 
+std::byte* MigrationEngine::host_for_gpu(uint32_t dram_frame) noexcept {
+  return parts_.gpu->copies_through_registration() ? parts_.dram.home_address(dram_frame)
+                                                   : parts_.dram.frame_address(dram_frame);
+}
+
 PageState MigrationEngine::update(PageId page, auto&& change) {
   std::atomic<uint64_t>& word = parts_.pages[page].state;
   uint64_t old = word.load(std::memory_order_relaxed);
@@ -1004,11 +1009,9 @@ void MigrationEngine::launch(PageOp& op, std::vector<io::Request>& batch) noexce
       return;
     }
     case Step::gpu_in:
-      return parts_.gpu->copy_in(op.frame, dram.frame_address(entry.frame[at(Tier::dram)]), size,
-                                 op);
+      return parts_.gpu->copy_in(op.frame, host_for_gpu(entry.frame[at(Tier::dram)]), size, op);
     case Step::gpu_out:
-      return parts_.gpu->copy_out(dram.frame_address(op.frame), entry.frame[at(Tier::gpu)], size,
-                                  op);
+      return parts_.gpu->copy_out(host_for_gpu(op.frame), entry.frame[at(Tier::gpu)], size, op);
     case Step::gpu_zero:
       return parts_.gpu->zero(op.frame, op);
     case Step::gpu_direct: {

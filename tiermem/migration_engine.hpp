@@ -271,6 +271,8 @@ class MigrationEngine {
   std::string io_failure(const PageOp& op, const io::Result& result) const;
   FrameArena& arena(Tier tier) noexcept;
   std::byte* view_place(PageId page, Tier tier) noexcept;
+  // The address of a dram frame that the gpu backend copies to or from.
+  std::byte* host_for_gpu(uint32_t dram_frame) noexcept;
 
   Parts parts_;
   std::mutex mutex_;

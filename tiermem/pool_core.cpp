@@ -910,6 +910,7 @@ Stats PoolCore::stats() {
   s.gpu_backend = gpu_ ? std::string(gpu_->name()) : "none";
   s.io_engine = std::string(io_->name());
   s.dram_huge_pages = host_dram_ != nullptr ? host_dram_->huge_pages() : "none";
+  s.dram_huge_bytes = host_dram_ != nullptr ? host_dram_->huge_bytes() : 0;
   s.dram_locked = host_dram_ != nullptr && host_dram_->locked();
   return s;
 }

@@ -13,6 +13,7 @@ void Stats::visit(StatsVisitor& v) const {
   v.label("gpu.backend", gpu_backend);
   v.label("io.engine", io_engine);
   v.label("dram.huge_pages", dram_huge_pages);
+  v.counter("dram.huge_bytes", dram_huge_bytes);
   v.counter("dram.locked", dram_locked ? 1 : 0);
   for (int t = 0; t < kTierCount; ++t) {
     std::string_view tier = to_string(static_cast<Tier>(t));

@@ -170,8 +170,9 @@ int run_demo(std::span<char*> args) {
     });
     std::cout << fmt::format("  {:<14} {:>8} pages\n", "zero filled", s.zero_fills);
     if (s.dram_huge_pages == "none") {
-      std::cout << "note: the dram tier has 4 KiB pages here; with huge pages (vm.nr_hugepages, or "
-                   "shmem_enabled=advise) NVMe transfers can run about twice as fast\n";
+      std::cout << "note: the kernel gave the dram tier no 2 MiB pages (are transparent huge pages "
+                   "off in /sys/kernel/mm/transparent_hugepage/enabled?); NVMe transfers from "
+                   "4 KiB pages can run about half as fast\n";
     }
     if (vars.count("json")) {
       boost::json::object json;

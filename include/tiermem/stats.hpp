@@ -54,6 +54,7 @@ struct TIERMEM_API Stats {
   std::string gpu_backend;             // "cuda", "emulated" or "none"
   std::string io_engine;               // "uring" or "psync"
   std::string dram_huge_pages;         // "hugetlb", "thp" or "none"
+  uint64_t dram_huge_bytes = 0;        // bytes of the DRAM region on 2 MiB pages at start
   bool dram_locked = false;            // the DRAM region is page-locked
 
   void visit(StatsVisitor& visitor) const;
