@@ -16,17 +16,22 @@
 # Prints per-round GB/s (1e9 bytes per second) and peak cgroup memory, the medians per tool,
 # and the medians of the per-round ratios tiermem/direct, tiermem/pread, tiermem/mmap (GB/s
 # ratios: >1 means tiermem is faster), and the dram tier's huge-page line from tiermem's log.
+# --fio adds fio's sequential read of the same file, PASSES times (O_DIRECT, 1 MiB blocks,
+# QD 32, io_uring, huge-page buffers: the script reserves 20 hugetlb pages for it, fewer than
+# tiermem's dram tier would take, and puts the old count back), as the disk's ceiling: no tool
+# can beat a buffered variant by more than fio's rate over that variant's.
 # Use a directory on the disk, not a tmpfs; it needs about twice LAYERS x LAYER_BYTES free.
 # Sizes: bytes with an optional K/KiB, M/MiB, G/GiB (powers of 1024).
 # usage: bench/stream_vs_baseline.sh DIR [--layers N] [--layer-bytes SIZE] [--passes P]
 #                                    [--rounds N] [--budget SIZE] [--headroom SIZE] [--bin DIR]
+#                                    [--fio]
 # Defaults: 64 layers of 128MiB (8 GiB), 2 passes, 3 rounds, budget 2GiB, headroom 64MiB,
 # --bin build/release/bin (where stream_bench and stream_baseline are).
 set -euo pipefail
 
 usage() {
   echo "usage: bench/stream_vs_baseline.sh DIR [--layers N] [--layer-bytes SIZE] [--passes P]" >&2
-  echo "         [--rounds N] [--budget SIZE] [--headroom SIZE] [--bin DIR]" >&2
+  echo "         [--rounds N] [--budget SIZE] [--headroom SIZE] [--bin DIR] [--fio]" >&2
   exit 2
 }
 die() { echo "stream_vs_baseline.sh: $*" >&2; exit 2; }
@@ -61,7 +66,9 @@ rounds=3
 budget=$((2 << 30))
 headroom=$((64 << 20))
 bin=build/release/bin
+with_fio=0
 while (($#)); do
+  if [[ $1 == --fio ]]; then with_fio=1; shift; continue; fi
   (($# >= 2)) || { echo "stream_vs_baseline.sh: option $1 needs a value" >&2; usage; }
   case $1 in
     --layers) layers=$(count "$2") ;;
@@ -82,6 +89,10 @@ page=$((2 << 20))
 for tool in "$bin/stream_bench" "$bin/stream_baseline"; do
   [[ -x $tool ]] || die "$tool not found (build the stream_bench and stream_baseline targets)"
 done
+if ((with_fio)); then
+  command -v fio >/dev/null || die "--fio: fio not found"
+  ((EUID == 0)) || die "--fio needs root (it reserves hugetlb pages for fio's buffers)"
+fi
 
 work=$(mktemp -d "$dir/tiermem-stream-bench.XXXXXX")
 cgroup=""
@@ -93,8 +104,11 @@ cleanup() {
     rmdir "$cgroup" || echo "stream_vs_baseline.sh: cannot remove $cgroup" >&2
   fi
   rm -rf "$work"
+  if ((with_fio)); then echo "$old_hugepages" >/proc/sys/vm/nr_hugepages; fi
 }
+old_hugepages=$(cat /proc/sys/vm/nr_hugepages)
 trap cleanup EXIT
+if ((with_fio)); then echo $((old_hugepages + 20)) >/proc/sys/vm/nr_hugepages; fi
 
 limit=$((budget + headroom))
 if ((EUID == 0)) && [[ -w /sys/fs/cgroup/memory/cgroup.procs ]] &&
@@ -155,12 +169,20 @@ run() {
 field() { sed -n "s/.*\"$1\": \"\{0,1\}\([^\",}]*\).*/\1/p" "$work/out"; }
 
 variants=(direct pread mmap tiermem)
+if ((with_fio)); then variants+=(fio); fi
 declare -A gbps checksums
 arena_line=""
 for ((round = 1; round <= rounds; ++round)); do
   line="round $round:"
   for variant in "${variants[@]}"; do
-    if [[ $variant == tiermem ]]; then
+    if [[ $variant == fio ]]; then
+      run fio --name=ceiling --filename="$data" --size="$total" --loops="$passes" --rw=read \
+        --bs=1m --iodepth=32 --ioengine=io_uring --direct=1 --mem=mmaphuge --output-format=json
+      rate=$(python3 -c 'import json, sys; print("%.4f" % (json.load(sys.stdin)["jobs"][0]["read"]["bw_bytes"] / 1e9))' <"$work/out")
+      gbps[$variant]+="$rate "
+      line+=" fio $rate GB/s"
+      continue
+    elif [[ $variant == tiermem ]]; then
       run "$bin/stream_bench" "$work/pool.json" "$layers" "$layer_bytes" "$passes" --checksum
       seconds=$(field seconds)
       bytes=$(field bytes)
@@ -194,6 +216,18 @@ for variant in direct pread mmap; do
   done
   echo "  tiermem/$variant $(median <<<"$ratios") (rounds: ${ratios% })"
 done
+if ((with_fio)); then
+  read -r -a ceiling <<<"${gbps[fio]}"
+  echo "medians of the per-round ceilings (fio over the tool; no tool can beat it by more):"
+  for variant in direct pread mmap tiermem; do
+    read -r -a base <<<"${gbps[$variant]}"
+    ratios=""
+    for ((i = 0; i < rounds; ++i)); do
+      ratios+="$(awk -v t="${ceiling[i]}" -v b="${base[i]}" 'BEGIN { printf "%.3f", t / b }') "
+    done
+    echo "  fio/$variant $(median <<<"$ratios") (rounds: ${ratios% })"
+  done
+fi
 echo "direct's buffers: $huge MiB of AnonHugePages (of $((2 * layer_bytes >> 20)) MiB)"
 echo "tiermem's dram tier:"
 if [[ -n $arena_line ]]; then echo "$arena_line"; else echo "  (no dram line in the log of stream_bench)"; fi
