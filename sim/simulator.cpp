@@ -260,6 +260,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
   static uint64_t as_next_use(int64_t position) {
     return position < 0 ? kNever : static_cast<uint64_t>(position);
   }
+  bool knows_next_uses() const noexcept { return next_ != nullptr || !future_.empty(); }
   uint64_t upcoming(PageId page) const {
     if (!future_.empty()) return future_.next_use(page);
     return upcoming_.empty() ? kNever : upcoming_[page];
@@ -465,6 +466,11 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
       if (!victim && wait) {
         filter_spare_ = false;
         victim = tier.policy->victim(*this);
+      }
+      // Nor does a prefetch displace a page needed before the one it brings, where next uses
+      // are known (a pool does the same: MigrationEngine::evict_one).
+      if (victim && !wait && knows_next_uses() && upcoming(*victim) <= upcoming(page)) {
+        return std::nullopt;
       }
       if (victim) {
         avail = std::max(avail, evict(t, *victim, avail));

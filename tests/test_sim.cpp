@@ -171,6 +171,30 @@ TEST(Sim, APageFetchedAheadIsEvictedBeforeItsUseOnlyWhenNoOtherCanGo) {
   EXPECT_EQ(r.prefetch_useless, 1u);
 }
 
+TEST(Sim, APrefetchNeverDisplacesAPageNeededBeforeIt) {
+  // Two frames, Belady, pages read 0 1 0 1 2 with compute between. Page 1 arrives by
+  // prefetch; reading it proposes page 2, whose only victim would be page 1 (Belady's: read
+  // again at access 3, before page 2 at access 4), so the prefetch is dropped; reading page 1
+  // again proposes 2 once more, and then page 0, never read again, makes room. Page 3,
+  // proposed by the last read, is never read: no victim is needed later than it, so it is
+  // dropped too, where it would have been fetched for nothing.
+  Config config = slow_disk("belady", 2);
+  config.prefetch = "sequential:depth=1";
+  Result r = simulate(pages_trace(4, {0, 1, 0, 1, 2}, 10000), config);
+  EXPECT_EQ(r.misses, 1u);
+  EXPECT_EQ(r.prefetch_issued, 2u);
+  EXPECT_EQ(r.prefetch_useful, 2u);
+  EXPECT_EQ(r.prefetch_dropped, 2u);
+  EXPECT_EQ(r.prefetch_useless, 0u);
+  EXPECT_EQ(r.bytes_fetched, 3u * 4096);
+  // Under LRU, which knows no next uses, prefetches displace pages read before the ones they
+  // bring, which are then missed.
+  config.eviction = "lru";
+  r = simulate(pages_trace(4, {0, 1, 0, 1, 2}, 10000), config);
+  EXPECT_GT(r.misses, 1u);
+  EXPECT_EQ(r.prefetch_dropped, 0u);
+}
+
 TEST(Sim, DirtyEvictionsAreWrittenBack) {
   // Write pages 0 and 1 into a 1-page tier: writing 1 evicts dirty 0 (one write-back), and
   // 1's frame is free only when that write completes.

@@ -83,6 +83,12 @@ TEST(Agreement, BeladyMissesAreTheSameAndWithTheSameFutureEveryFigureIs) {
     config.future = Future::schedule;
     config.schedule = std::make_shared<const Trace>(trace);
     EXPECT_EQ(dump(simulate_on_pool(trace, config)), dump(simulate(trace, config)));
+    // With the schedule prefetcher too: neither owner lets a prefetch displace a page the
+    // schedule needs before the one it brings.
+    config.prefetch = "schedule";
+    const Result fast = simulate(trace, config);
+    EXPECT_GT(fast.prefetch_dropped, 0u);
+    EXPECT_EQ(dump(simulate_on_pool(trace, config)), dump(fast));
   }
 }
 

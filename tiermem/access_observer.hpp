@@ -48,6 +48,10 @@ class AccessObserver {
 
   // Follows schedule from now on (null: none); the prefetch policy gets it too.
   void set_schedule(std::shared_ptr<const policy::Schedule> schedule);
+  // Whether next uses are known (a schedule, followed for an eviction policy that wants them),
+  // and when the schedule next uses page (ScheduleCursor::next_use).
+  bool knows_next_uses() const noexcept { return next_uses_; }
+  uint64_t next_use(PageId page) const { return cursor_.next_use(page); }
 
   // Records accesses through writer from now on, after declaring the live tensors
   // (slot, pages). Throws Error(busy) while recording already.

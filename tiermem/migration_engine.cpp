@@ -679,6 +679,12 @@ bool MigrationEngine::evict_one(Tier tier, bool clean_only, PageId incoming, Act
       victim = eviction.victim(filter);
     }
     if (!victim) return false;
+    // Nor does a prefetch displace a page needed before the one it brings, where next uses
+    // are known: the displaced page would be missed first (Cao et al.'s "do no harm").
+    if (clean_only && observer_.knows_next_uses() &&
+        observer_.next_use(*victim) <= observer_.next_use(incoming)) {
+      return false;
+    }
     if (evict_page(*victim, tier, nullptr, actions)) return true;
   }
   return false;
