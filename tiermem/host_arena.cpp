@@ -223,8 +223,8 @@ void HostArena::map(std::byte* at, uint32_t frame) {
     return;
   }
   std::byte* from = where_[frame].load(std::memory_order_relaxed);
-  assert(frame_at_[place_index(at)] == kNoFrame && "map at a place that shows a frame");
   if (from == at) return;
+  assert(frame_at_[place_index(at)] == kNoFrame && "map at a place that shows another frame");
   if (mremap(from, frame_size(), frame_size(), MREMAP_MAYMOVE | MREMAP_FIXED, at) == MAP_FAILED) {
     fail_system(
         fmt::format("{}: moving a frame into a tensor view (is vm.max_map_count too low for "

@@ -46,7 +46,10 @@ struct TensorOptions {
 // overwritten in place). Every page read back from the files is checked against its checksum:
 // a damaged one fails the pin with Error(corrupt) naming the tensor, the page and the file.
 //
-// Thread safety: every call may be made from any thread at once.
+// Thread safety: every call may be made from any thread at once. A child process made by
+// fork() must not use its parent's pools or pins: their DRAM tier is not copied into it (a
+// fork would otherwise copy its locked pages), so pins' pointers are not valid there. A child
+// that wants tiered memory opens a pool of its own.
 class TIERMEM_API Pool {
  public:
   // Validates config and builds the tiers. Throws Error(invalid_argument) or Error(config) for
