@@ -482,8 +482,7 @@ class PrimaryContext {
 // The DRAM region, page-locked for the device once at pool start, so that copies run at
 // pinned speed (registering takes about 0.7 s per GiB: never per copy). The driver holds the
 // region's pages, so a frame moved to a tensor place is still copied through its home address
-// (measured on an H200: 1.00x cudaHostAlloc speed; through the place, as pageable memory,
-// 0.14-0.23x).
+// at pinned speed; through the place, as pageable memory, copies would run at 0.14-0.19x.
 class HostRegistration {
  public:
   HostRegistration(CUcontext context, std::span<std::byte> host) : context_(context), host_(host) {
