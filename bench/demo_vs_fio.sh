@@ -6,9 +6,9 @@
 # its NVMe tier (stats `moves.nvme_to_dram.bytes`) over its streaming seconds; its rate through
 # pins (hits included) is printed beside it. Prints per-round GB/s (1e9 bytes per second), the
 # medians, and the median of the per-round ratios demo/fio.
-# As root the script reserves 20 hugetlb pages for fio's --mem=mmaphuge (fewer than the demo's
-# dram tier would take, so the demo still gets what a stock machine gives it) and puts the old
-# value back at the end; otherwise fio reads into ordinary pages and the script says so.
+# As root the script reserves 20 hugetlb pages for fio's --mem=mmaphuge while fio runs, and
+# only then, so that the demo gets what a stock machine gives it; otherwise fio reads into
+# ordinary pages and the script says so.
 # Use a directory on the disk, not a tmpfs.
 # usage: bench/demo_vs_fio.sh [--dir DIR] [--rounds N] [--tiermem PATH]
 set -euo pipefail
@@ -36,9 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fio_mem=mmaphuge
-if ((EUID == 0)); then
-  echo $((old_hugepages + 20)) >/proc/sys/vm/nr_hugepages
-else
+if ((EUID != 0)); then
   fio_mem=malloc
   echo "not root: fio reads into ordinary pages (--mem=malloc), which flatters the demo"
 fi
@@ -61,13 +59,16 @@ for ((round = 1; round <= rounds; ++round)); do
   demo_json=$(TMPDIR="$work" "$tiermem" demo --json | tail -n 1)
   read_bytes=$(field stats/moves.nvme_to_dram.bytes <<<"$demo_json")
   seconds=$(field stream_seconds <<<"$demo_json")
-  pinned=$(field stream_gbps <<<"$demo_json")
+  pinned=$(python3 -c 'import sys; print(f"{float(sys.argv[1]):.4f}")' \
+    "$(field stream_gbps <<<"$demo_json")")
   huge=$(field stats/dram.huge_pages <<<"$demo_json")
   demo=$(python3 -c 'import sys; print(f"{int(sys.argv[1]) / float(sys.argv[2]) / 1e9:.4f}")' \
     "$read_bytes" "$seconds")
+  if ((EUID == 0)); then echo $((old_hugepages + 20)) >/proc/sys/vm/nr_hugepages; fi
   fio_json=$(fio --name=seqread --directory="$work" --filename=fio.data --size=1g --loops=3 \
     --rw=read --bs=1m --iodepth=32 --ioengine=io_uring --direct=1 --mem="$fio_mem" \
     --output-format=json)
+  if ((EUID == 0)); then echo "$old_hugepages" >/proc/sys/vm/nr_hugepages; fi
   fio_rate=$(python3 -c 'import sys; print(f"{int(sys.argv[1]) / 1e9:.4f}")' \
     "$(field jobs/0/read/bw_bytes <<<"$fio_json")")
   ratio=$(python3 -c 'import sys; print(f"{float(sys.argv[1]) / float(sys.argv[2]):.3f}")' \

@@ -17,8 +17,8 @@
 # and the medians of the per-round ratios tiermem/direct, tiermem/pread, tiermem/mmap (GB/s
 # ratios: >1 means tiermem is faster), and the dram tier's huge-page line from tiermem's log.
 # --fio adds fio's sequential read of the same file, PASSES times (O_DIRECT, 1 MiB blocks,
-# QD 32 per job, io_uring, huge-page buffers: the script reserves 40 hugetlb pages for it,
-# fewer than tiermem's dram tier would take, and puts the old count back), the better of 1 job
+# QD 32 per job, io_uring, huge-page buffers: the script reserves 40 hugetlb pages while fio
+# runs, and only then, so that tiermem's tier gets what a stock machine gives), the better of 1 job
 # and 2 jobs (each reading half; tiermem reads with 2 rings), as the disk's ceiling: fio's rate
 # over a variant's is what a tool at the disk's speed would beat that variant by.
 # Use a directory on the disk, not a tmpfs; it needs about twice LAYERS x LAYER_BYTES free.
@@ -109,7 +109,6 @@ cleanup() {
 }
 old_hugepages=$(cat /proc/sys/vm/nr_hugepages)
 trap cleanup EXIT
-if ((with_fio)); then echo $((old_hugepages + 40)) >/proc/sys/vm/nr_hugepages; fi
 
 limit=$((budget + headroom))
 if ((EUID == 0)) && [[ -w /sys/fs/cgroup/memory/cgroup.procs ]] &&
@@ -178,6 +177,7 @@ for ((round = 1; round <= rounds; ++round)); do
   for variant in "${variants[@]}"; do
     if [[ $variant == fio ]]; then
       rate=0
+      echo $((old_hugepages + 40)) >/proc/sys/vm/nr_hugepages  # only while fio runs
       for jobs in 1 2; do
         run fio --name=ceiling --filename="$data" --numjobs="$jobs" --size=$((total / jobs)) \
           --offset_increment=$((total / jobs)) --loops="$passes" --rw=read --bs=1m \
@@ -185,6 +185,7 @@ for ((round = 1; round <= rounds; ++round)); do
           --output-format=json
         rate=$(python3 -c 'import json, sys; print("%.4f" % max(float(sys.argv[1]), json.load(sys.stdin)["jobs"][0]["read"]["bw_bytes"] / 1e9))' "$rate" <"$work/out")
       done
+      echo "$old_hugepages" >/proc/sys/vm/nr_hugepages
       gbps[$variant]+="$rate "
       line+=" fio $rate GB/s"
       continue
@@ -212,27 +213,22 @@ echo "medians (GB/s):"
 for variant in "${variants[@]}"; do
   echo "  $variant $(median <<<"${gbps[$variant]}")"
 done
-read -r -a tier <<<"${gbps[tiermem]}"
-echo "medians of the per-round ratios (GB/s; >1: tiermem faster):"
-for variant in direct pread mmap; do
-  read -r -a base <<<"${gbps[$variant]}"
-  ratios=""
+# ratio_line TOP BOTTOM: the median of the per-round ratios TOP/BOTTOM, and the rounds'.
+ratio_line() {
+  local -a top bottom
+  local ratios="" i
+  read -r -a top <<<"${gbps[$1]}"
+  read -r -a bottom <<<"${gbps[$2]}"
   for ((i = 0; i < rounds; ++i)); do
-    ratios+="$(awk -v t="${tier[i]}" -v b="${base[i]}" 'BEGIN { printf "%.3f", t / b }') "
+    ratios+="$(awk -v t="${top[i]}" -v b="${bottom[i]}" 'BEGIN { printf "%.3f", t / b }') "
   done
-  echo "  tiermem/$variant $(median <<<"$ratios") (rounds: ${ratios% })"
-done
+  echo "  $1/$2 $(median <<<"$ratios") (rounds: ${ratios% })"
+}
+echo "medians of the per-round ratios (GB/s; >1: tiermem faster):"
+for variant in direct pread mmap; do ratio_line tiermem "$variant"; done
 if ((with_fio)); then
-  read -r -a ceiling <<<"${gbps[fio]}"
   echo "medians of the per-round ceilings (fio over the tool: what a tool at the disk's speed would reach):"
-  for variant in direct pread mmap tiermem; do
-    read -r -a base <<<"${gbps[$variant]}"
-    ratios=""
-    for ((i = 0; i < rounds; ++i)); do
-      ratios+="$(awk -v t="${ceiling[i]}" -v b="${base[i]}" 'BEGIN { printf "%.3f", t / b }') "
-    done
-    echo "  fio/$variant $(median <<<"$ratios") (rounds: ${ratios% })"
-  done
+  for variant in direct pread mmap tiermem; do ratio_line fio "$variant"; done
 fi
 echo "direct's buffers: $huge MiB of AnonHugePages (of $((2 * layer_bytes >> 20)) MiB)"
 echo "tiermem's dram tier:"
