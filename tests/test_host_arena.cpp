@@ -1,9 +1,13 @@
 // tests/test_host_arena.cpp: frames, how they reach tensor views, and the arena's choices.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
 #include <cstring>
+
+#include <atomic>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "support/memory_usage.hpp"
 #include "tests/test_support.hpp"
@@ -75,6 +79,42 @@ TEST(HostArena, AFrameStillAtAnOldPlaceMovesOnFromThere) {
   EXPECT_EQ(arena.frame_address(0), arena.view_base() + 5 * size);
   arena.unmap(arena.view_base() + 5 * size, size);
   EXPECT_EQ(arena.frame_address(0), arena.base());
+}
+
+TEST(HostArena, MovesNeverLeaveAddressesThatAnotherMappingCouldTake) {
+  // A move that unmapped its old addresses before reserving them again let another thread's
+  // mmap (a new thread's stack, in the crash check) be given them, then overwrote it. Another
+  // thread maps, fills and checks memory while frames move back and forth.
+  HostArena arena(options());
+  const uint64_t size = arena.frame_size();
+  std::atomic<bool> moving{true};
+  std::atomic<uint64_t> clobbered{0};
+  std::thread mapper([&] {
+    while (moving.load()) {
+      void* raw = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      ASSERT_NE(raw, MAP_FAILED);
+      auto* bytes = static_cast<volatile unsigned char*>(raw);
+      const auto at = reinterpret_cast<uintptr_t>(raw);
+      const auto arena_start = reinterpret_cast<uintptr_t>(arena.base());
+      const auto views_start = reinterpret_cast<uintptr_t>(arena.view_base());
+      if ((at >= arena_start && at < arena_start + arena.bytes()) ||
+          (at >= views_start && at < views_start + 8 * size)) {
+        ++clobbered;  // given addresses the arena owns
+      }
+      bytes[0] = 0xab;
+      bytes[size - 1] = 0xcd;
+      munmap(raw, size);
+    }
+  });
+  for (int round = 0; round < 3000; ++round) {
+    for (uint32_t f = 0; f < arena.frame_count(); ++f) {
+      arena.map(arena.view_base() + (2 * f + round % 2) * size, f);
+    }
+    arena.unmap(arena.view_base(), 8 * size);
+  }
+  moving = false;
+  mapper.join();
+  EXPECT_EQ(clobbered.load(), 0u);
 }
 
 std::string thp_enabled() {

@@ -39,6 +39,33 @@ bool reserve_at(std::byte* at, uint64_t bytes) {
               0) != MAP_FAILED;
 }
 
+// Moves the pages of [from, from + bytes) to at, replacing what was mapped there, and leaves
+// from reserved and inaccessible. The old addresses are never unmapped on the way
+// (MREMAP_DONTUNMAP, then a reservation mapped over them), so that no other thread's mmap (a
+// new thread's stack, say) can be given them in between and then be overwritten.
+bool move_pages(std::byte* from, std::byte* at, uint64_t bytes) {
+  if (mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, at) ==
+      MAP_FAILED) {
+    return false;
+  }
+  // On failure the old addresses stay mapped, empty and unused: nothing else can take them.
+  reserve_at(from, bytes);
+  return true;
+}
+
+// Whether this kernel moves private anonymous pages without unmapping their old addresses
+// (MREMAP_DONTUNMAP, Linux 5.7).
+bool moves_without_unmapping() {
+  constexpr uint64_t kPage = 4096;
+  void* raw = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return false;
+  auto* scratch = static_cast<std::byte*>(raw);
+  const bool moved = mremap(scratch, kPage, kPage, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+                            scratch + kPage) != MAP_FAILED;
+  munmap(scratch, 2 * kPage);
+  return moved;
+}
+
 // Reserves inaccessible addresses aligned to align (a power of two).
 std::byte* reserve_aligned(uint64_t bytes, uint64_t align) {
   void* raw =
@@ -112,9 +139,16 @@ HostArena::HostArena(const HostArenaOptions& options)
   // hugetlb first where asked or where enough pages are reserved; a shortfall shows at mmap.
   if (huge_frames &&
       (mode == "hugetlb" || (mode == "auto" && free_hugetlb_pages() * kHugePage >= size))) {
-    create_shared(size, mode == "hugetlb");
+    create_shared(size, MFD_HUGETLB | MFD_HUGE_2MB, mode == "hugetlb");
   }
-  if (fd_ < 0) create_anonymous(size, mode);
+  if (fd_ < 0 && moves_without_unmapping()) create_anonymous(size, mode);
+  if (fd_ < 0 && base_ != nullptr && !moves_) {
+    support::log().warn(
+        "{}: this kernel cannot move pages without unmapping them (MREMAP_DONTUNMAP, Linux "
+        "5.7): the tier is shared memory, mapped twice, without transparent huge pages",
+        name_);
+    create_shared(size, 0, true);
+  }
 
   if (options.numa_node >= 0) numa_tonode_memory(base_, size, options.numa_node);
   // Allocate every page now, so that the tier's memory is all there from the start.
@@ -138,9 +172,9 @@ HostArena::HostArena(const HostArenaOptions& options)
           name_, format_size(size), std::strerror(errno), format_size(memlock_limit()));
     }
   }
-  if (fd_ >= 0) {
+  if (huge_pages_ == "hugetlb") {
     huge_bytes_ = size;
-  } else {
+  } else if (moves_) {
     huge_bytes_ = support::memory_usage(base_, size).anonymous_huge;
     if (huge_bytes_ > 0) huge_pages_ = "thp";
     if (mode != "off" && huge_bytes_ < size) {
@@ -169,12 +203,13 @@ HostArena::HostArena(const HostArenaOptions& options)
                       format_size(huge_bytes_), locked_);
 }
 
-// A hugetlb memfd, mapped at base_ (fd_ stays -1 when that fails and is not required).
-void HostArena::create_shared(uint64_t size, bool required) {
-  fd_ = memfd_create(name_.c_str(), MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
+// A memfd (hugetlb pages with MFD_HUGETLB in flags), mapped at base_; fd_ stays -1 when that
+// fails and is not required.
+void HostArena::create_shared(uint64_t size, unsigned flags, bool required) {
+  fd_ = memfd_create(name_.c_str(), MFD_CLOEXEC | flags);
   if (fd_ >= 0 && ftruncate(fd_, static_cast<off_t>(size)) == 0 &&
       mmap(base_, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_, 0) != MAP_FAILED) {
-    huge_pages_ = "hugetlb";
+    if ((flags & MFD_HUGETLB) != 0) huge_pages_ = "hugetlb";
     return;
   }
   int err = errno;
@@ -182,6 +217,13 @@ void HostArena::create_shared(uint64_t size, bool required) {
   fd_ = -1;
   if (!required) return;
   munmap(base_, size);
+  base_ = nullptr;
+  if ((flags & MFD_HUGETLB) == 0) {
+    throw Error(Errc::system,
+                fmt::format("{}: cannot create {} of shared memory: {}", name_, format_size(size),
+                            std::strerror(err)),
+                err);
+  }
   throw Error(Errc::system,
               fmt::format("{}: huge_pages=hugetlb: cannot have {} 2MiB pages ({} are free; "
                           "raise vm.nr_hugepages): {}",
@@ -200,6 +242,7 @@ void HostArena::create_anonymous(uint64_t size, const std::string& mode) {
     errno = err;
     fail_system(fmt::format("{}: cannot map {} of memory", name_, format_size(size)));
   }
+  moves_ = true;
   madvise(base_, size, MADV_DONTFORK);
   madvise(base_, size, mode == "off" ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
 }
@@ -225,19 +268,11 @@ void HostArena::map(std::byte* at, uint32_t frame) {
   std::byte* from = where_[frame].load(std::memory_order_relaxed);
   if (from == at) return;
   assert(frame_at_[place_index(at)] == kNoFrame && "map at a place that shows another frame");
-  if (mremap(from, frame_size(), frame_size(), MREMAP_MAYMOVE | MREMAP_FIXED, at) == MAP_FAILED) {
+  if (!move_pages(from, at, frame_size())) {
     fail_system(
         fmt::format("{}: moving a frame into a tensor view (is vm.max_map_count too low for "
                     "this many resident pages?)",
                     name_));
-  }
-  // Keep the addresses it left reserved: nothing else may be mapped where it returns.
-  if (!reserve_at(from, frame_size())) {
-    int err = errno;
-    mremap(at, frame_size(), frame_size(), MREMAP_MAYMOVE | MREMAP_FIXED, from);
-    reserve_at(at, frame_size());
-    errno = err;
-    fail_system(fmt::format("{}: reserving the addresses a frame left", name_));
   }
   if (from != home_address(frame)) frame_at_[place_index(from)] = kNoFrame;
   frame_at_[place_index(at)] = frame;
@@ -256,15 +291,11 @@ void HostArena::unmap(std::byte* at, uint64_t bytes_to_unmap) {
     uint32_t& frame = frame_at_[place_index(place)];
     if (frame == kNoFrame) continue;
     std::byte* home = home_address(frame);
-    if (mremap(place, frame_size(), frame_size(), MREMAP_MAYMOVE | MREMAP_FIXED, home) ==
-        MAP_FAILED) {
+    if (!move_pages(place, home, frame_size())) {
       fail_system(fmt::format("{}: moving a frame home from a tensor view", name_));
     }
     where_[frame].store(home, std::memory_order_release);
     frame = kNoFrame;
-    if (!reserve_at(place, frame_size())) {
-      fail_system(fmt::format("{}: closing a place in a tensor view", name_));
-    }
   }
 }
 

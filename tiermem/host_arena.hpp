@@ -8,7 +8,8 @@
 //   page's place while the page is resident, and back when the page leaves. A 2 MiB-aligned
 //   frame keeps its huge page across the moves. Consumers that registered the region at start
 //   (io_uring fixed buffers, CUDA) hold its pages and reach a frame through its home address
-//   wherever it is mapped now.
+//   wherever it is mapped now. A kernel that cannot move pages without unmapping their old
+//   addresses (before Linux 5.7) gets shared memory mapped twice, as with hugetlb.
 // Either way a resident page costs its frame and nothing else.
 #pragma once
 
@@ -61,8 +62,8 @@ class HostArena final : public FrameArena {
   std::byte* base() const noexcept { return base_; }
 
  private:
-  bool moves_frames() const noexcept { return fd_ < 0; }
-  void create_shared(uint64_t size, bool required);
+  bool moves_frames() const noexcept { return moves_; }
+  void create_shared(uint64_t size, unsigned flags, bool required);
   void create_anonymous(uint64_t size, const std::string& mode);
   uint64_t place_index(const std::byte* at) const noexcept {
     return static_cast<uint64_t>(at - views_) / frame_size();
@@ -71,7 +72,8 @@ class HostArena final : public FrameArena {
   static constexpr uint32_t kNoFrame = UINT32_MAX;
 
   std::string name_;
-  int fd_ = -1;  // the hugetlb memfd; -1 for anonymous memory
+  int fd_ = -1;         // the memfd of shared memory; -1 for anonymous memory
+  bool moves_ = false;  // anonymous memory: frames move to their places
   std::byte* base_ = nullptr;
   std::byte* views_ = nullptr;
   uint64_t view_bytes_ = 0;
