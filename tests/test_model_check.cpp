@@ -92,6 +92,19 @@ TEST(ModelCheck, EveryCallOnAVirtualClock) {
   EXPECT_GT(report.stats.moves[1][0], 0u) << "nothing reached the gpu tier";
 }
 
+// Belady judging next uses by the schedules the workload registers, with the schedule
+// prefetcher reading ahead along them: prefetches that would push out a page needed sooner are
+// dropped (MigrationEngine::evict_one), among every other call.
+TEST(ModelCheck, BeladyWithTheSchedulePrefetcher) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 32, 8, 2048);
+  config.policy.eviction = "belady";
+  config.policy.prefetch = "schedule";
+  check::ModelReport report = run(config, dir, 29);
+  EXPECT_GT(made(report, check::Call::schedule), 0u);
+  EXPECT_GT(report.stats.prefetch_issued, 0u) << "the schedule prefetcher never read ahead";
+}
+
 TEST(ModelCheck, ScrubbedFramesAndOnePageTensors) {
   testing::ScratchDir dir;
   Config config = testing::small_config(dir, 8, 4, 1024);

@@ -142,7 +142,7 @@ HostArena::HostArena(const HostArenaOptions& options)
     create_shared(size, MFD_HUGETLB | MFD_HUGE_2MB, mode == "hugetlb");
   }
   if (fd_ < 0 && moves_without_unmapping()) create_anonymous(size, mode);
-  if (fd_ < 0 && base_ != nullptr && !moves_) {
+  if (fd_ < 0 && !moves_) {
     support::log().warn(
         "{}: this kernel cannot move pages without unmapping them (MREMAP_DONTUNMAP, Linux "
         "5.7): the tier is shared memory, mapped twice, without transparent huge pages",
