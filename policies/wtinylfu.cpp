@@ -13,7 +13,11 @@
 // until one candidate loses: each that wins pushes the main space's victim out first, so that
 // several pages may leave for one. The tier frees frames only on demand, so such pages wait in
 // a leaving list, the next victims (used before then, they come back as by a miss). A hit in
-// probation that overflows protected can push probation's oldest page out too.
+// probation that overflows protected can push probation's oldest page out too. Where libCacheSim
+// has no counterpart: when no window page can leave (all pinned by the access under way, or the
+// tier's frames taken by prefetches in flight), the main space's victim goes and the main space
+// lends its frame to the window; it gets it back only by a contest won, never uncontested, so
+// that a loop's pages kept in the main space are not traded for the window's newest.
 //
 // sketch=cms is tiermem's earlier W-TinyLFU: a 4-row count-min sketch of 4-bit counters halved
 // every `sample` x capacity accesses, a window bounded by `window`, and one contest per victim:
@@ -83,9 +87,10 @@ class CountingBloomFilter {
 
 class WTinyLfu final : public EvictionPolicy {
  public:
-  WTinyLfu(uint64_t main_limit, uint64_t probation_limit, uint64_t protected_limit,
-           uint64_t age_period)
-      : main_limit_(main_limit),
+  WTinyLfu(uint64_t capacity, uint64_t main_limit, uint64_t probation_limit,
+           uint64_t protected_limit, uint64_t age_period)
+      : capacity_(capacity),
+        main_limit_(main_limit),
         probation_limit_(probation_limit),
         protected_limit_(protected_limit),
         age_period_(std::max<uint64_t>(1, age_period)),
@@ -202,7 +207,7 @@ class WTinyLfu final : public EvictionPolicy {
   // in the tier while the owner evicted some other page than the policy's choice.
   void make_room(const VictimFilter& filter) {
     for (;;) {
-      if (!window_.empty() && main_size() < main_limit_) {
+      if (!window_.empty() && main_size() + lent_ < main_limit_) {
         const PageId oldest = window_.back();
         window_.remove(links_, oldest);
         enter_main(oldest);
@@ -212,12 +217,20 @@ class WTinyLfu final : public EvictionPolicy {
       const std::optional<PageId> candidate = window_.oldest(links_, filter);
       const std::optional<PageId> victim = main_victim(filter);
       if (!candidate) {
-        if (victim) leave(*victim);
+        if (!victim) return;
+        leave(*victim);
+        // The window is empty for libCacheSim too only when it holds no page and the tier's
+        // every frame holds one of the policy's pages.
+        if (!window_.empty() || size() < capacity_) ++lent_;
         return;
       }
       bool lost = false;
       if (victim && sketch_.estimate(*candidate) > sketch_.estimate(*victim)) {
-        leave(*victim);
+        if (lent_ > 0) {
+          --lent_;
+        } else {
+          leave(*victim);
+        }
         window_.remove(links_, *candidate);
         enter_main(*candidate);
       } else {
@@ -229,11 +242,15 @@ class WTinyLfu final : public EvictionPolicy {
     }
   }
 
+  const uint64_t capacity_;
   const uint64_t main_limit_;
   const uint64_t probation_limit_;
   const uint64_t protected_limit_;
   const uint64_t age_period_;  // main-space hits between agings
   uint64_t main_hits_ = 0;
+  // Frames the main space gave up when no window page could leave (all pinned, or the tier's
+  // frames taken by pages in flight): it does not take them back uncontested.
+  uint64_t lent_ = 0;
   CountingBloomFilter sketch_;
   PageLinks links_;
   PageList window_{kWindow}, probation_{kProbation}, protected_{kProtected};
@@ -395,9 +412,9 @@ std::unique_ptr<EvictionPolicy> make_wtinylfu(const Params& params, const Contex
   // to 9 decimals makes 1 - 0.8 exactly its 1/5.
   const double probation_share = std::round((1.0 - protected_share) * 1e9) / 1e9;
   const auto main_pages = static_cast<double>(main);
-  return std::make_unique<WTinyLfu>(main, static_cast<uint64_t>(probation_share * main_pages),
-                                    static_cast<uint64_t>(protected_share * main_pages),
-                                    sample * main);
+  return std::make_unique<WTinyLfu>(
+      capacity, main, static_cast<uint64_t>(probation_share * main_pages),
+      static_cast<uint64_t>(protected_share * main_pages), sample * main);
 }
 
 }  // namespace tiermem::policies
