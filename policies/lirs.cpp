@@ -13,8 +13,9 @@
 // The defaults reproduce libCacheSim's LIRS miss for miss, which departs from the paper in one
 // place (qhit=demote): a resident HIR page that S forgot, used again while the LIR set is full,
 // enters S and makes S's least recent LIR page HIR, and Q, full, pushes its oldest page out of
-// LIRS's resident set at once. The tier still holds that page: it is the next victim, and until
-// then a use of it is, for LIRS, a miss bringing it back. qhit=stay is the paper's rule (the
+// LIRS's resident set at once. The tier still holds that page: the simulator evicts it at once,
+// as libCacheSim does (drops=evict); a pool, or drops=hold, keeps it as the next victim, and
+// until then a use of it is, for LIRS, a miss bringing it back. qhit=stay is the paper's rule (the
 // page only moves to the top of S and the front of Q); `lirs:qhit=stay,stack=3` is tiermem's
 // earlier LIRS.
 //
@@ -44,6 +45,7 @@ struct LirsOptions {
   uint64_t stack_limit;   // entries of S
   bool demote_on_q_hit;   // qhit=demote
   bool recent_lir_first;  // lir=recent
+  bool hold_dropped;      // drops=hold: dropped() gives none; they wait to be victims
 };
 
 class Lirs final : public EvictionPolicy {
@@ -91,6 +93,11 @@ class Lirs final : public EvictionPolicy {
       if (status(page) == kLir && filter.evictable(page)) return page;
     }
     return std::nullopt;
+  }
+
+  std::optional<PageId> dropped(const VictimFilter& filter) override {
+    if (options_.hold_dropped) return std::nullopt;
+    return leaving_.oldest(q_links_, filter);
   }
 
   void evict(PageId page) override {
@@ -247,6 +254,7 @@ std::unique_ptr<EvictionPolicy> make_lirs(const Params& params, const Context& c
   const double stack = params.get_double("stack", 2.0, 1.0, 16.0);
   const bool demote = param_choice(params, "qhit", {"demote", "stay"}) == 0;
   const bool recent = param_choice(params, "lir", {"recent", "oldest"}) == 0;
+  const bool hold = param_choice(params, "drops", {"evict", "hold"}) == 1;
   const uint64_t hir_frames = std::max<uint64_t>(1, static_cast<uint64_t>(hir * capacity));
   return std::make_unique<Lirs>(LirsOptions{
       .lir_limit = capacity > hir_frames ? capacity - hir_frames : 1,
@@ -255,6 +263,7 @@ std::unique_ptr<EvictionPolicy> make_lirs(const Params& params, const Context& c
       .stack_limit = static_cast<uint64_t>(stack * capacity),
       .demote_on_q_hit = demote,
       .recent_lir_first = recent,
+      .hold_dropped = hold,
   });
 }
 

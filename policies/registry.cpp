@@ -137,7 +137,9 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
            "hir=0.01 (share of frames for HIR pages), ghost=2 (non-resident ids per frame), "
            "stack=2 (entries of S per frame), qhit=demote|stay (an HIR page S forgot, used "
            "again: demotes S's least recent LIR page, as libCacheSim; or only moves), "
-           "lir=recent|oldest (the LIR page that goes when no HIR page can)",
+           "lir=recent|oldest (the LIR page that goes when no HIR page can), drops=evict|hold "
+           "(an HIR page pushed out on a hit: evicted at once by the simulator, as libCacheSim "
+           "does; or held as the next victim, as a pool does)",
            "LIRS: reuse distance decides; a loop larger than the tier keeps part of itself "
            "resident",
            make_lirs},
@@ -151,7 +153,10 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
            "window=0.01 (LRU window share), protected=0.8 (of the main space), sketch=cbf|cms "
            "(libCacheSim's counting Bloom filter and contests; or tiermem's earlier count-min "
            "sketch, one contest per victim), sample=32 with cbf, 10 with cms (main-space hits per "
-           "main-space page, or accesses per frame, between agings of the sketch)",
+           "main-space page, or accesses per frame, between agings of the sketch), "
+           "drops=evict|hold "
+           "with cbf (pages let go on a hit: evicted at once by the simulator, as libCacheSim "
+           "does; or held as the next victims, as a pool does)",
            "W-TinyLFU: an LRU window, a segmented LRU main space, admission by a frequency sketch",
            make_wtinylfu},
       });

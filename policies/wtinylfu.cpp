@@ -11,9 +11,11 @@
 // of the main space. The window is not bounded: it fills the tier until it is full, and the
 // main space takes the window's oldest pages while it has room. A full tier then runs contests
 // until one candidate loses: each that wins pushes the main space's victim out first, so that
-// several pages may leave for one. The tier frees frames only on demand, so such pages wait in
-// a leaving list, the next victims (used before then, they come back as by a miss). A hit in
-// probation that overflows protected can push probation's oldest page out too. Where libCacheSim
+// several pages may leave for one. A hit in probation that overflows protected can push
+// probation's oldest page out too. Such pages wait in a leaving list: the simulator evicts them
+// at once, as libCacheSim does (dropped(); drops=evict); a pool, which hears of hits late, or
+// drops=hold, takes them as the next victims, and a use of one before then brings it back as by
+// a miss. Where libCacheSim
 // has no counterpart: when no window page can leave (all pinned by the access under way, or the
 // tier's frames taken by prefetches in flight), the main space's victim goes and the main space
 // lends its frame to the window; it gets it back only by a contest won, never uncontested, so
@@ -88,8 +90,9 @@ class CountingBloomFilter {
 class WTinyLfu final : public EvictionPolicy {
  public:
   WTinyLfu(uint64_t capacity, uint64_t main_limit, uint64_t probation_limit,
-           uint64_t protected_limit, uint64_t age_period)
-      : capacity_(capacity),
+           uint64_t protected_limit, uint64_t age_period, bool hold_dropped)
+      : hold_dropped_(hold_dropped),
+        capacity_(capacity),
         main_limit_(main_limit),
         probation_limit_(probation_limit),
         protected_limit_(protected_limit),
@@ -140,6 +143,11 @@ class WTinyLfu final : public EvictionPolicy {
     if (auto page = window_.oldest(links_, filter)) return page;
     if (auto page = probation_.oldest(links_, filter)) return page;
     return protected_.oldest(links_, filter);
+  }
+
+  std::optional<PageId> dropped(const VictimFilter& filter) override {
+    if (hold_dropped_) return std::nullopt;
+    return leaving_.oldest(links_, filter);
   }
 
   void evict(PageId page) override { remove(page); }
@@ -242,6 +250,7 @@ class WTinyLfu final : public EvictionPolicy {
     }
   }
 
+  const bool hold_dropped_;  // drops=hold: dropped() gives none; they wait to be victims
   const uint64_t capacity_;
   const uint64_t main_limit_;
   const uint64_t probation_limit_;
@@ -406,6 +415,7 @@ std::unique_ptr<EvictionPolicy> make_wtinylfu(const Params& params, const Contex
   const double protected_share = params.get_double("protected", 0.8, 0.0, 1.0);
   const bool cms = param_choice(params, "sketch", {"cbf", "cms"}) == 1;
   const uint64_t sample = params.get_uint("sample", cms ? 10 : 32, 1, 1000);
+  const bool hold_dropped = !cms && param_choice(params, "drops", {"evict", "hold"}) == 1;
   if (cms) return std::make_unique<WTinyLfuPerVictim>(capacity, window, protected_share, sample);
   const auto main = capacity - static_cast<uint64_t>(static_cast<double>(capacity) * window);
   // libCacheSim splits the main space 1:4 and rounds each part down; the probation share rounded
@@ -414,7 +424,7 @@ std::unique_ptr<EvictionPolicy> make_wtinylfu(const Params& params, const Contex
   const auto main_pages = static_cast<double>(main);
   return std::make_unique<WTinyLfu>(
       capacity, main, static_cast<uint64_t>(probation_share * main_pages),
-      static_cast<uint64_t>(protected_share * main_pages), sample * main);
+      static_cast<uint64_t>(protected_share * main_pages), sample * main, hold_dropped);
 }
 
 }  // namespace tiermem::policies

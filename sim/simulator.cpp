@@ -224,6 +224,7 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
         done = std::max(done, bring_in(t, access.op, missed_[k], frees_[k]));
       }
       missed_.clear();
+      evict_dropped(t);
       // After the whole access is under way, as a pool starts it: a policy reading ahead of
       // page k does not take the pages k+1... of the same access from their demand fetches.
       if (prefetching_) issue_proposals();
@@ -485,6 +486,19 @@ class Engine final : policy::VictimFilter, policy::PrefetchSink {
       avail = tier.busy.top();
     }
     return avail;
+  }
+
+  // Evicts the clean pages the policy of tier t has dropped from its cache on hearing of the
+  // access (EvictionPolicy::dropped), as libCacheSim would: a use of one later is a miss. A
+  // dirty one, whose frame would stay busy for its write-back, waits to be a victim.
+  void evict_dropped(int t) {
+    TierState& tier = tiers_[t];
+    if (tier.capacity == 0) return;
+    filter_tier_ = t;
+    filter_time_ = now_;
+    filter_clean_ = true;
+    filter_spare_ = true;
+    while (std::optional<PageId> page = tier.policy->dropped(*this)) evict(t, *page, now_);
   }
 
   // Evicts a page of tier t at time, writing it down first if dirty; returns when its frame

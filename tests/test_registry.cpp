@@ -110,6 +110,16 @@ TEST(Registry, VariantParameterNamesTheChoices) {
                 make_eviction_policy("wtinylfu:sketch=hll", {16, 4096});
               }),
               HasSubstr("policy 'wtinylfu': sketch=hll is not one of cbf, cms"));
+  EXPECT_NO_THROW(make_eviction_policy("wtinylfu:drops=hold", {16, 4096}));
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("wtinylfu:drops=never", {16, 4096});
+              }),
+              HasSubstr("policy 'wtinylfu': drops=never is not one of evict, hold"));
+  // The earlier variant has no pages let go on a hit to hold.
+  EXPECT_THAT(error_of([] {
+                make_eviction_policy("wtinylfu:sketch=cms,drops=hold", {16, 4096});
+              }),
+              HasSubstr("drops"));
 }
 
 TEST(Registry, MalformedSpecNamesThePosition) {

@@ -67,8 +67,34 @@ TEST_P(Agreement, EveryFigureIsTheSameOnLayersAndZipf) {
 }
 
 INSTANTIATE_TEST_SUITE_P(NoPrefetch, Agreement,
-                         ::testing::Values("lru", "fifo", "s3fifo", "clock", "arc", "lirs", "sieve",
-                                           "moe", "wtinylfu"));
+                         ::testing::Values("lru", "fifo", "s3fifo", "clock", "arc",
+                                           "lirs:drops=hold", "sieve", "moe",
+                                           "wtinylfu:drops=hold"));
+
+// The pages W-TinyLFU and LIRS let go on a hit are all that parts the two models: the fast
+// model evicts them at once, as libCacheSim does; a pool, hearing of hits late, holds them as
+// its next victims, as the fast model does with drops=hold.
+TEST(Agreement, PoliciesPartOnlyByThePagesTheyLetGoOnAHit) {
+  for (const std::string eviction : {"wtinylfu", "lirs"}) {
+    SCOPED_TRACE(eviction);
+    bool parted = false;
+    for (const Trace& trace : {layers(), zipf()}) {
+      for (double share : {0.25, 0.6}) {
+        const Result fast = simulate(trace, config_for(trace, eviction, share));
+        const Result pool = simulate_on_pool(trace, config_for(trace, eviction, share));
+        Result held = simulate(trace, config_for(trace, eviction + ":drops=hold", share));
+        held.eviction = pool.eviction;
+        EXPECT_EQ(dump(pool), dump(held));
+        // A use of such a page is a miss in the fast model only.
+        EXPECT_GE(fast.misses, pool.misses);
+        EXPECT_LE(static_cast<double>(fast.misses), 1.02 * static_cast<double>(pool.misses));
+        parted |= fast.misses != pool.misses;
+      }
+    }
+    // LIRS lets a page go on a hit only when S forgot it: none on these traces is used again.
+    EXPECT_EQ(parted, eviction == "wtinylfu");
+  }
+}
 
 TEST(Agreement, BeladyMissesAreTheSameAndWithTheSameFutureEveryFigureIs) {
   for (const Trace& trace : {layers(), zipf()}) {

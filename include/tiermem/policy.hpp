@@ -86,6 +86,18 @@ class TIERMEM_API EvictionPolicy {
   // after all (it was pinned meanwhile) and ask again. A policy may age its state while looking
   // (CLOCK clears reference bits) but never drops a page here. Must return a tracked page.
   virtual std::optional<PageId> victim(const VictimFilter& filter) = 0;
+  // A tracked page the policy has already dropped from its cache, among those filter accepts,
+  // for the owner to evict now; nullopt when there is none. The default drops none: only a
+  // policy that lets pages go while hearing of accesses has such pages (libCacheSim's
+  // W-TinyLFU lets probation's oldest go on a hit that overflows protected, and lets several
+  // go for one new page). Peeks, as victim() does; the owner evicts the page with evict(). The
+  // fast simulator asks after each access, so that a use of such a page is a miss, as it is
+  // for libCacheSim; a Pool, which hears of hits late, does not ask, and such a page is the
+  // policy's next victim() instead.
+  virtual std::optional<PageId> dropped(const VictimFilter& filter) {
+    (void)filter;
+    return std::nullopt;
+  }
   // The tracked page was evicted to make room: it is no longer tracked (adaptive policies
   // remember it as a ghost).
   virtual void evict(PageId page) = 0;
