@@ -105,6 +105,18 @@ TEST(ModelCheck, BeladyWithTheSchedulePrefetcher) {
   EXPECT_GT(report.stats.prefetch_issued, 0u) << "the schedule prefetcher never read ahead";
 }
 
+// W-TinyLFU with the schedule prefetcher: pages in flight hold frames the policy does not
+// track and pins hold the window's pages, so its main space lends frames to the window and
+// wins them back by contests (policies/wtinylfu.cpp), among every other call.
+TEST(ModelCheck, WTinyLfuWithTheSchedulePrefetcher) {
+  testing::ScratchDir dir;
+  Config config = testing::small_config(dir, 32, 8, 2048);
+  config.policy.eviction = "wtinylfu";
+  config.policy.prefetch = "schedule";
+  check::ModelReport report = run(config, dir, 31);
+  EXPECT_GT(report.stats.prefetch_issued, 0u) << "the schedule prefetcher never read ahead";
+}
+
 TEST(ModelCheck, ScrubbedFramesAndOnePageTensors) {
   testing::ScratchDir dir;
   Config config = testing::small_config(dir, 8, 4, 1024);
