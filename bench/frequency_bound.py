@@ -17,19 +17,16 @@ Traces are tiermem's CSV form (`tiermem trace convert TRACE.bin TRACE.csv`); pre
 (op p) are not accesses. See bench/RESULTS.md.
 """
 import collections
-import csv
 import sys
+
+from phase_bound import rows  # the CSV trace reader
 
 
 def page_counts(path):
     counts = collections.Counter()
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            if row["op"] == "p":
-                continue
-            tensor, first = int(row["tensor"]), int(row["page"])
-            for page in range(first, first + int(row.get("count") or 1)):
-                counts[(tensor, page)] += 1
+    for tensor, first, count, _ in rows(path):
+        for page in range(first, first + count):
+            counts[(tensor, page)] += 1
     return counts
 
 
