@@ -232,8 +232,12 @@ class WTinyLfu final : public EvictionPolicy {
         if (!window_.empty() || size() < capacity_) ++lent_;
         return;
       }
+      // The candidate wins against the victim's count, or, when no main-space page can leave,
+      // by default while the main space has frames lent out: it takes one back.
+      const bool wins =
+          victim ? sketch_.estimate(*candidate) > sketch_.estimate(*victim) : lent_ > 0;
       bool lost = false;
-      if (victim && sketch_.estimate(*candidate) > sketch_.estimate(*victim)) {
+      if (wins) {
         if (lent_ > 0) {
           --lent_;
         } else {

@@ -273,6 +273,50 @@ TEST(Golden, WTinyLfu) {
   EXPECT_EQ(r.resident, (std::set<PageId>{1, 2, 5}));
 }
 
+// A pin of every frame leaves no window page to go: the main space lends its frames, here all
+// of them. Once the pin is over it must win them back, or the policy is an LRU window for good:
+// hot pages 0-4 between scans of 250 new pages, which an LRU of 200 frames misses every time.
+TEST(Golden, WTinyLfuWinsBackTheFramesItLent) {
+  constexpr uint64_t kFrames = 200;
+  auto policy = make_eviction_policy("wtinylfu", {kFrames, 4096});
+  Refuse filter;
+  std::set<PageId> resident;
+  uint64_t time = 0;
+  uint64_t hot_misses = 0;
+  auto access = [&](PageId page) {
+    AccessEvent event{.page = page, .time = ++time};
+    if (resident.contains(page)) return policy->touch(event);
+    if (page < 5) ++hot_misses;
+    if (resident.size() == kFrames) {
+      policy->make_room_for(page);
+      std::optional<PageId> victim = policy->victim(filter);
+      ASSERT_TRUE(victim.has_value());
+      policy->evict(*victim);
+      resident.erase(*victim);
+    }
+    policy->insert(event);
+    resident.insert(page);
+  };
+  PageId next = 1000;
+  auto rounds = [&](int count) {
+    hot_misses = 0;
+    for (int round = 0; round < count; ++round) {
+      for (PageId page = 0; page < 5; ++page) access(page);
+      for (int k = 0; k < 250; ++k) access(next++);
+    }
+  };
+  rounds(20);
+  EXPECT_LE(hot_misses, 5u) << "the hot pages miss before any pin";
+  for (uint64_t k = 0; k < kFrames; ++k) {  // each page pinned as it comes
+    filter.pinned.insert(next);
+    access(next++);
+  }
+  filter.pinned.clear();
+  rounds(10);
+  rounds(10);
+  EXPECT_EQ(hot_misses, 0u) << "the hot pages still miss: the main space stayed lent";
+}
+
 TEST(Golden, WTinyLfuWithACountMinSketch) {
   // C=3: a window of 1, probation and protected (1) sharing 2. 1 2 3 fill it: window [3],
   // probation [2 1]. 4: the window's 3 (used once) contests probation's 1 (once): a tie, so 3
