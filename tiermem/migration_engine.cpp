@@ -432,6 +432,9 @@ void MigrationEngine::advance_pin(const PageRequest& request, Actions& actions) 
 bool MigrationEngine::advance_prefetch(const PageRequest& request, Actions& actions) {
   PageState s{parts_.pages[request.page].state.load(std::memory_order_acquire)};
   if (s.busy() || s.writing() || s.valid(request.tier)) return true;
+  // A page pinned for writing is being changed: a copy made now would be stale when the pin
+  // ends, yet valid, beside the written one.
+  if (s.writers() != 0) return true;
   if (prefetch_bytes_ + parts_.page_size > parts_.prefetch_budget) return false;
   const bool stop = stops_in_dram(request.page, s, request.tier);
   const Tier fill = stop ? Tier::dram : request.tier;

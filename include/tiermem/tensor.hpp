@@ -81,7 +81,8 @@ class TIERMEM_API Tensor {
   // Schedules the range to be brought into tier without pinning it, and returns at once: the
   // application's hint that it will need the range soon (what its router has just chosen, the
   // next layer). Pages that do not fit without evicting pinned pages, or beyond the prefetch
-  // budget, are skipped (Stats::prefetch_dropped); the prefetch governor, which judges only
+  // budget, are skipped (Stats::prefetch_dropped), and so are pages pinned for writing (a copy
+  // made during the write would be stale); the prefetch governor, which judges only
   // the prefetch policy's guesses, does not hold it back. A page it brings into dram is
   // evicted before its first pin only when no other page can go. Counted in
   // Stats::prefetch_*. A recorded trace holds it as a prefetch record, which `tiermem sim`
