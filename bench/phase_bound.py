@@ -106,7 +106,7 @@ def simulate(accesses, capacity, policy, prob=None, place=None):
     # The other policies pick, per place in the cycle, the page ranked lowest there, then the
     # place whose candidate expects its next use furthest ahead (a0 and lfu ignore the place).
     groups = collections.defaultdict(list)  # place -> heap of (rank, -last use, page)
-    version = {}
+    last_use = {}
     steps_seen = 1
     step_of_cursor = 0
     per_step = collections.Counter(step for _, step in accesses)
@@ -135,7 +135,8 @@ def simulate(accesses, capacity, policy, prob=None, place=None):
                 best = None
                 for g, heap in groups.items():
                     # Entries of pages gone or accessed since are stale.
-                    while heap and not (heap[0][2] in resident and version[heap[0][2]] == heap[0][3]):
+                    while heap and not (heap[0][2] in resident
+                                        and last_use[heap[0][2]] == -heap[0][1]):
                         heapq.heappop(heap)
                     if not heap:
                         continue
@@ -151,8 +152,8 @@ def simulate(accesses, capacity, policy, prob=None, place=None):
                 heapq.heappop(groups[best[1]])
                 resident.discard(best[2])
             resident.add(page)
-        version[page] = i
-        heapq.heappush(groups[group_of(page)], (rank(page), -i, page, i))
+        last_use[page] = i
+        heapq.heappush(groups[group_of(page)], (rank(page), -i, page))
     return misses
 
 

@@ -153,10 +153,9 @@ Table<EvictionPolicy, EvictionFactory>& eviction_table() {
            "window=0.01 (LRU window share), protected=0.8 (of the main space), sketch=cbf|cms "
            "(libCacheSim's counting Bloom filter and contests; or tiermem's earlier count-min "
            "sketch, one contest per victim), sample=32 with cbf, 10 with cms (main-space hits per "
-           "main-space page, or accesses per frame, between agings of the sketch), "
-           "drops=evict|hold "
-           "with cbf (pages let go on a hit: evicted at once by the simulator, as libCacheSim "
-           "does; or held as the next victims, as a pool does)",
+           "main-space page, or accesses per frame, between agings of the sketch), drops=evict|"
+           "hold with cbf (pages let go on a hit: evicted at once by the simulator, as "
+           "libCacheSim does; or held as the next victims, as a pool does)",
            "W-TinyLFU: an LRU window, a segmented LRU main space, admission by a frequency sketch",
            make_wtinylfu},
       });

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <sstream>
 
 #include "tiermem/error.hpp"
@@ -262,6 +263,28 @@ Trace layers(std::string_view model, uint32_t tokens, uint32_t prompt) {
   return workload::layer_streaming(options);
 }
 
+// Under each eviction policy, with DRAM a quarter of the footprint, no prefetcher adds more
+// than 5% to the bytes the policy fetches alone.
+void expect_prefetchers_add_little(const Trace& trace,
+                                   std::initializer_list<const char*> evictions) {
+  Config config;
+  config.dram_bytes = trace.footprint_bytes() / 4;
+  config.belady_baseline = false;
+  for (const char* eviction : evictions) {
+    config.eviction = eviction;
+    config.prefetch = "none";
+    const Result alone = simulate(trace, config);
+    for (const char* prefetch : {"sequential", "stride", "markov", "schedule"}) {
+      config.prefetch = prefetch;
+      const Result with = simulate(trace, config);
+      EXPECT_LE(static_cast<double>(with.bytes_fetched),
+                1.05 * static_cast<double>(alone.bytes_fetched))
+          << eviction << " + " << prefetch << ": " << with.prefetch_issued << " issued, "
+          << with.prefetch_useless << " unused";
+    }
+  }
+}
+
 TEST(Sim, NoPrefetcherAddsMoreThanAFewPercentToTheBytesFetched) {
   // Zipf-random single pages: every read-ahead guess is wrong, and once made them all.
   workload::RandomAccesses options;
@@ -269,19 +292,7 @@ TEST(Sim, NoPrefetcherAddsMoreThanAFewPercentToTheBytesFetched) {
   options.tensors = 8;
   options.events = 50'000;
   options.alpha = 1.0;
-  const Trace trace = workload::random_accesses(options);
-  Config config;
-  config.dram_bytes = trace.footprint_bytes() / 4;
-  config.belady_baseline = false;
-  const Result alone = simulate(trace, config);
-  for (const char* prefetch : {"sequential", "stride", "markov", "schedule"}) {
-    config.prefetch = prefetch;
-    const Result with = simulate(trace, config);
-    EXPECT_LE(static_cast<double>(with.bytes_fetched),
-              1.05 * static_cast<double>(alone.bytes_fetched))
-        << prefetch << ": " << with.prefetch_issued << " issued, " << with.prefetch_useless
-        << " unused";
-  }
+  expect_prefetchers_add_little(workload::random_accesses(options), {"lru"});
 }
 
 // A loop larger than DRAM: prefetched pages in flight hold frames outside the eviction
@@ -291,23 +302,8 @@ TEST(Sim, NoPrefetcherAddsMoreThanAFewPercentOnLayerStreaming) {
   workload::LayerStreaming options;
   options.model = "opt-13b";
   options.tokens = 16;  // 2 MiB pages, as `tiermem trace gen layers` makes them
-  const Trace trace = workload::layer_streaming(options);
-  Config config;
-  config.dram_bytes = trace.footprint_bytes() / 4;
-  config.belady_baseline = false;
-  for (const char* eviction : {"lru", "lirs", "moe", "wtinylfu", "s3fifo", "arc"}) {
-    config.eviction = eviction;
-    config.prefetch = "none";
-    const Result alone = simulate(trace, config);
-    for (const char* prefetch : {"sequential", "markov", "schedule"}) {
-      config.prefetch = prefetch;
-      const Result with = simulate(trace, config);
-      EXPECT_LE(static_cast<double>(with.bytes_fetched),
-                1.05 * static_cast<double>(alone.bytes_fetched))
-          << eviction << " + " << prefetch << ": " << with.prefetch_issued << " issued, "
-          << with.prefetch_useless << " unused";
-    }
-  }
+  expect_prefetchers_add_little(workload::layer_streaming(options),
+                                {"lru", "lirs", "moe", "wtinylfu", "s3fifo", "arc"});
 }
 
 TEST(Sim, Deterministic) {
